@@ -1,0 +1,255 @@
+"""The persisted vocabulary: verdicts, measurements and evidence records.
+
+Everything here is a frozen dataclass with a ``to_json``/``from_json`` pair. The JSON form is the
+one ``contracts/schema/record.schema.json`` describes; ``RECORD_SCHEMA_VERSION`` is written first in
+every record, and :func:`migrate` is the single place where an older version is brought forward.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from harness.units import Quantity, parse_unit
+
+__all__ = [
+    "RECORD_SCHEMA_VERSION",
+    "GuardResult",
+    "Measurement",
+    "Record",
+    "RecordFormatError",
+    "Status",
+    "canonical_json",
+    "migrate",
+    "sha256_text",
+]
+
+RECORD_SCHEMA_VERSION = 1
+
+
+class RecordFormatError(ValueError):
+    """A record that cannot be read: bad JSON, a newer schema, a missing field."""
+
+
+class Status(enum.StrEnum):
+    """Verdicts of claims, and the three outcomes of hypothesis probes."""
+
+    PASS = "PASS"
+    FAIL = "FAIL"
+    SUSPECT = "SUSPECT"
+    INCONCLUSIVE = "INCONCLUSIVE"
+    ERROR = "ERROR"
+    SKIPPED = "SKIPPED"
+    CONFIRMED = "CONFIRMED"
+    REFUTED = "REFUTED"
+
+    @classmethod
+    def parse(cls, text: str) -> Status:
+        try:
+            return cls(text.upper())
+        except ValueError:
+            msg = f"unknown verdict {text!r}; expected one of {', '.join(s.value for s in cls)}"
+            raise ValueError(msg) from None
+
+
+CLAIM_VERDICTS = (Status.PASS, Status.FAIL, Status.SUSPECT, Status.INCONCLUSIVE,
+                  Status.ERROR, Status.SKIPPED)
+
+
+def canonical_json(obj: Any) -> str:
+    """Deterministic JSON: sorted keys, no whitespace, UTF-8 text, NaN refused."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False)
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _nonfinite_tag(value: float) -> str | None:
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return None
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One measured quantity. A non-finite value is kept (as ``nonfinite``), never dropped."""
+
+    name: str
+    value: float
+    unit: str
+    n: int | None = None
+    ci: tuple[float, float] | None = None
+    ci_level: float | None = None
+
+    @property
+    def quantity(self) -> Quantity:
+        return Quantity.of(self.value, parse_unit(self.unit), self.ci)
+
+    @property
+    def finite(self) -> bool:
+        return math.isfinite(self.value)
+
+    def format(self) -> str:
+        text = f"{self.name} {self.quantity.format()}"
+        return text if self.n is None else f"{text} (n={self.n})"
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "value": _finite_or_none(self.value),
+                               "unit": self.unit}
+        tag = _nonfinite_tag(self.value)
+        if tag is not None:
+            out["nonfinite"] = tag
+        if self.n is not None:
+            out["n"] = self.n
+        if self.ci is not None:
+            out["ci"] = [self.ci[0], self.ci[1]]
+            out["ci_level"] = self.ci_level
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Measurement:
+        value = data["value"]
+        if value is None:
+            value = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}[data["nonfinite"]]
+        ci = data.get("ci")
+        return cls(name=data["name"], value=float(value), unit=data["unit"], n=data.get("n"),
+                   ci=None if ci is None else (float(ci[0]), float(ci[1])),
+                   ci_level=data.get("ci_level"))
+
+
+@dataclass(frozen=True)
+class GuardResult:
+    """A methodology precondition: held (True), failed (False) or could not be decided (None)."""
+
+    id: str
+    holds: bool | None
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "holds": self.holds, "reason": self.reason}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> GuardResult:
+        return cls(data["id"], data["holds"], data["reason"])
+
+
+@dataclass(frozen=True)
+class Record:
+    """One immutable evidence entry. ``hash`` covers every other field, ``prev`` included."""
+
+    id: str
+    kind: str  # "claim" | "hypothesis" | "amendment"
+    claim: str
+    claim_sha256: str
+    subject: str
+    role: str  # "subject" | "control"
+    expect: str | None
+    verdict: Status
+    reasons: tuple[str, ...]
+    measurements: tuple[Measurement, ...]
+    guards: tuple[GuardResult, ...]
+    inputs: tuple[dict[str, Any], ...]
+    provenance: dict[str, Any]
+    timing: dict[str, Any]
+    node_id: str
+    session: str
+    created: str  # UTC ISO-8601, "2026-11-21T19:14:00.123456Z"
+    prev: str | None = None
+    hash: str = ""
+    hypothesis: str | None = None
+    amends: dict[str, str] | None = None
+    notes: tuple[str, ...] = ()
+    attachments: dict[str, Any] = field(default_factory=dict)
+    schema: int = RECORD_SCHEMA_VERSION
+
+    def measurement(self, name: str) -> Measurement | None:
+        for m in self.measurements:
+            if m.name == name:
+                return m
+        return None
+
+    def body_json(self) -> dict[str, Any]:
+        """Every field but ``hash``: what the hash covers."""
+        return {
+            "schema": self.schema, "id": self.id, "kind": self.kind, "claim": self.claim,
+            "claim_sha256": self.claim_sha256, "subject": self.subject, "role": self.role,
+            "expect": self.expect, "verdict": self.verdict.value, "reasons": list(self.reasons),
+            "measurements": [m.to_json() for m in self.measurements],
+            "guards": [g.to_json() for g in self.guards], "inputs": [dict(i) for i in self.inputs],
+            "provenance": self.provenance, "timing": self.timing, "node_id": self.node_id,
+            "session": self.session, "created": self.created, "prev": self.prev,
+            "hypothesis": self.hypothesis, "amends": self.amends, "notes": list(self.notes),
+            "attachments": self.attachments,
+        }
+
+    def compute_hash(self) -> str:
+        return sha256_text(canonical_json(self.body_json()))
+
+    def sealed(self, prev: str | None) -> Record:
+        """This record chained after ``prev``, with its hash filled in."""
+        chained = replace(self, prev=prev, hash="")
+        return replace(chained, hash=chained.compute_hash())
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.body_json(), "hash": self.hash}
+
+    def to_line(self) -> str:
+        return canonical_json(self.to_json()) + "\n"
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Record:
+        data = migrate(data)
+        try:
+            return cls(
+                schema=data["schema"], id=data["id"], kind=data["kind"], claim=data["claim"],
+                claim_sha256=data["claim_sha256"], subject=data["subject"], role=data["role"],
+                expect=data.get("expect"), verdict=Status.parse(data["verdict"]),
+                reasons=tuple(data["reasons"]),
+                measurements=tuple(Measurement.from_json(m) for m in data["measurements"]),
+                guards=tuple(GuardResult.from_json(g) for g in data["guards"]),
+                inputs=tuple(data["inputs"]), provenance=data["provenance"],
+                timing=data["timing"], node_id=data["node_id"], session=data["session"],
+                created=data["created"], prev=data.get("prev"), hash=data["hash"],
+                hypothesis=data.get("hypothesis"), amends=data.get("amends"),
+                notes=tuple(data.get("notes", ())), attachments=data.get("attachments", {}),
+            )
+        except KeyError as exc:
+            msg = f"record is missing field {exc.args[0]!r}"
+            raise RecordFormatError(msg) from None
+
+    @classmethod
+    def from_line(cls, line: str) -> Record:
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            msg = f"not valid JSON ({exc.msg} at column {exc.colno})"
+            raise RecordFormatError(msg) from None
+        if not isinstance(data, dict):
+            msg = "a record must be a JSON object"
+            raise RecordFormatError(msg)
+        return cls.from_json(data)
+
+
+def migrate(data: dict[str, Any]) -> dict[str, Any]:
+    """Bring a record of an older schema forward; refuse a newer one. The one place for this."""
+    version = data.get("schema")
+    if not isinstance(version, int):
+        msg = "record has no integer 'schema' field"
+        raise RecordFormatError(msg)
+    if version > RECORD_SCHEMA_VERSION:
+        msg = (f"unable to read record schema version {version}: this falsify reads version "
+               f"{RECORD_SCHEMA_VERSION} and older; upgrade falsify")
+        raise RecordFormatError(msg)
+    return data

@@ -1,0 +1,188 @@
+"""The workspace: where contracts, evidence and subjects live, and how a subject id becomes live.
+
+A subject id resolves first through the user's config (``falsify.toml`` or ``[tool.falsify]`` in
+``pyproject.toml``), then through the embedded demo registry. Loaders are named by dotted strings
+so that the core never imports torch or mlx until a falsifier asks for a model.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "LOADERS",
+    "SubjectSpec",
+    "SubjectUnavailable",
+    "Workspace",
+    "WorkspaceError",
+]
+
+
+class WorkspaceError(ValueError):
+    """The workspace config is wrong: names the file, the key and the fix."""
+
+
+class SubjectUnavailable(LookupError):
+    """A subject cannot be had here (not configured, a service down): its verdict is SKIPPED."""
+
+
+@dataclass(frozen=True)
+class SubjectSpec:
+    """A named live resource: what kind it is and where it lives."""
+
+    id: str
+    kind: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    source: str = "config"  # "config" or "demo"
+
+    def path(self, key: str = "path") -> Path:
+        value = self.options.get(key)
+        if value is None:
+            msg = f"subject {self.id!r} ({self.kind}) has no {key!r}"
+            raise WorkspaceError(msg)
+        return Path(value)
+
+
+# kind -> "module:function" taking (spec, workspace) and returning the live object.
+LOADERS: dict[str, str] = {
+    "corpus": "harness.metrics.corpus:load_corpus",
+    "model": "harness.models:load_model",
+    "evalset": "harness.metrics.lm:load_evalset",
+    "bundle": "harness.runs.bundle:load_bundle",
+    "bundle-pair": "harness.runs.bundle:load_bundle_pair",
+    "run-matrix": "harness.runs.matrix:load_run_matrix",
+    "gate-endpoint": "harness.runs.gate_client:load_gate_endpoint",
+}
+
+
+def _import(target: str) -> Callable[..., Any]:
+    module, _, name = target.partition(":")
+    fn: Callable[..., Any] = getattr(importlib.import_module(module), name)
+    return fn
+
+
+def _find_root(start: Path) -> Path:
+    here = start.resolve()
+    for folder in (here, *here.parents):
+        has_config = (folder / "falsify.toml").is_file() or (folder / "pyproject.toml").is_file()
+        if (folder / "contracts").is_dir() and has_config:
+            return folder
+    msg = (f"no falsify workspace at or above {here}: expected a folder holding contracts/ and "
+           f"pyproject.toml or falsify.toml; run falsify from your project, or pass --root")
+    raise WorkspaceError(msg)
+
+
+def _read_config(root: Path) -> tuple[dict[str, Any], Path | None]:
+    own = root / "falsify.toml"
+    if own.is_file():
+        return _load_toml(own), own
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file():
+        data = _load_toml(pyproject)
+        section = data.get("tool", {}).get("falsify")
+        if isinstance(section, dict):
+            return section, pyproject
+    return {}, None
+
+
+def _load_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        msg = f"{path}: not valid TOML ({exc}); fix the syntax"
+        raise WorkspaceError(msg) from None
+
+
+class Workspace:
+    """Paths, config and subject resolution for one project."""
+
+    def __init__(self, root: Path, config: Mapping[str, Any] | None = None,
+                 config_path: Path | None = None) -> None:
+        self.root = root.resolve()
+        self.config: Mapping[str, Any] = config or {}
+        self.config_path = config_path
+        self._live: dict[str, Any] = {}
+
+    @classmethod
+    def discover(cls, start: Path | None = None) -> Workspace:
+        root = _find_root(start or Path.cwd())
+        config, path = _read_config(root)
+        return cls(root, config, path)
+
+    def _dir(self, key: str, default: str) -> Path:
+        value = self.config.get(key, default)
+        if not isinstance(value, str):
+            msg = f"{self.config_path}: [tool.falsify] {key} must be a path string"
+            raise WorkspaceError(msg)
+        return self.root / value
+
+    @property
+    def contracts_dir(self) -> Path:
+        return self._dir("contracts", "contracts")
+
+    @property
+    def ledger_dir(self) -> Path:
+        return self._dir("ledger", "evidence/ledger")
+
+    @property
+    def evidence_dir(self) -> Path:
+        return self.ledger_dir.parent
+
+    @property
+    def falsifiers_dir(self) -> Path:
+        return self._dir("falsifiers", "falsifiers")
+
+    @property
+    def paper_dir(self) -> Path:
+        return self._dir("paper", "paper")
+
+    @property
+    def cache_dir(self) -> Path:
+        env = os.environ.get("FALSIFY_CACHE")
+        return Path(env) if env else self._dir("cache", ".falsify-cache")
+
+    def spec(self, subject_id: str) -> SubjectSpec:
+        """The subject's spec: from the config when configured, else from the demo registry."""
+        configured = self.config.get("subjects", {}).get(subject_id)
+        if configured is not None:
+            return self._configured_spec(subject_id, configured)
+        from harness.demo.registry import DEMO_SUBJECTS
+
+        target = DEMO_SUBJECTS.get(subject_id)
+        if target is None:
+            msg = (f"subject {subject_id!r} is neither configured nor a demo subject; add "
+                   f"[tool.falsify.subjects.{subject_id}] with kind and path to "
+                   f"{self.config_path or 'pyproject.toml'}")
+            raise SubjectUnavailable(msg)
+        spec: SubjectSpec = _import(target)(self)
+        return spec
+
+    def _configured_spec(self, subject_id: str, data: Any) -> SubjectSpec:
+        where = f"{self.config_path}: [tool.falsify.subjects.{subject_id}]"
+        if not isinstance(data, dict) or "kind" not in data:
+            msg = f"{where} needs a 'kind' (one of {', '.join(sorted(LOADERS))})"
+            raise WorkspaceError(msg)
+        options = {k: v for k, v in data.items() if k != "kind"}
+        for key in ("path", "a", "b"):
+            if isinstance(options.get(key), str):
+                options[key] = str((self.root / options[key]).resolve())
+        return SubjectSpec(subject_id, str(data["kind"]), options, "config")
+
+    def resolve(self, subject_id: str) -> Any:
+        """The live object for ``subject_id``, loaded once per process."""
+        if subject_id not in self._live:
+            spec = self.spec(subject_id)
+            target = LOADERS.get(spec.kind)
+            if target is None:
+                msg = (f"subject {subject_id!r} has unknown kind {spec.kind!r}; known kinds: "
+                       f"{', '.join(sorted(LOADERS))}")
+                raise WorkspaceError(msg)
+            self._live[subject_id] = _import(target)(spec, self)
+        return self._live[subject_id]
