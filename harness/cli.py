@@ -1,0 +1,289 @@
+"""The `falsify` command.
+
+Exit codes everywhere: 0 all good, 1 the check found problems, 2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from tabulate import tabulate
+
+from harness.contracts import ContractError, ContractSet, load_contracts
+from harness.records import Record
+from harness.render.terminal import shorten
+from harness.workspace import Workspace, WorkspaceError
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+
+
+class UsageFailure(Exception):
+    """A usage or configuration error: printed, exit 2."""
+
+
+def _workspace(args: argparse.Namespace) -> Workspace:
+    try:
+        return Workspace.discover(Path(args.root) if args.root else None)
+    except WorkspaceError as exc:
+        raise UsageFailure(str(exc)) from None
+
+
+def _contracts(ws: Workspace) -> ContractSet:
+    try:
+        return load_contracts(ws.contracts_dir)
+    except ContractError as exc:
+        msg = "contracts do not load:\n" + "\n".join(f"  {p}" for p in exc.problems)
+        raise UsageFailure(msg) from None
+
+
+def _ledger(ws: Workspace, args: argparse.Namespace) -> Any:
+    from harness.ledger import Ledger
+
+    folder = Path(args.ledger) if getattr(args, "ledger", None) else ws.ledger_dir
+    return Ledger(folder, cache_dir=ws.cache_dir)
+
+
+def _hasher(ws: Workspace) -> Any:
+    from harness.provenance import InputHasher
+
+    return InputHasher(ws.cache_dir / "hashes.json", root=ws.root)
+
+
+def _status_report(ws: Workspace, args: argparse.Namespace, claim_ids: Sequence[str] | None) -> Any:
+    from harness.ledger import LedgerError
+    from harness.status import compute_status
+
+    contracts = _contracts(ws)
+    try:
+        return compute_status(contracts, _ledger(ws, args), hasher=_hasher(ws),
+                              claim_ids=claim_ids)
+    except LedgerError as exc:
+        raise UsageFailure(f"{exc}") from None
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    ws = _workspace(args)
+    report = _status_report(ws, args, None)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2, sort_keys=True))
+        return EXIT_OK
+    rows = [[r.claim, r.subject, "control→" + str(r.expect) if r.role == "control" else "",
+             r.shown_verdict, (r.created or "")[:19], shorten("; ".join(r.stale or r.reasons), 80)]
+            for r in report.rows]
+    print(tabulate(rows, headers=["claim", "subject", "role", "verdict", "recorded (UTC)",
+                                  "why"], tablefmt="simple"))
+    print()
+    for name, (passed, total) in report.milestones.items():
+        print(f"milestone {name}: {passed}/{total} claims at fresh PASS "
+              f"({report.ship_percent(name):.0f} % shipped)")
+    for claim, subject in report.unknown:
+        print(f"warning: the ledger has evidence for {claim} on {subject}, which no contract "
+              f"names (a removed claim or subject; `falsify verify` lists the records)")
+    return EXIT_OK
+
+
+def _format_record(record: Record) -> list[str]:
+    head = (f"{record.created[:19]}  {record.verdict}  {record.subject}  record {record.id}  "
+            f"commit {str(record.provenance.get('git', {}).get('commit') or '?')[:10]}")
+    lines = [head]
+    lines += [f"    {m.format()}" for m in record.measurements]
+    lines += [f"    reason: {r}" for r in record.reasons]
+    lines += [f"    note: {n}" for n in record.notes]
+    if record.amends:
+        lines.append(f"    amends {record.amends.get('record')}: {record.amends.get('why')}")
+    return lines
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    ws = _workspace(args)
+    contracts = _contracts(ws)
+    if args.claim not in contracts:
+        raise UsageFailure(f"unknown claim {args.claim!r}; known: "
+                           f"{', '.join(sorted(contracts.claims))}")
+    claim = contracts[args.claim]
+    history = _ledger(ws, args).history(claim.id)
+    if args.json:
+        print(json.dumps({"claim": dict(claim.raw), "source": str(claim.source),
+                          "sha256": claim.sha256, "history": [r.to_json() for r in history]},
+                         indent=2, sort_keys=True))
+        return EXIT_OK
+    print(f"{claim.id}: {claim.title}\n  {claim.statement}\n")
+    print(f"  predicate: {claim.predicate_text}")
+    for g in claim.guards:
+        print(f"  guard {g.id}: {g.text}" + (f"  ({g.doc})" if g.doc else ""))
+    for name, spec in claim.measures.items():
+        print(f"  measures {name} [{spec.unit}]" + (f": {spec.doc}" if spec.doc else ""))
+    for name, q in claim.params.items():
+        print(f"  param {name} = {q}")
+    for ref in claim.subjects:
+        extra = ", ".join(f"{k}={v}" for k, v in ref.params.items())
+        print(f"  subject {ref.id}" + (f" ({extra})" if extra else ""))
+    for ref in claim.controls:
+        print(f"  control {ref.id} must get {ref.expect}" + (f": {ref.why}" if ref.why else ""))
+    for h in claim.hypotheses:
+        print(f"  hypothesis {h.id}: {h.statement}")
+    print(f"  milestones: {', '.join(claim.milestones) or '-'}; contract {claim.source}\n")
+    print(f"evidence history ({len(history)} record(s)):")
+    for record in history:
+        print("\n".join("  " + line for line in _format_record(record)))
+    return EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from harness.ledger import verify
+
+    ws = _workspace(args)
+    known = set(_contracts(ws).claims)
+    folder = Path(args.ledger) if args.ledger else ws.ledger_dir
+    problems = verify(folder, known)
+    for p in problems:
+        print(str(p))
+    if problems:
+        print(f"\nverify: {len(problems)} problem(s) in {folder}")
+        return EXIT_PROBLEMS
+    print(f"verify: ledger {folder} is intact")
+    return EXIT_OK
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    from harness.gate import GateUsageError, evaluate_gate, required_claims
+
+    ws = _workspace(args)
+    try:
+        wanted = required_claims(_contracts(ws), args.milestone or (), args.claim or ())
+    except GateUsageError as exc:
+        raise UsageFailure(str(exc)) from None
+    result = evaluate_gate(_status_report(ws, args, wanted))
+    if args.json:
+        print(json.dumps({"ok": result.ok, "claims": list(result.claims),
+                          "problems": [r.to_json() for r in result.problems]},
+                         indent=2, sort_keys=True))
+    else:
+        if result.problems:
+            print(result.table())
+            print()
+        print(result.summary())
+    return result.exit_code
+
+
+def cmd_contracts_check(args: argparse.Namespace) -> int:
+    from harness.orphans import find_orphans
+
+    ws = _workspace(args)
+    contracts = _contracts(ws)
+    problems = find_orphans(contracts, ws.falsifiers_dir).problems
+    for p in problems:
+        print(p)
+    n = len(contracts.claims)
+    if problems:
+        print(f"\ncontracts check: {len(problems)} problem(s) in {n} claim(s)")
+        return EXIT_PROBLEMS
+    print(f"contracts check: {n} claim(s) valid, each measured by a falsifier")
+    return EXIT_OK
+
+
+def cmd_ledger_merge(args: argparse.Namespace) -> int:
+    from harness.ledger import LedgerError, merge
+
+    ws = _workspace(args)
+    try:
+        report = merge(Path(args.source), ws.ledger_dir)
+    except LedgerError as exc:
+        raise UsageFailure(str(exc)) from None
+    print(report)
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from harness.demo.build import build_demo
+
+    ws = _workspace(args)
+    built = build_demo(ws, rebuild=args.rebuild, progress=not args.quiet)
+    for name, path in sorted(built.items()):
+        print(f"{name}: {path}")
+    return EXIT_OK
+
+
+def _add_common(p: argparse.ArgumentParser, ledger: bool = True) -> None:
+    p.add_argument("--root", help="workspace root (default: found from the current folder)")
+    if ledger:
+        p.add_argument("--ledger", help="ledger folder (default: evidence/ledger)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="falsify", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands: list[tuple[str, str, Callable[[argparse.Namespace], int]]] = [
+        ("status", "latest verdict of every claim and subject, STALE marks, ship %", cmd_status),
+        ("show", "one claim and its evidence history", cmd_show),
+        ("verify", "check the ledger: chain, schema, torn lines, duplicates", cmd_verify),
+        ("gate", "exit 0 only when required claims have fresh PASS evidence", cmd_gate),
+    ]
+    for name, text, fn in commands:
+        p = sub.add_parser(name, help=text, description=text)
+        _add_common(p)
+        p.set_defaults(func=fn)
+        if name in ("status", "show", "gate"):
+            p.add_argument("--json", action="store_true", help="machine-readable output")
+    sub.choices["show"].add_argument("claim", help="claim id")
+    sub.choices["gate"].add_argument("--milestone", action="append", help="require a milestone")
+    sub.choices["gate"].add_argument("--claim", action="append", help="require a claim")
+    contracts = sub.add_parser("contracts", help="contract tools")
+    csub = contracts.add_subparsers(dest="contracts_command", required=True, metavar="ACTION")
+    check = csub.add_parser("check", help="schema-check contracts and find orphans both ways")
+    _add_common(check, ledger=False)
+    check.set_defaults(func=cmd_contracts_check)
+    ledger = sub.add_parser("ledger", help="ledger tools")
+    lsub = ledger.add_subparsers(dest="ledger_command", required=True, metavar="ACTION")
+    merge = lsub.add_parser("merge", help="copy another ledger's segments into this one")
+    merge.add_argument("source", help="ledger folder to merge from")
+    _add_common(merge, ledger=False)
+    merge.set_defaults(func=cmd_ledger_merge)
+    demo = sub.add_parser("demo", help="build (or rebuild) the embedded demo workspace")
+    demo.add_argument("--rebuild", action="store_true", help="rebuild even when cached")
+    demo.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_common(demo, ledger=False)
+    demo.set_defaults(func=cmd_demo)
+    for hook in _EXTENSIONS:
+        hook(sub)
+    return parser
+
+
+# Subcommands contributed by other modules (render, pr, paper, bisect): each adds its parsers.
+_EXTENSIONS: list[Callable[[Any], None]] = []
+
+
+def _load_extensions() -> None:
+    import importlib
+
+    for module in ("harness.render.cli", "harness.bisect_cli"):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        _EXTENSIONS.append(mod.add_parsers)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _load_extensions()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except UsageFailure as exc:
+        print(f"falsify {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,383 @@
+"""Claims: loaded from ``contracts/*.yaml``, checked against the JSON Schema, then compiled.
+
+A contract error always names the file, the claim id and the offending key, and says what to do.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.expr import Expr, ExprError, parse
+from harness.records import CLAIM_VERDICTS, Status, canonical_json, sha256_text
+from harness.units import Quantity, UnitError, parse_quantity, parse_unit
+
+__all__ = [
+    "SCHEMA_DIR",
+    "Claim",
+    "ContractError",
+    "ContractSet",
+    "Guard",
+    "Hypothesis",
+    "MeasureSpec",
+    "Statistics",
+    "SubjectRef",
+    "load_contracts",
+    "parse_duration",
+]
+
+SCHEMA_DIR = Path(__file__).parent / "schema"
+_ID = re.compile(r"^[A-Z0-9][A-Z0-9._-]*$")
+
+
+class ContractError(ValueError):
+    """A contract that cannot be used. Carries every problem found, each with file and claim."""
+
+    def __init__(self, problems: Iterable[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+@dataclass(frozen=True)
+class MeasureSpec:
+    name: str
+    unit: str
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Guard:
+    id: str
+    check: Expr
+    text: str
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Statistics:
+    confidence: float = 0.95
+    decide_on_ci: bool = False
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    id: str
+    statement: str
+    probe: str | None = None
+    intervention: str | None = None
+
+
+@dataclass(frozen=True)
+class SubjectRef:
+    """A subject of a claim, or a negative control (``role='control'``) with its expected verdict."""
+
+    id: str
+    role: str = "subject"
+    expect: Status | None = None
+    params: Mapping[str, Quantity] = field(default_factory=dict)
+    why: str = ""
+
+    def __str__(self) -> str:
+        return self.id
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    title: str
+    statement: str
+    area: str
+    source: Path
+    milestones: tuple[str, ...]
+    max_age_s: float | None
+    measures: Mapping[str, MeasureSpec]
+    params: Mapping[str, Quantity]
+    predicate: Expr
+    predicate_text: str
+    guards: tuple[Guard, ...]
+    statistics: Statistics
+    subjects: tuple[SubjectRef, ...]
+    controls: tuple[SubjectRef, ...]
+    hypotheses: tuple[Hypothesis, ...]
+    paper: Mapping[str, Any] | None
+    sha256: str
+    raw: Mapping[str, Any]
+
+    @property
+    def all_subjects(self) -> tuple[SubjectRef, ...]:
+        return self.subjects + self.controls
+
+    def subject(self, subject_id: str) -> SubjectRef | None:
+        for ref in self.all_subjects:
+            if ref.id == subject_id:
+                return ref
+        return None
+
+    def params_for(self, subject_id: str) -> dict[str, Quantity]:
+        merged = dict(self.params)
+        ref = self.subject(subject_id)
+        if ref is not None:
+            merged.update(ref.params)
+        return merged
+
+
+@dataclass(frozen=True)
+class ContractSet:
+    claims: Mapping[str, Claim]
+    areas: Mapping[str, tuple[str, ...]]  # area -> claim ids in file order
+    area_titles: Mapping[str, str]
+
+    def __getitem__(self, claim_id: str) -> Claim:
+        try:
+            return self.claims[claim_id]
+        except KeyError:
+            msg = f"unknown claim {claim_id!r}; known claims: {', '.join(sorted(self.claims))}"
+            raise KeyError(msg) from None
+
+    def __contains__(self, claim_id: object) -> bool:
+        return claim_id in self.claims
+
+    def milestones(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for claim in self.claims.values():
+            for name in claim.milestones:
+                out.setdefault(name, []).append(claim.id)
+        return {k: sorted(v) for k, v in sorted(out.items())}
+
+
+def parse_duration(text: str | int | float) -> float:
+    """``30d``, ``12h``, ``90m``, ``45s`` (or bare seconds) as seconds."""
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        return float(text)
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", str(text))
+    if match is None:
+        msg = f"bad duration {text!r}; write e.g. 30d, 12h, 90m or 45s"
+        raise ValueError(msg)
+    scale = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[match.group(2)]
+    return float(match.group(1)) * scale
+
+
+@cache
+def _claim_schema() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((SCHEMA_DIR / "claim.schema.json").read_text("utf-8"))
+    return data
+
+
+def _schema_problems(doc: Any, where: str) -> list[str]:
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(_claim_schema())
+    problems = []
+    for err in sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path)):
+        path = list(err.absolute_path)
+        claim = ""
+        if len(path) >= 2 and path[0] == "claims" and isinstance(path[1], int):
+            claims = doc.get("claims", [])
+            if path[1] < len(claims) and isinstance(claims[path[1]], dict):
+                claim = f" claim {claims[path[1]].get('id', '#' + str(path[1]))}:"
+        key = "/".join(str(p) for p in path) or "(top level)"
+        problems.append(f"{where}:{claim} key {key}: {err.message}")
+    return problems
+
+
+class _Compiler:
+    """Turns one validated claim mapping into a Claim, collecting problems instead of stopping."""
+
+    def __init__(self, raw: Mapping[str, Any], area: str, source: Path) -> None:
+        self.raw, self.area, self.source = raw, area, source
+        self.where = f"{source}: claim {raw.get('id')}"
+        self.problems: list[str] = []
+
+    def fail(self, key: str, message: str) -> None:
+        self.problems.append(f"{self.where}: key {key}: {message}")
+
+    def quantity(self, key: str, value: Any) -> Quantity | None:
+        try:
+            return parse_quantity(value)
+        except UnitError as exc:
+            self.fail(key, str(exc))
+            return None
+
+    def params(self, key: str, data: Mapping[str, Any] | None) -> dict[str, Quantity]:
+        out = {}
+        for name, value in (data or {}).items():
+            q = self.quantity(f"{key}.{name}", value)
+            if q is not None:
+                out[name] = q
+        return out
+
+    def expr(self, key: str, text: str) -> Expr | None:
+        try:
+            return parse(text)
+        except ExprError as exc:
+            self.fail(key, str(exc))
+            return None
+
+    def measures(self) -> dict[str, MeasureSpec]:
+        out = {}
+        for name, spec in self.raw["measures"].items():
+            spec = spec if isinstance(spec, dict) else {"unit": spec}
+            try:
+                unit = parse_unit(spec["unit"]).name
+            except UnitError as exc:
+                self.fail(f"measures.{name}.unit", str(exc))
+                continue
+            out[name] = MeasureSpec(name, unit, spec.get("doc", ""))
+        return out
+
+    def subject_refs(self, key: str, items: list[Any], role: str) -> tuple[SubjectRef, ...]:
+        refs = []
+        for i, item in enumerate(items):
+            item = {"id": item} if isinstance(item, str) else dict(item)
+            sid = item.get("id") or item.get("subject")
+            expect = None
+            if role == "control":
+                expect = Status.parse(item.get("expect", "FAIL"))
+                if expect == Status.PASS or expect not in CLAIM_VERDICTS:
+                    self.fail(f"{key}[{i}].expect", f"a negative control must expect a non-PASS "
+                              f"verdict (FAIL, SUSPECT or INCONCLUSIVE), not {expect}")
+            params = self.params(f"{key}[{i}].params", item.get("params"))
+            refs.append(SubjectRef(str(sid), role, expect, params, item.get("why", "")))
+        return tuple(refs)
+
+    def check_names(self, measures: Mapping[str, MeasureSpec], params: dict[str, Quantity],
+                    refs: tuple[SubjectRef, ...], exprs: list[tuple[str, Expr]]) -> None:
+        for clash in sorted(set(measures) & set(params)):
+            self.fail(f"params.{clash}", "a param may not share its name with a measurement")
+        for ref in refs:
+            for name in ref.params:
+                if name not in params:
+                    params_known = ", ".join(sorted(params)) or "none"
+                    self.fail(f"subjects.{ref.id}.params.{name}",
+                              f"unknown param; declare it under params (known: {params_known})")
+        known = set(measures) | set(params)
+        for key, expr in exprs:
+            for name in sorted(expr.names() - known):
+                self.fail(key, f"names {name!r}, which is neither measured nor a param; "
+                          f"add it to measures or params")
+
+    def check_units(self, measures: Mapping[str, MeasureSpec], params: dict[str, Quantity],
+                    refs: tuple[SubjectRef, ...], exprs: list[tuple[str, Expr]]) -> None:
+        """Evaluate each expression once on unit-bearing sample values: a unit clash fails here."""
+        for ref in (SubjectRef("(default)"), *refs):
+            env: dict[str, Quantity] = {n: Quantity.of(1.0, m.unit) for n, m in measures.items()}
+            env.update(params)
+            env.update(ref.params)
+            for key, expr in exprs:
+                try:
+                    expr.evaluate(env)
+                except UnitError as exc:
+                    self.fail(key, f"unit mismatch for subject {ref.id}: {exc}")
+                    return
+                except (ExprError, ZeroDivisionError, ValueError, OverflowError):
+                    continue  # value-dependent problems are judged on real measurements
+
+    def compile(self) -> Claim | None:
+        raw = self.raw
+        measures = self.measures()
+        params = self.params("params", raw.get("params"))
+        predicate = self.expr("predicate", raw["predicate"])
+        guards = []
+        for i, g in enumerate(raw.get("guards", [])):
+            check = self.expr(f"guards[{i}].check", g["check"])
+            if check is not None:
+                guards.append(Guard(g["id"], check, g["check"], g.get("doc", "")))
+        subjects = self.subject_refs("subjects", raw["subjects"], "subject")
+        controls = self.subject_refs("controls", raw["controls"], "control")
+        exprs = [("predicate", predicate)] if predicate is not None else []
+        exprs += [(f"guards.{g.id}", g.check) for g in guards]
+        self.check_names(measures, params, subjects + controls, exprs)
+        if not self.problems:
+            self.check_units(measures, params, subjects + controls, exprs)
+        self.check_duplicate_subjects(subjects + controls)
+        max_age = None
+        if "max_age" in raw:
+            try:
+                max_age = parse_duration(raw["max_age"])
+            except ValueError as exc:
+                self.fail("max_age", str(exc))
+        if self.problems or predicate is None:
+            return None
+        stats = raw.get("statistics", {})
+        return Claim(
+            id=raw["id"], title=raw["title"], statement=" ".join(raw["statement"].split()),
+            area=self.area, source=self.source, milestones=tuple(raw.get("milestones", [])),
+            max_age_s=max_age, measures=measures, params=params, predicate=predicate,
+            predicate_text=raw["predicate"], guards=tuple(guards),
+            statistics=Statistics(float(stats.get("confidence", 0.95)),
+                                  bool(stats.get("decide_on_ci", False))),
+            subjects=subjects, controls=controls,
+            hypotheses=tuple(Hypothesis(h["id"], " ".join(h["statement"].split()),
+                                        h.get("probe"), h.get("intervention"))
+                             for h in raw.get("hypotheses", [])),
+            paper=raw.get("paper"), sha256=sha256_text(canonical_json(raw)), raw=raw,
+        )
+
+    def check_duplicate_subjects(self, refs: tuple[SubjectRef, ...]) -> None:
+        seen: set[str] = set()
+        for ref in refs:
+            if ref.id in seen:
+                self.fail("subjects", f"subject {ref.id!r} is listed twice")
+            seen.add(ref.id)
+
+
+def _read_yaml(path: Path) -> tuple[Any, list[str]]:
+    try:
+        return yaml.safe_load(path.read_text("utf-8")), []
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        return None, [f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}; fix the syntax"]
+    except UnicodeDecodeError:
+        return None, [f"{path}: not UTF-8 text; save it as UTF-8"]
+
+
+def load_contracts(contracts_dir: Path) -> ContractSet:
+    """Every claim in ``contracts_dir/*.yaml``; raises ContractError listing every problem."""
+    problems: list[str] = []
+    claims: dict[str, Claim] = {}
+    areas: dict[str, tuple[str, ...]] = {}
+    titles: dict[str, str] = {}
+    files = sorted(contracts_dir.glob("*.yaml")) + sorted(contracts_dir.glob("*.yml"))
+    if not files:
+        msg = f"{contracts_dir}: no contracts (*.yaml) found; write one (see README: Writing a claim)"
+        raise ContractError([msg])
+    for path in files:
+        doc, errs = _read_yaml(path)
+        if not errs and not isinstance(doc, dict):
+            errs = [f"{path}: a contract file must be a YAML mapping with a 'claims' list, "
+                    f"got {type(doc).__name__}"]
+        errs = errs or _schema_problems(doc, str(path))
+        if errs:
+            problems += errs
+            continue
+        area = doc.get("area", path.stem)
+        titles[area] = doc.get("title", area)
+        ids = []
+        for raw in doc["claims"]:
+            compiler = _Compiler(raw, area, path)
+            claim = compiler.compile()
+            problems += compiler.problems
+            if raw["id"] in claims or raw["id"] in ids:
+                other = claims[raw["id"]].source if raw["id"] in claims else path
+                problems.append(f"{path}: claim {raw['id']}: key id: duplicate claim id "
+                                f"(also in {other}); claim ids must be unique")
+                continue
+            if claim is not None:
+                claims[claim.id] = claim
+                ids.append(claim.id)
+        areas[area] = areas.get(area, ()) + tuple(ids)
+    if problems:
+        raise ContractError(problems)
+    return ContractSet(claims, areas, titles)
+
+
+def valid_id(text: str) -> bool:
+    return bool(_ID.match(text))

@@ -1,0 +1,106 @@
+"""The `evidence` a falsifier collects, and the record it becomes once judged."""
+
+from __future__ import annotations
+
+import math
+import secrets
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from harness.contracts import Claim, SubjectRef
+from harness.records import Measurement, Record, canonical_json
+from harness.units import parse_unit
+from harness.verdict import Verdict
+
+__all__ = ["Evidence", "new_id", "utc_now"]
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def new_id() -> str:
+    """A record id: UTC time to the microsecond plus 48 random bits, sortable by time."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f") + "-" + secrets.token_hex(6)
+
+
+class Evidence:
+    """What one falsifier run measured, declared and noted for one (claim, subject)."""
+
+    def __init__(self, claim: Claim, subject: SubjectRef, root: Path,
+                 hash_input: Any = None) -> None:
+        self.claim = claim
+        self.subject = subject
+        self._root = root
+        self._hash_input = hash_input
+        self._measurements: dict[str, Measurement] = {}
+        self._inputs: dict[str, dict[str, Any]] = {}
+        self._notes: list[str] = []
+        self._attachments: dict[str, Any] = {}
+
+    def measure(self, name: str, value: float | int, unit: str, *, n: int | None = None,
+                ci: Sequence[float] | None = None, ci_level: float | None = None) -> Measurement:
+        """Record one measured quantity. Units are checked now; thresholds are the contract's."""
+        if name in self._measurements:
+            msg = f"{name!r} was measured twice for {self.claim.id} on {self.subject.id}"
+            raise ValueError(msg)
+        canonical = parse_unit(unit).name
+        if ci is not None and len(ci) != 2:
+            msg = f"ci of {name!r} must be (low, high), got {ci!r}"
+            raise ValueError(msg)
+        level = ci_level if ci is None or ci_level is not None else self.claim.statistics.confidence
+        m = Measurement(name, float(value), canonical, None if n is None else int(n),
+                        None if ci is None else (float(ci[0]), float(ci[1])),
+                        None if ci is None else level)
+        self._measurements[name] = m
+        return m
+
+    def input(self, path: str | Path) -> dict[str, Any]:
+        """Declare a file or folder the evidence depends on; its sha256 goes into provenance."""
+        p = Path(path)
+        if not p.exists():
+            msg = f"declared input {p} does not exist"
+            raise FileNotFoundError(msg)
+        entry = self._hash_input(p) if self._hash_input is not None else {"path": str(p)}
+        entry = dict(entry)
+        entry["path"] = self._display(p)
+        self._inputs[entry["path"]] = entry
+        return entry
+
+    def note(self, text: str) -> None:
+        self._notes.append(str(text))
+
+    def attach(self, name: str, value: Any) -> None:
+        """Small structured data (curves, matrices, row lists); must be JSON without NaN."""
+        canonical_json(value)  # refuses what could not be persisted, now rather than later
+        self._attachments[name] = value
+
+    def _display(self, p: Path) -> str:
+        resolved = p.resolve()
+        try:
+            return str(resolved.relative_to(self._root))
+        except ValueError:
+            return str(resolved)
+
+    @property
+    def measurements(self) -> tuple[Measurement, ...]:
+        return tuple(self._measurements.values())
+
+    def has_nonfinite(self) -> bool:
+        return any(not math.isfinite(m.value) for m in self._measurements.values())
+
+    def to_record(self, verdict: Verdict, *, node_id: str, session: str,
+                  provenance: dict[str, Any], timing: dict[str, Any], kind: str = "claim",
+                  hypothesis: str | None = None) -> Record:
+        return Record(
+            id=new_id(), kind=kind, claim=self.claim.id, claim_sha256=self.claim.sha256,
+            subject=self.subject.id, role=self.subject.role,
+            expect=None if self.subject.expect is None else self.subject.expect.value,
+            verdict=verdict.status, reasons=verdict.reasons, measurements=self.measurements,
+            guards=verdict.guards, inputs=tuple(self._inputs[k] for k in sorted(self._inputs)),
+            provenance=provenance, timing=timing, node_id=node_id, session=session,
+            created=utc_now(), hypothesis=hypothesis, notes=tuple(self._notes),
+            attachments=dict(self._attachments),
+        )

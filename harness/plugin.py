@@ -1,0 +1,373 @@
+"""The pytest plugin: claim markers, the `evidence`/`subject`/`workspace` fixtures, verdicts, records.
+
+A session object in ``config.stash`` owns the run. Each claim-bound test is judged once, in the
+process that ran it (so every xdist worker appends to its own ledger segment), and the test's
+outcome is made to follow the verdict. The controller collects verdicts from the reports and
+prints the summary table.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.contracts import Claim, ContractSet, SubjectRef, load_contracts
+from harness.evidence import Evidence, utc_now
+from harness.records import Status
+from harness.verdict import Verdict, judge, judge_error, judge_skipped
+from harness.workspace import SubjectUnavailable, Workspace
+
+__all__ = ["LEDGER_WRITE_FAILED"]
+
+LEDGER_WRITE_FAILED = 32  # ORed into the exit status when evidence could not be appended
+_PROPS = "falsify"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("falsify", "falsify: claims, verdicts and the evidence ledger")
+    group.addoption("--ledger", dest="falsify_ledger", type=Path, default=None, metavar="DIR",
+                    help="ledger folder to append evidence to (default: the workspace's "
+                         "evidence/ledger)")
+    group.addoption("--no-record", dest="falsify_no_record", action="store_true",
+                    help="judge claims but append nothing to the ledger")
+    group.addoption("--falsify-root", dest="falsify_root", type=Path, default=None,
+                    metavar="DIR", help="workspace root (default: found from pytest's rootdir)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "live: falsifiers over live models, runs and services")
+    config.addinivalue_line("markers", "claim(id, subject=None): bind a falsifier to a claim; "
+                            "the `subject` argument is parametrized from the contract")
+    state = FalsifySession(config)
+    config.stash[_SESSION] = state
+    config.pluginmanager.register(_Collector(state), "falsify-collector")
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_XdistHooks(), "falsify-xdist")
+
+
+class _Collector:
+    """Collects verdicts from reports (in the controller too, where xdist sends them)."""
+
+    def __init__(self, state: FalsifySession) -> None:
+        self.state = state
+
+    @pytest.hookimpl
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        props = _props(report)
+        if props is not None:
+            self.state.results.append(_Result(
+                props["claim"], props["subject"], props["role"], props["expect"],
+                props["status"], props["reasons"], props["record"], report.nodeid))
+
+
+class _XdistHooks:
+    @pytest.hookimpl
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput["falsify_session"] = node.config.stash[_SESSION].session_id
+
+
+@dataclass
+class _Result:
+    claim: str
+    subject: str
+    role: str
+    expect: str | None
+    status: str
+    reasons: list[str]
+    record: str | None
+    nodeid: str
+
+
+@dataclass
+class FalsifySession:
+    """State of one pytest run: workspace, contracts, the ledger writer, and the verdicts seen."""
+
+    config: pytest.Config
+    session_id: str = ""
+    worker: str = "main"
+    results: list[_Result] = field(default_factory=list)
+    write_failures: list[str] = field(default_factory=list)
+    _workspace: Workspace | None = None
+    _contracts: ContractSet | None = None
+    _writer: Any = None
+    _hasher: Any = None
+    _provenance: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        workerinput = getattr(self.config, "workerinput", None)
+        if workerinput is not None:
+            self.session_id = workerinput.get("falsify_session", uuid.uuid4().hex)
+            self.worker = workerinput.get("workerid", "worker")
+        else:
+            self.session_id = uuid.uuid4().hex
+
+    @property
+    def workspace(self) -> Workspace:
+        if self._workspace is None:
+            root = self.config.option.falsify_root or self.config.rootpath
+            self._workspace = Workspace.discover(Path(root))
+        return self._workspace
+
+    @property
+    def contracts(self) -> ContractSet:
+        if self._contracts is None:
+            self._contracts = load_contracts(self.workspace.contracts_dir)
+        return self._contracts
+
+    @property
+    def ledger_dir(self) -> Path:
+        option = self.config.option.falsify_ledger
+        return Path(option).resolve() if option else self.workspace.ledger_dir
+
+    @property
+    def recording(self) -> bool:
+        return not self.config.option.falsify_no_record
+
+    def hasher(self) -> Any:
+        if self._hasher is None:
+            from harness.provenance import InputHasher
+
+            self._hasher = InputHasher(self.workspace.cache_dir / "hashes.json")
+        return self._hasher
+
+    def provenance(self) -> dict[str, Any]:
+        if self._provenance is None:
+            from harness.provenance import env_info, git_info
+
+            self._provenance = {"git": git_info(self.workspace.root), "env": env_info()}
+        return self._provenance
+
+    def append(self, evidence: Evidence, verdict: Verdict, nodeid: str,
+               timing: dict[str, Any]) -> str | None:
+        """Append the record; a write failure is reported and ORed into the exit status."""
+        if not self.recording:
+            return None
+        record = evidence.to_record(verdict, node_id=nodeid, session=self.session_id,
+                                    provenance=self.provenance(), timing=timing)
+        try:
+            if self._writer is None:
+                from harness.ledger import LedgerWriter
+
+                self._writer = LedgerWriter(self.ledger_dir, self.session_id, self.worker)
+            sealed = self._writer.append(record)
+        except OSError as exc:
+            self.write_failures.append(f"{nodeid}: could not append to {self.ledger_dir}: {exc}")
+            return None
+        return str(sealed.id)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        if self._hasher is not None and hasattr(self._hasher, "save"):
+            self._hasher.save()
+
+
+_SESSION = pytest.StashKey[FalsifySession]()
+_EVIDENCE = pytest.StashKey[Evidence]()
+_JUDGED = pytest.StashKey[bool]()
+
+
+def _session(config: pytest.Config) -> FalsifySession:
+    return config.stash[_SESSION]
+
+
+def _claim_marker(node: Any) -> pytest.Mark | None:
+    mark: pytest.Mark | None = node.get_closest_marker("claim")
+    return mark
+
+
+def _claim_of(session: FalsifySession, mark: pytest.Mark, where: str) -> Claim:
+    if not mark.args or not isinstance(mark.args[0], str):
+        msg = f"{where}: @pytest.mark.claim needs the claim id, e.g. @pytest.mark.claim(\"ID\")"
+        raise pytest.UsageError(msg)
+    claim_id = mark.args[0]
+    if claim_id not in session.contracts:
+        known = ", ".join(sorted(session.contracts.claims))
+        msg = (f"{where}: falsifier names unknown claim {claim_id!r}; add it to a file in "
+               f"{session.workspace.contracts_dir} or fix the id (known: {known})")
+        raise pytest.UsageError(msg)
+    return session.contracts[claim_id]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    mark = _claim_marker(metafunc.definition)
+    if mark is None or "subject" not in metafunc.fixturenames:
+        return
+    claim = _claim_of(_session(metafunc.config), mark, metafunc.definition.nodeid)
+    only = mark.kwargs.get("subject")
+    refs = [r for r in claim.all_subjects if only is None or r.id == only]
+    metafunc.parametrize("subject", refs, ids=[r.id for r in refs])
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Group a subject's tests so that `-n N --dist loadgroup` loads each model once per worker."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and isinstance(callspec.params.get("subject"), SubjectRef):
+            item.add_marker(pytest.mark.xdist_group(callspec.params["subject"].id))
+
+
+def _subject_ref(item: pytest.Item, claim: Claim, mark: pytest.Mark) -> SubjectRef:
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and isinstance(callspec.params.get("subject"), SubjectRef):
+        ref: SubjectRef = callspec.params["subject"]
+        return ref
+    subject_id = mark.kwargs.get("subject")
+    found = claim.subject(subject_id) if subject_id else None
+    if found is None:
+        msg = (f"{item.nodeid}: cannot tell which subject of {claim.id} this test measures; take a "
+               f"`subject` argument or pass @pytest.mark.claim({claim.id!r}, subject=\"ID\")")
+        raise pytest.UsageError(msg)
+    return found
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    mark = _claim_marker(item)
+    if mark is None:
+        return
+    session = _session(item.config)
+    claim = _claim_of(session, mark, item.nodeid)
+    ref = _subject_ref(item, claim, mark)
+    hasher = session.hasher()
+    item.stash[_EVIDENCE] = Evidence(claim, ref, session.workspace.root, hasher.hash)
+
+
+@pytest.fixture(scope="session")
+def workspace(request: pytest.FixtureRequest) -> Workspace:
+    """The workspace: config, paths, and live subjects by id (`workspace.resolve(id)`)."""
+    return _session(request.config).workspace
+
+
+@pytest.fixture
+def evidence(request: pytest.FixtureRequest) -> Evidence:
+    """Where a falsifier records measurements, inputs, notes and attachments."""
+    ev = request.node.stash.get(_EVIDENCE, None)
+    if ev is None:
+        msg = f"{request.node.nodeid}: the evidence fixture needs @pytest.mark.claim(\"ID\")"
+        raise pytest.UsageError(msg)
+    return ev
+
+
+def _decide(ev: Evidence, call: pytest.CallInfo[None], report: pytest.TestReport) -> Verdict:
+    excinfo = call.excinfo
+    if excinfo is None:
+        return judge(ev.claim, ev.subject.id, ev.measurements)
+    if excinfo.errisinstance(SubjectUnavailable):
+        return judge_skipped(f"subject {ev.subject.id} is not available: {excinfo.value}")
+    if report.skipped:
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        return judge_skipped(reason.removeprefix("Skipped: "))
+    where = f"{call.when} of {report.nodeid}"
+    return judge_error(f"falsifier raised in {where}: {excinfo.typename}: {excinfo.value}")
+
+
+def _apply(report: pytest.TestReport, verdict: Verdict, ref: SubjectRef) -> None:
+    """Make the pytest outcome follow the verdict (controls pass when they get their verdict)."""
+    status = verdict.status
+    reasons = "\n".join(f"  - {r}" for r in verdict.reasons)
+    if status is Status.SKIPPED:
+        if not report.skipped:
+            report.outcome = "skipped"
+            report.longrepr = (str(report.location[0]), report.location[1] or 0,
+                               f"Skipped: {verdict.reasons[0]}")
+        return
+    if status is Status.ERROR:
+        if not report.failed:
+            report.outcome = "failed"
+            report.longrepr = f"ERROR {ref.id}\n{reasons}"
+        return
+    if ref.role == "control":
+        if status == ref.expect:
+            report.outcome, report.longrepr = "passed", None
+        else:
+            report.outcome = "failed"
+            report.longrepr = (f"negative control {ref.id} must get {ref.expect} but got {status}: "
+                               f"the falsifier has no power on it\n{reasons}")
+        return
+    if status is Status.PASS:
+        report.outcome, report.longrepr = "passed", None
+    else:
+        report.outcome = "failed"
+        report.longrepr = f"{status} {ref.id}\n{reasons}"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item,
+                              call: pytest.CallInfo[None]) -> Any:
+    report: pytest.TestReport = yield
+    ev = item.stash.get(_EVIDENCE, None)
+    if ev is None or item.stash.get(_JUDGED, False) or call.when == "teardown":
+        return report
+    if call.when == "setup" and report.passed:
+        return report
+    item.stash[_JUDGED] = True
+    session = _session(item.config)
+    verdict = _decide(ev, call, report)
+    timing = {"start": call.start, "stop": call.stop, "duration_s": round(call.duration, 6),
+              "phase": call.when}
+    record_id = session.append(ev, verdict, item.nodeid, timing)
+    _apply(report, verdict, ev.subject)
+    report.user_properties.append((_PROPS, {
+        "claim": ev.claim.id, "subject": ev.subject.id, "role": ev.subject.role,
+        "expect": None if ev.subject.expect is None else ev.subject.expect.value,
+        "status": verdict.status.value, "reasons": list(verdict.reasons), "record": record_id,
+    }))
+    return report
+
+
+def _props(report: pytest.TestReport) -> dict[str, Any] | None:
+    for key, value in getattr(report, "user_properties", ()):
+        if key == _PROPS:
+            props: dict[str, Any] = value
+            return props
+    return None
+
+
+def pytest_report_teststatus(report: pytest.TestReport,
+                             config: pytest.Config) -> tuple[str, str, str] | None:
+    props = _props(report)
+    if props is None:
+        return None
+    status = props["status"]
+    if props["role"] == "control" and status == props["expect"]:
+        return "passed", ".", f"{status} (negative control, as expected)"
+    letters = {"PASS": ("passed", "."), "FAIL": ("failed", "F"), "SUSPECT": ("failed", "S"),
+               "INCONCLUSIVE": ("failed", "I"), "ERROR": ("error", "E"),
+               "SKIPPED": ("skipped", "s")}
+    category, letter = letters[status]
+    if props["role"] == "control" and status not in ("ERROR", "SKIPPED"):
+        return "failed", "F", f"{status} (negative control expected {props['expect']})"
+    return category, letter, status
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    state = _session(session.config)
+    state.close()
+    if state.write_failures:
+        session.exitstatus = int(session.exitstatus) | LEDGER_WRITE_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int,
+                            config: pytest.Config) -> None:
+    state = _session(config)
+    for failure in state.write_failures:
+        terminalreporter.write_line(f"falsify: {failure}", red=True)
+    if not state.results:
+        return
+    from harness.render.terminal import verdict_table
+
+    terminalreporter.section("falsify: verdicts")
+    terminalreporter.write_line(verdict_table(state.results))
+    recorded = sum(1 for r in state.results if r.record)
+    if state.recording:
+        where = state.ledger_dir
+        terminalreporter.write_line(f"{recorded} evidence record(s) appended to {where}")
+    else:
+        terminalreporter.write_line("--no-record: verdicts judged, nothing appended")

@@ -1,0 +1,150 @@
+"""The state of every claim, read from the ledger and the contracts alone.
+
+One row per (claim, subject or control): the latest verdict, whether it is STALE and why. Ship %
+per milestone counts claims at fresh PASS: every subject's latest verdict is a fresh PASS and every
+negative control's latest verdict is fresh and the one it must get.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from harness.contracts import Claim, ContractSet, SubjectRef
+
+__all__ = ["ClaimState", "Row", "StatusReport", "compute_status", "parse_created"]
+
+
+def parse_created(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Row:
+    """The latest evidence of one subject (or control) of one claim."""
+
+    claim: str
+    subject: str
+    role: str
+    expect: str | None
+    verdict: str  # a verdict, or "MISSING" when no record exists
+    stale: tuple[str, ...]
+    unverifiable: tuple[str, ...]
+    record: str | None
+    created: str | None
+    reasons: tuple[str, ...]
+
+    @property
+    def fresh(self) -> bool:
+        return self.record is not None and not self.stale
+
+    @property
+    def ok(self) -> bool:
+        """Counts toward the claim: fresh PASS, or a control with its expected verdict."""
+        if not self.fresh:
+            return False
+        if self.role == "control":
+            return self.verdict == self.expect
+        return self.verdict == "PASS"
+
+    @property
+    def problem(self) -> str | None:
+        """The gate's category for this row, or None when it is fine."""
+        if self.record is None:
+            return "missing"
+        if self.stale:
+            return "stale"
+        if self.role == "control":
+            if self.verdict in ("ERROR", "SKIPPED"):
+                return self.verdict.lower()
+            return None if self.verdict == self.expect else "powerless"
+        return {"PASS": None, "FAIL": "failing", "ERROR": "error", "SUSPECT": "suspect",
+                "INCONCLUSIVE": "inconclusive", "SKIPPED": "skipped"}.get(self.verdict, "failing")
+
+    @property
+    def shown_verdict(self) -> str:
+        return f"{self.verdict} (STALE)" if self.stale and self.record else self.verdict
+
+    def to_json(self) -> dict[str, Any]:
+        return {"claim": self.claim, "subject": self.subject, "role": self.role,
+                "expect": self.expect, "verdict": self.verdict, "stale": list(self.stale),
+                "unverifiable": list(self.unverifiable), "fresh": self.fresh, "ok": self.ok,
+                "problem": self.problem, "record": self.record, "created": self.created,
+                "reasons": list(self.reasons)}
+
+
+@dataclass(frozen=True)
+class ClaimState:
+    claim: Claim
+    rows: tuple[Row, ...]
+
+    @property
+    def passing(self) -> bool:
+        return bool(self.rows) and all(r.ok for r in self.rows)
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    claims: tuple[ClaimState, ...]
+    milestones: Mapping[str, tuple[int, int]]  # name -> (claims at fresh PASS, claims)
+    unknown: tuple[tuple[str, str], ...]  # (claim, subject) in the ledger but not the contracts
+
+    @property
+    def rows(self) -> list[Row]:
+        return [r for c in self.claims for r in c.rows]
+
+    def ship_percent(self, milestone: str) -> float:
+        passed, total = self.milestones[milestone]
+        return 100.0 * passed / total if total else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "claims": [{"id": c.claim.id, "title": c.claim.title, "area": c.claim.area,
+                        "milestones": list(c.claim.milestones), "passing": c.passing,
+                        "rows": [r.to_json() for r in c.rows]} for c in self.claims],
+            "milestones": {name: {"passing": p, "claims": t,
+                                  "ship_percent": round(self.ship_percent(name), 1)}
+                           for name, (p, t) in self.milestones.items()},
+            "unknown": [{"claim": c, "subject": s} for c, s in self.unknown],
+        }
+
+
+def _row(claim: Claim, ref: SubjectRef, latest: Mapping[tuple[str, str], Any],
+         ledger: Any, now: datetime, hasher: Any) -> Row:
+    summary = latest.get((claim.id, ref.id))
+    expect = None if ref.expect is None else ref.expect.value
+    if summary is None:
+        return Row(claim.id, ref.id, ref.role, expect, "MISSING", (), (), None, None,
+                   ("no evidence recorded yet",))
+    from harness.ledger import staleness
+
+    reasons = staleness(summary, claim.sha256, claim.max_age_s, now, hasher, ledger=ledger)
+    stale = tuple(r for r in reasons if not r.startswith("unverifiable:"))
+    unverifiable = tuple(r for r in reasons if r.startswith("unverifiable:"))
+    verdict = getattr(summary.verdict, "value", summary.verdict)
+    return Row(claim.id, ref.id, ref.role, expect, str(verdict), stale, unverifiable,
+               summary.id, summary.created, tuple(getattr(summary, "reasons", ()) or ()))
+
+
+def compute_status(contracts: ContractSet, ledger: Any, *, now: datetime | None = None,
+                   hasher: Any = None, claim_ids: Iterable[str] | None = None) -> StatusReport:
+    """Rows for every claim (or those named), milestones, and ledger pairs no contract knows."""
+    now = now or datetime.now(UTC)
+    latest = ledger.latest()
+    wanted = set(claim_ids) if claim_ids is not None else set(contracts.claims)
+    states = []
+    for claim_id in sorted(wanted):
+        claim = contracts[claim_id]
+        rows = tuple(_row(claim, ref, latest, ledger, now, hasher) for ref in claim.all_subjects)
+        states.append(ClaimState(claim, rows))
+    milestones = {}
+    by_id = {s.claim.id: s for s in states}
+    for name, ids in contracts.milestones().items():
+        members = [by_id[i] for i in ids if i in by_id]
+        if members:
+            milestones[name] = (sum(1 for s in members if s.passing), len(members))
+    known = {(c.id, r.id) for c in contracts.claims.values() for r in c.all_subjects}
+    unknown = tuple(sorted(k for k in latest if k not in known))
+    return StatusReport(tuple(states), milestones, unknown)

@@ -1,0 +1,118 @@
+"""judge(): measurements of one (claim, subject) to a verdict with reasons in words.
+
+The table (DESIGN "Verdicts"):
+
+==========  ==========  =========================  ============
+predicate   guards      statistics                 verdict
+==========  ==========  =========================  ============
+holds       all hold    CI clear, or no CI asked   PASS
+violated    all hold    CI clear, or no CI asked   FAIL
+holds       one fails   any                        SUSPECT
+violated    one fails   any                        INCONCLUSIVE
+any         all hold    CI straddles threshold     INCONCLUSIVE
+raised, bad input, no measurement                  ERROR
+subject not available                              SKIPPED
+==========  ==========  =========================  ============
+
+A guard that cannot be decided counts as failing: methodology that cannot be shown is suspect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from harness.contracts import Claim
+from harness.expr import ExprError, Truth
+from harness.records import GuardResult, Measurement, Status
+from harness.units import Quantity, UnitError, parse_unit
+
+__all__ = ["Verdict", "judge", "judge_error", "judge_skipped"]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: Status
+    reasons: tuple[str, ...]
+    guards: tuple[GuardResult, ...] = ()
+
+    def format(self) -> str:
+        return f"{self.status}: " + "; ".join(self.reasons)
+
+
+def judge_error(reason: str) -> Verdict:
+    return Verdict(Status.ERROR, (reason,))
+
+
+def judge_skipped(reason: str) -> Verdict:
+    return Verdict(Status.SKIPPED, (reason,))
+
+
+def _environment(claim: Claim, subject_id: str,
+                 measurements: Sequence[Measurement]) -> dict[str, Quantity] | Verdict:
+    """Measurements and params by name; an ERROR verdict when a measurement is unusable."""
+    if not measurements:
+        return judge_error("no measurement was recorded; a falsifier must measure something "
+                           "(a record with zero measurements is never a pass)")
+    env: dict[str, Quantity] = {}
+    for m in measurements:
+        spec = claim.measures.get(m.name)
+        if spec is None:
+            return judge_error(f"measured {m.name!r}, which claim {claim.id} does not declare; "
+                               f"add it under measures in {claim.source}")
+        if not m.finite:
+            return judge_error(f"measurement {m.name} is {m.value} {m.unit}: a non-finite "
+                               f"value is an error, never a pass or a fail")
+        try:
+            declared = parse_unit(spec.unit)
+            q = m.quantity.to(declared) if parse_unit(m.unit) != declared else m.quantity
+        except UnitError as exc:
+            return judge_error(f"measurement {m.name}: {exc} (the contract declares {spec.unit})")
+        env[m.name] = q
+    env.update(claim.params_for(subject_id))
+    return env
+
+
+def _evaluate_guards(claim: Claim, env: dict[str, Quantity]) -> tuple[GuardResult, ...]:
+    results = []
+    for guard in claim.guards:
+        outcome = guard.check.evaluate(env, use_ci=False)
+        holds = {Truth.TRUE: True, Truth.FALSE: False, Truth.UNKNOWN: None}[outcome.truth]
+        results.append(GuardResult(guard.id, holds, outcome.text))
+    return tuple(results)
+
+
+def _table(predicate: Truth, guards_hold: bool) -> Status:
+    if predicate is Truth.UNKNOWN:
+        return Status.INCONCLUSIVE
+    if predicate is Truth.TRUE:
+        return Status.PASS if guards_hold else Status.SUSPECT
+    return Status.FAIL if guards_hold else Status.INCONCLUSIVE
+
+
+def judge(claim: Claim, subject_id: str, measurements: Sequence[Measurement]) -> Verdict:
+    """The verdict of ``claim`` on ``subject_id`` given what its falsifier measured."""
+    env = _environment(claim, subject_id, measurements)
+    if isinstance(env, Verdict):
+        return env
+    try:
+        guards = _evaluate_guards(claim, env)
+        outcome = claim.predicate.evaluate(env, use_ci=claim.statistics.decide_on_ci)
+    except (ExprError, UnitError) as exc:
+        return judge_error(f"cannot evaluate claim {claim.id}: {exc}")
+    except (ZeroDivisionError, ValueError, OverflowError) as exc:
+        return judge_error(f"cannot evaluate claim {claim.id}: {type(exc).__name__}: {exc}")
+    failed = [g for g in guards if g.holds is not True]
+    status = _table(outcome.truth, not failed)
+    reasons = [_predicate_reason(outcome.truth, outcome.text)]
+    reasons += [f"guard {g.id} {'undecided' if g.holds is None else 'failed'}: {g.reason}"
+                for g in failed]
+    return Verdict(status, tuple(reasons), guards)
+
+
+def _predicate_reason(truth: Truth, text: str) -> str:
+    if truth is Truth.TRUE:
+        return f"holds: {text}"
+    if truth is Truth.FALSE:
+        return f"violated: {text}"
+    return f"undecided: {text}"
