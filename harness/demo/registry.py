@@ -7,4 +7,7 @@ first use and returns the subject's spec. Add one line per demo subject; keep th
 from __future__ import annotations
 
 DEMO_SUBJECTS: dict[str, str] = {
+    # corpus
+    "demo-corpus": "harness.demo.corpus:demo_corpus",
+    "demo-corpus-unk": "harness.demo.corpus:demo_corpus_unk",
 }
