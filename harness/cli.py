@@ -47,7 +47,7 @@ def _ledger(ws: Workspace, args: argparse.Namespace) -> Any:
     from harness.ledger import Ledger
 
     folder = Path(args.ledger) if getattr(args, "ledger", None) else ws.ledger_dir
-    return Ledger(folder, cache_dir=ws.cache_dir)
+    return Ledger(folder, ws.cache_dir / "ledger-index")
 
 
 def _hasher(ws: Workspace) -> Any:
@@ -282,6 +282,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageFailure as exc:
         print(f"falsify {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # `falsify status | head` is fine
+        sys.stderr.close()
+        return code if "code" in locals() else EXIT_OK
     return code
 
 

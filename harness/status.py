@@ -14,11 +14,7 @@ from typing import Any
 
 from harness.contracts import Claim, ContractSet, SubjectRef
 
-__all__ = ["ClaimState", "Row", "StatusReport", "compute_status", "parse_created"]
-
-
-def parse_created(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+__all__ = ["ClaimState", "Row", "StatusReport", "compute_status"]
 
 
 @dataclass(frozen=True)
@@ -120,12 +116,12 @@ def _row(claim: Claim, ref: SubjectRef, latest: Mapping[tuple[str, str], Any],
                    ("no evidence recorded yet",))
     from harness.ledger import staleness
 
-    reasons = staleness(summary, claim.sha256, claim.max_age_s, now, hasher, ledger=ledger)
+    reasons = staleness(summary, claim.sha256, claim.max_age_s, now, hasher)
     stale = tuple(r for r in reasons if not r.startswith("unverifiable:"))
     unverifiable = tuple(r for r in reasons if r.startswith("unverifiable:"))
     verdict = getattr(summary.verdict, "value", summary.verdict)
     return Row(claim.id, ref.id, ref.role, expect, str(verdict), stale, unverifiable,
-               summary.id, summary.created, tuple(getattr(summary, "reasons", ()) or ()))
+               summary.id, summary.created, tuple(ledger.load(summary).reasons))
 
 
 def compute_status(contracts: ContractSet, ledger: Any, *, now: datetime | None = None,

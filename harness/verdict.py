@@ -111,6 +111,7 @@ def judge(claim: Claim, subject_id: str, measurements: Sequence[Measurement]) ->
 
 
 def _predicate_reason(truth: Truth, text: str) -> str:
+    text = text.removesuffix(": true").removesuffix(": false")
     if truth is Truth.TRUE:
         return f"holds: {text}"
     if truth is Truth.FALSE:
