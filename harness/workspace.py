@@ -54,6 +54,7 @@ LOADERS: dict[str, str] = {
     "corpus": "harness.metrics.corpus:load_corpus",
     "model": "harness.models:load_model",
     "evalset": "harness.metrics.lm:load_evalset",
+    "lm-eval": "harness.metrics.lm:load_lm_eval",
     "bundle": "harness.runs.bundle:load_bundle",
     "bundle-pair": "harness.runs.bundle:load_bundle_pair",
     "run-matrix": "harness.runs.matrix:load_run_matrix",

@@ -1,0 +1,419 @@
+"""Language-model metrics: eval sets, token-weighted NLL, perplexity and bits per byte.
+
+Everything here works on the numpy arrays the model protocol (:mod:`harness.models`) returns, so
+this module imports without torch or mlx. The log-probabilities themselves are computed inside
+the model's framework (``model.token_nll``); this module decides *which* tokens are scored, with
+how much context, and adds them up in float64.
+
+Conventions, stated once:
+
+- An eval set has one example per line. Lines are NFC-normalised, runs of whitespace collapse to
+  one space, blank lines are dropped, and exact duplicates (by SHA-256 of the normalised text)
+  are removed, keeping the first occurrence.
+- Each example is scored on its own. It is encoded without special tokens and prefixed with the
+  model's BOS id, or its EOS id when it has no BOS (the GPT-2/Qwen convention: EOS separates
+  documents, so it is the natural "start of text" context). The prefix is context only; every
+  real token of the example, the first included, is predicted exactly once. No EOS is appended,
+  so the end of an example is not scored.
+- Perplexity is token-weighted: ``exp(total NLL / total predicted tokens)`` over the whole set,
+  never a mean of per-example perplexities (which over-weights short, surprising examples).
+- Bits per byte divide the same total NLL (in bits) by the UTF-8 bytes of the scored text, which
+  makes models with different tokenizers comparable.
+- An example longer than ``max_len`` tokens is scored with the strided sliding window of the
+  transformers documentation ("Perplexity of fixed-length models"): windows of ``max_len``
+  tokens start every ``stride`` tokens; each window scores only the tokens the previous window
+  did not reach, so every token is scored once, with at least ``max_len - stride`` tokens of
+  context once the first window is past.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from harness.workspace import SubjectSpec, Workspace
+
+__all__ = [
+    "EvalSet",
+    "EvalSetError",
+    "LmEval",
+    "NllStats",
+    "NonFiniteNllError",
+    "ScoringModel",
+    "Window",
+    "duplicate_count",
+    "finite_fraction",
+    "load_evalset",
+    "load_lm_eval",
+    "normalise_text",
+    "read_evalset",
+    "relative_difference",
+    "sliding_windows",
+    "token_nll_stats",
+]
+
+LN2 = math.log(2.0)
+_WHITESPACE = re.compile(r"\s+")
+
+
+class EvalSetError(ValueError):
+    """An eval set that cannot be used: names the file and the fix."""
+
+
+class NonFiniteNllError(ValueError):
+    """The model produced a NaN or infinite NLL: the measurement is void (verdict ERROR)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Eval sets
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """A deduplicated eval set read from a text file, one example per line.
+
+    Fields:
+        name: the subject id (or file name) the set was loaded as.
+        path: the file the examples came from.
+        texts: the normalised, deduplicated examples, in file order.
+        sha256: hex SHA-256 of the file's bytes, exactly as read.
+        n_raw: non-blank lines in the file.
+        n_dedup: examples kept after deduplication (``len(texts)``).
+        n_duplicates: lines dropped as exact duplicates of an earlier line (after normalisation).
+    """
+
+    name: str
+    path: Path
+    texts: tuple[str, ...]
+    sha256: str
+    n_raw: int
+    n_dedup: int
+    n_duplicates: int
+
+    @property
+    def n_bytes(self) -> int:
+        """UTF-8 bytes of all kept examples."""
+        return sum(len(t.encode("utf-8")) for t in self.texts)
+
+
+def normalise_text(text: str) -> str:
+    """NFC, whitespace runs collapsed to one space, ends stripped."""
+    return _WHITESPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
+
+
+def _text_key(text: str) -> bytes:
+    return hashlib.sha256(text.encode("utf-8")).digest()
+
+
+def read_evalset(path: Path, name: str | None = None) -> EvalSet:
+    """Read, normalise and deduplicate the eval set at ``path``."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        msg = f"{path}: cannot read the eval set ({exc.strerror}); check the subject's path"
+        raise EvalSetError(msg) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        lineno = data[: exc.start].count(b"\n") + 1
+        msg = f"{path}:{lineno}: not UTF-8 (byte {exc.start}); re-encode the file as UTF-8"
+        raise EvalSetError(msg) from None
+    lines = [normalise_text(raw) for raw in text.splitlines()]
+    kept: list[str] = []
+    seen: set[bytes] = set()
+    n_raw = 0
+    for line in lines:
+        if not line:
+            continue
+        n_raw += 1
+        key = _text_key(line)
+        if key not in seen:
+            seen.add(key)
+            kept.append(line)
+    if not kept:
+        msg = (f"{path}: the eval set is empty (no non-blank lines); put one example per line "
+               f"in the file, or point the subject at the right file")
+        raise EvalSetError(msg)
+    return EvalSet(name or path.name, path, tuple(kept), hashlib.sha256(data).hexdigest(),
+                   n_raw, len(kept), n_raw - len(kept))
+
+
+def load_evalset(spec: SubjectSpec, workspace: Workspace) -> EvalSet:
+    """Workspace loader for ``kind = "evalset"``: option ``path`` (a UTF-8 text file)."""
+    del workspace  # the path is already absolute in the spec
+    return read_evalset(spec.path(), spec.id)
+
+
+def duplicate_count(texts: Iterable[str]) -> int:
+    """How many of ``texts`` repeat an earlier one exactly (SHA-256 of the UTF-8 text)."""
+    seen: set[bytes] = set()
+    dupes = 0
+    for text in texts:
+        key = _text_key(text)
+        if key in seen:
+            dupes += 1
+        seen.add(key)
+    return dupes
+
+
+# --------------------------------------------------------------------------------------------
+# Model + eval set pairs (kind "lm-eval")
+
+
+@dataclass(frozen=True)
+class LmEval:
+    """A model scored on an eval set, optionally beside a reference model of the same weights.
+
+    A claim about "the perplexity of model M on set S" needs both; a negative control such as
+    "the same model on four examples" is then just another pair. ``reference`` is the same
+    weights on another backend (or a trusted build), for agreement checks.
+    """
+
+    id: str
+    model_id: str
+    evalset_id: str
+    reference_id: str | None
+    model: Any
+    evalset: EvalSet
+    reference: Any | None
+
+
+def load_lm_eval(spec: SubjectSpec, workspace: Workspace) -> LmEval:
+    """Workspace loader for ``kind = "lm-eval"``: options ``model``, ``evalset``, ``reference``.
+
+    Each option is the id of another subject; they are resolved through the same workspace.
+    """
+    where = (f"{workspace.config_path}: [tool.falsify.subjects.{spec.id}]"
+             if spec.source == "config" else f"demo subject {spec.id!r}")
+    ids: dict[str, str | None] = {}
+    for key in ("model", "evalset", "reference"):
+        value = spec.options.get(key)
+        if value is not None and not isinstance(value, str):
+            msg = f"{where}: {key!r} must be a subject id string, got {value!r}"
+            raise EvalSetError(msg)
+        ids[key] = value
+    model_id, evalset_id, reference_id = ids["model"], ids["evalset"], ids["reference"]
+    if model_id is None or evalset_id is None:
+        msg = (f"{where}: an lm-eval subject needs model = \"<model subject id>\" and "
+               f"evalset = \"<evalset subject id>\"")
+        raise EvalSetError(msg)
+    evalset = workspace.resolve(evalset_id)
+    if not isinstance(evalset, EvalSet):
+        msg = f"{where}: evalset {evalset_id!r} is a {type(evalset).__name__}, not an eval set"
+        raise EvalSetError(msg)
+    reference = None if reference_id is None else workspace.resolve(reference_id)
+    return LmEval(spec.id, model_id, evalset_id, reference_id, workspace.resolve(model_id),
+                  evalset, reference)
+
+
+# --------------------------------------------------------------------------------------------
+# Token NLL
+
+
+class ScoringModel(Protocol):
+    """The part of :class:`harness.models.LiveModel` that scoring needs."""
+
+    @property
+    def path(self) -> Path: ...
+
+    @property
+    def bos_id(self) -> int | None: ...
+
+    @property
+    def eos_id(self) -> int | None: ...
+
+    def encode(self, text: str) -> list[int]: ...
+
+    def token_nll(self, ids: npt.NDArray[np.int64],
+                  mask: npt.NDArray[np.bool_] | None = None) -> npt.NDArray[np.float64]: ...
+
+
+@dataclass(frozen=True)
+class NllStats:
+    """Token-weighted NLL over a set of examples.
+
+    Fields:
+        total_nll: sum of the NLL of every predicted token, in nats.
+        n_tokens: predicted (scored) tokens.
+        n_bytes: UTF-8 bytes of the scored text.
+        n_examples: examples scored.
+        n_windows: model calls' rows (one per example, more for examples longer than max_len).
+    """
+
+    total_nll: float
+    n_tokens: int
+    n_bytes: int
+    n_examples: int
+    n_windows: int
+
+    @property
+    def mean_nll(self) -> float:
+        """Nats per predicted token: total NLL over total tokens (token-weighted)."""
+        return self.total_nll / self.n_tokens
+
+    @property
+    def perplexity(self) -> float:
+        return math.exp(self.mean_nll)
+
+    @property
+    def bits_per_token(self) -> float:
+        return self.mean_nll / LN2
+
+    @property
+    def bits_per_byte(self) -> float:
+        return self.total_nll / LN2 / self.n_bytes
+
+
+@dataclass(frozen=True)
+class Window:
+    """One model call's row: tokens ``seq[begin:end]``, scoring global positions ``[first, end)``.
+
+    Output index ``j`` of ``token_nll`` on the row predicts row position ``j + 1``, i.e. global
+    position ``begin + j + 1``; the scored outputs are ``[first - begin - 1, end - begin - 1)``.
+    """
+
+    example: int
+    begin: int
+    end: int
+    first: int
+
+
+def sliding_windows(length: int, max_len: int, stride: int, example: int = 0) -> list[Window]:
+    """Windows over a sequence of ``length`` tokens whose position 0 is context only.
+
+    The transformers-docs recipe: a window of up to ``max_len`` tokens starts every ``stride``
+    tokens and scores the tokens past the previous window's end, so positions ``1 .. length-1``
+    are each scored exactly once.
+    """
+    if max_len < 2:
+        msg = f"max_len must be at least 2 tokens (one context, one predicted), got {max_len}"
+        raise ValueError(msg)
+    if not 1 <= stride < max_len:
+        msg = (f"stride must be in [1, max_len - 1] = [1, {max_len - 1}] so that every window "
+               f"keeps context for the tokens it scores, got {stride}")
+        raise ValueError(msg)
+    windows: list[Window] = []
+    prev_end = 1  # position 0 (the BOS/EOS prefix) is never a target
+    for begin in range(0, max(length - 1, 0), stride):
+        end = min(begin + max_len, length)
+        windows.append(Window(example, begin, end, prev_end))
+        prev_end = end
+        if end == length:
+            break
+    return windows
+
+
+def _prefix_id(model: ScoringModel) -> int | None:
+    return model.bos_id if model.bos_id is not None else model.eos_id
+
+
+def _encode_examples(model: ScoringModel, texts: Sequence[str]) -> list[list[int]]:
+    prefix = _prefix_id(model)
+    sequences = []
+    for text in texts:
+        ids = list(model.encode(text))
+        if prefix is not None and (not ids or ids[0] != prefix):
+            ids.insert(0, prefix)
+        sequences.append(ids)
+    return sequences
+
+
+def token_nll_stats(model: ScoringModel, texts: Sequence[str], max_len: int,
+                    stride: int | None = None, batch_size: int = 32) -> NllStats:
+    """Token-weighted NLL of ``model`` over ``texts`` (see the module docstring for the rules).
+
+    ``max_len`` is the longest row the model is given (at most its max positions); ``stride``
+    defaults to ``max_len // 2``. Rows are sorted by length and batched ``batch_size`` at a time
+    with right padding, so padding never reaches a scored position under causal attention.
+    Raises :class:`NonFiniteNllError` when any scored token's NLL is NaN or infinite.
+    """
+    if not texts:
+        msg = "no texts to score; the eval set is empty"
+        raise ValueError(msg)
+    if batch_size < 1:
+        msg = f"batch_size must be at least 1, got {batch_size}"
+        raise ValueError(msg)
+    step = max_len // 2 if stride is None else stride
+    sequences = _encode_examples(model, texts)
+    windows = [w for i, seq in enumerate(sequences)
+               for w in sliding_windows(len(seq), max_len, step, i)]
+    windows.sort(key=lambda w: w.end - w.begin, reverse=True)
+    total = 0.0
+    n_tokens = 0
+    for start in range(0, len(windows), batch_size):
+        batch = windows[start:start + batch_size]
+        batch_total, batch_tokens = _score_batch(model, sequences, batch, texts)
+        total += batch_total
+        n_tokens += batch_tokens
+    if n_tokens == 0:
+        msg = f"no token was scored: every example encodes to nothing with {model.path}"
+        raise ValueError(msg)
+    n_bytes = sum(len(t.encode("utf-8")) for t in texts)
+    return NllStats(total, n_tokens, n_bytes, len(texts), len(windows))
+
+
+def _score_batch(model: ScoringModel, sequences: Sequence[Sequence[int]],
+                 batch: Sequence[Window], texts: Sequence[str]) -> tuple[float, int]:
+    width = max(w.end - w.begin for w in batch)
+    pad = _prefix_id(model) or 0
+    ids = np.full((len(batch), width), pad, dtype=np.int64)
+    mask = np.zeros((len(batch), width), dtype=np.bool_)
+    scored = np.zeros((len(batch), width - 1), dtype=np.bool_)
+    for row, w in enumerate(batch):
+        ids[row, : w.end - w.begin] = sequences[w.example][w.begin:w.end]
+        mask[row, : w.end - w.begin] = True
+        scored[row, w.first - w.begin - 1: w.end - w.begin - 1] = True
+    nll = np.asarray(model.token_nll(ids, mask), dtype=np.float64)
+    if nll.shape != scored.shape:
+        msg = (f"{model.path}: token_nll returned shape {nll.shape} for ids of shape "
+               f"{ids.shape}; expected {scored.shape} (one NLL per predicted position)")
+        raise ValueError(msg)
+    values = nll[scored]
+    if not np.isfinite(values).all():
+        _raise_non_finite(model, batch, nll, scored, texts)
+    return float(values.sum()), int(values.size)
+
+
+def _raise_non_finite(model: ScoringModel, batch: Sequence[Window],
+                      nll: npt.NDArray[np.float64], scored: npt.NDArray[np.bool_],
+                      texts: Sequence[str]) -> None:
+    bad_rows = [row for row in range(len(batch))
+                if not np.isfinite(nll[row][scored[row]]).all()]
+    first = batch[bad_rows[0]]
+    n_bad = int((~np.isfinite(nll[scored])).sum())
+    msg = (f"{model.path}: {n_bad} scored token NLL(s) are NaN or infinite in this batch "
+           f"(first: example {first.example}, {texts[first.example][:60]!r}); the model's "
+           f"weights or logits are broken, so no loss or perplexity can be measured; check the "
+           f"checkpoint for NaN/inf weights and the dtype (fp16 overflow)")
+    raise NonFiniteNllError(msg)
+
+
+# --------------------------------------------------------------------------------------------
+# Small measurement helpers shared by falsifiers
+
+
+def finite_fraction(values: npt.NDArray[Any]) -> float:
+    """Fraction of entries of ``values`` that are finite (1.0 when all are)."""
+    arr = np.asarray(values)
+    if arr.size == 0:
+        msg = "finite_fraction of an empty array is undefined"
+        raise ValueError(msg)
+    return float(np.isfinite(arr).sum()) / float(arr.size)
+
+
+def relative_difference(value: float, reference: float) -> float:
+    """``|value - reference| / |reference|``."""
+    if reference == 0 or not math.isfinite(reference):
+        msg = f"relative difference against a reference of {reference} is undefined"
+        raise ValueError(msg)
+    return abs(value - reference) / abs(reference)
