@@ -363,12 +363,12 @@ def _vocab(opts: Mapping[str, Any], tokenizer: Path | None, where: str) -> tuple
     return vocab_size, unk_id
 
 
-def _check_fits(corpus: Corpus) -> None:
+def _check_fits(corpus: Corpus, where: str) -> None:
     """Open every shard now (errors name the file) and refuse ids too narrow for the vocabulary."""
     for path in corpus.shards:
         dtype = corpus.tokens(path).dtype
         if dtype.kind == "u" and int(np.iinfo(dtype).max) + 1 < corpus.vocab_size:
-            msg = (f"{path}: {dtype.name} cannot hold ids of a {corpus.vocab_size}-entry "
+            msg = (f"{where}: {path}: {dtype.name} cannot hold ids of a {corpus.vocab_size}-entry "
                    f"vocabulary (larger ids wrapped around); re-tokenize into uint32")
             raise CorpusError(msg)
 
@@ -390,5 +390,5 @@ def load_corpus(spec: SubjectSpec, workspace: Workspace) -> Corpus:
         msg = f"{where}: 'dtype' must be a string such as \"uint16\", got {dtype!r}"
         raise CorpusError(msg)
     corpus = Corpus(spec.id, shards, vocab_size, unk_id, dtype, tokenizer)
-    _check_fits(corpus)
+    _check_fits(corpus, where)
     return corpus
