@@ -55,6 +55,7 @@ __all__ = [
     "finite_fraction",
     "load_evalset",
     "load_lm_eval",
+    "max_positions",
     "normalise_text",
     "read_evalset",
     "relative_difference",
@@ -172,26 +173,42 @@ def duplicate_count(texts: Iterable[str]) -> int:
 
 @dataclass(frozen=True)
 class LmEval:
-    """A model scored on an eval set, optionally beside a reference model of the same weights.
+    """A model scored on an eval set, optionally beside a reference model.
 
     A claim about "the perplexity of model M on set S" needs both; a negative control such as
-    "the same model on four examples" is then just another pair. ``reference`` is the same
-    weights on another backend (or a trusted build), for agreement checks.
+    "the same model on four examples" is then just another pair. ``reference`` names the same
+    weights on another backend (or a trusted load of them), for agreement checks. The parts are
+    resolved through the workspace on first use, so a pair costs nothing until it is scored.
     """
 
     id: str
     model_id: str
     evalset_id: str
     reference_id: str | None
-    model: Any
-    evalset: EvalSet
-    reference: Any | None
+    workspace: Workspace
+
+    @property
+    def model(self) -> Any:
+        return self.workspace.resolve(self.model_id)
+
+    @property
+    def evalset(self) -> EvalSet:
+        evalset = self.workspace.resolve(self.evalset_id)
+        if not isinstance(evalset, EvalSet):
+            msg = (f"lm-eval subject {self.id!r}: evalset {self.evalset_id!r} is a "
+                   f"{type(evalset).__name__}, not an eval set; name a subject of kind evalset")
+            raise EvalSetError(msg)
+        return evalset
+
+    @property
+    def reference(self) -> Any | None:
+        return None if self.reference_id is None else self.workspace.resolve(self.reference_id)
 
 
 def load_lm_eval(spec: SubjectSpec, workspace: Workspace) -> LmEval:
     """Workspace loader for ``kind = "lm-eval"``: options ``model``, ``evalset``, ``reference``.
 
-    Each option is the id of another subject; they are resolved through the same workspace.
+    Each option is the id of another subject of the same workspace (``reference`` optional).
     """
     where = (f"{workspace.config_path}: [tool.falsify.subjects.{spec.id}]"
              if spec.source == "config" else f"demo subject {spec.id!r}")
@@ -202,18 +219,12 @@ def load_lm_eval(spec: SubjectSpec, workspace: Workspace) -> LmEval:
             msg = f"{where}: {key!r} must be a subject id string, got {value!r}"
             raise EvalSetError(msg)
         ids[key] = value
-    model_id, evalset_id, reference_id = ids["model"], ids["evalset"], ids["reference"]
+    model_id, evalset_id = ids["model"], ids["evalset"]
     if model_id is None or evalset_id is None:
         msg = (f"{where}: an lm-eval subject needs model = \"<model subject id>\" and "
                f"evalset = \"<evalset subject id>\"")
         raise EvalSetError(msg)
-    evalset = workspace.resolve(evalset_id)
-    if not isinstance(evalset, EvalSet):
-        msg = f"{where}: evalset {evalset_id!r} is a {type(evalset).__name__}, not an eval set"
-        raise EvalSetError(msg)
-    reference = None if reference_id is None else workspace.resolve(reference_id)
-    return LmEval(spec.id, model_id, evalset_id, reference_id, workspace.resolve(model_id),
-                  evalset, reference)
+    return LmEval(spec.id, model_id, evalset_id, ids["reference"], workspace)
 
 
 # --------------------------------------------------------------------------------------------
@@ -400,6 +411,16 @@ def _raise_non_finite(model: ScoringModel, batch: Sequence[Window],
 
 # --------------------------------------------------------------------------------------------
 # Small measurement helpers shared by falsifiers
+
+
+def max_positions(model: Any) -> int:
+    """The longest sequence the model's config allows (``max_position_embeddings``)."""
+    value = model.config.get("max_position_embeddings")
+    if not isinstance(value, int) or value < 2:
+        msg = (f"{model.path}: config has no usable max_position_embeddings ({value!r}); "
+               f"set it in config.json to the context length the model was trained for")
+        raise ValueError(msg)
+    return value
 
 
 def finite_fraction(values: npt.NDArray[Any]) -> float:

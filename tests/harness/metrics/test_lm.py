@@ -79,6 +79,57 @@ def test_missing_evalset_names_the_file(tmp_path: Path) -> None:
         read_evalset(tmp_path / "nope.txt")
 
 
+def _workspace(tmp_path: Path, subjects: dict[str, Any]) -> Any:
+    from harness.workspace import Workspace
+
+    (tmp_path / "contracts").mkdir()
+    return Workspace(tmp_path, {"subjects": subjects}, tmp_path / "falsify.toml")
+
+
+def test_lm_eval_pairs_resolve_through_the_workspace(tmp_path: Path) -> None:
+    """An lm-eval subject names an eval set subject (and a model) that resolve in the workspace."""
+    (tmp_path / "set.txt").write_text("a b\nc\na  b\n", encoding="utf-8")
+    ws = _workspace(tmp_path, {
+        "my-set": {"kind": "evalset", "path": "set.txt"},
+        "pair": {"kind": "lm-eval", "model": "my-model", "evalset": "my-set"},
+    })
+    pair = ws.resolve("pair")
+    assert (pair.model_id, pair.evalset_id, pair.reference_id) == ("my-model", "my-set", None)
+    assert pair.evalset.texts == ("a b", "c")
+    assert pair.evalset.name == "my-set"
+    assert pair.reference is None
+
+
+def test_lm_eval_without_evalset_names_the_config(tmp_path: Path) -> None:
+    """A pair missing its eval set is refused, naming the config section and the fix."""
+    ws = _workspace(tmp_path, {"pair": {"kind": "lm-eval", "model": "m"}})
+    with pytest.raises(EvalSetError, match=r"subjects\.pair\].*evalset = "):
+        ws.resolve("pair")
+
+
+def test_lm_eval_with_a_non_evalset_is_refused(tmp_path: Path) -> None:
+    """Naming a subject of another kind as the eval set is an error that says so."""
+    (tmp_path / "set.txt").write_text("a\n", encoding="utf-8")
+    ws = _workspace(tmp_path, {
+        "other": {"kind": "lm-eval", "model": "m", "evalset": "x"},
+        "pair": {"kind": "lm-eval", "model": "m", "evalset": "other"},
+    })
+    with pytest.raises(EvalSetError, match="not an eval set"):
+        _ = ws.resolve("pair").evalset
+
+
+def test_demo_eval_sets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo's dev set is the shipped file; demo-eng-4 is its first four lines."""
+    from harness.workspace import Workspace
+
+    monkeypatch.setenv("FALSIFY_CACHE", str(tmp_path))
+    ws = Workspace.discover(Path(__file__))
+    dev, four = ws.resolve("demo-eng-dev"), ws.resolve("demo-eng-4")
+    assert dev.n_dedup == 997
+    assert four.texts == dev.texts[:4]
+    assert ws.resolve("demo-torch-eng-4").evalset == four
+
+
 # --------------------------------------------------------------------------------------------
 # Sliding windows
 
