@@ -1,1 +1,40 @@
-"""ledger."""
+"""The evidence ledger: append-only, hash-chained segments of records (DESIGN rules 4-6).
+
+Write with :class:`LedgerWriter` (one segment per writer), read with :class:`Ledger` (indexed
+``latest()``, ``history()``, ``get()``, ``records()``), check with :func:`verify`, and decide
+freshness with :func:`staleness`. ``docs/INTERNALS.md`` describes the file format.
+"""
+
+from harness.ledger.query import UNVERIFIABLE, Evidence, Ledger, Summary, is_stale, staleness
+from harness.ledger.segment import SEGMENT_SUFFIX, LedgerError, is_live, segment_paths
+from harness.ledger.store import (
+    Durability,
+    LedgerWriter,
+    MergeReport,
+    Repair,
+    merge,
+    repair_torn_tail,
+)
+from harness.ledger.verify import SCHEMA_PATH, Problem, verify
+
+__all__ = [
+    "SCHEMA_PATH",
+    "SEGMENT_SUFFIX",
+    "UNVERIFIABLE",
+    "Durability",
+    "Evidence",
+    "Ledger",
+    "LedgerError",
+    "LedgerWriter",
+    "MergeReport",
+    "Problem",
+    "Repair",
+    "Summary",
+    "is_live",
+    "is_stale",
+    "merge",
+    "repair_torn_tail",
+    "segment_paths",
+    "staleness",
+    "verify",
+]

@@ -1,0 +1,261 @@
+"""The summary index: per segment, only what ``latest()`` and ``falsify status`` need.
+
+Parsing every line of a 100,000-record ledger costs about a second; ``status`` and ``gate`` must
+answer in less. Each segment therefore gets a cache file under ``<cache>/ledger-index/`` holding,
+per record, the id, kind, claim, subject, verdict, created, claim hash, role, expect, hypothesis,
+amended id, input hashes, byte offset and length, as dictionary-coded columns (few distinct
+claims and subjects, many records).
+
+Validity: an index is used as-is when the segment's size and mtime_ns match; otherwise the
+segment is read and, when its first ``size`` bytes still hash to the indexed prefix (append-only
+growth, or a fresh checkout that only changed mtimes), only the new tail is parsed. Anything else
+rebuilds the index. The index trusts the segment's content; ``falsify verify`` checks it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Hashable
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from harness.ledger.segment import (
+    LedgerError,
+    Tail,
+    is_live,
+    line_hash_ok,
+    split_lines,
+    verify_hint,
+)
+from harness.records import RECORD_SCHEMA_VERSION, RecordFormatError, Status, migrate
+
+__all__ = ["CODED", "RAW", "SegmentIndex", "Summary", "check_tail", "load_index", "parse_line"]
+
+_FORMAT = 1
+# Dictionary-coded columns (few distinct values) and raw ones (one value per record).
+CODED = ("kind", "claim", "subject", "verdict", "claim_sha256", "role", "expect", "hypothesis",
+         "inputs")
+RAW = ("id", "created", "amends", "offset", "length")
+
+
+def parse_line(raw: bytes, path: Path, line: int) -> dict[str, Any]:
+    """One line as a record dict; LedgerError naming ``path:line`` when it is not one."""
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        raise LedgerError(verify_hint(path, line, f"not valid JSON ({exc})")) from None
+    if not isinstance(data, dict):
+        raise LedgerError(verify_hint(path, line, "a record must be a JSON object"))
+    if data.get("schema") != RECORD_SCHEMA_VERSION:
+        try:
+            data = migrate(data)
+        except RecordFormatError as exc:
+            msg = f"{path}:{line}: {exc}"
+            raise LedgerError(msg) from None
+    record: dict[str, Any] = data
+    return record
+
+
+def check_tail(path: Path, tail: Tail) -> dict[str, Any] | None:
+    """The record on a segment's newline-less tail when complete; None while a live writer is
+    writing it; LedgerError when its writer died mid-append."""
+    data = line_hash_ok(tail.data)
+    if data is not None:
+        return parse_line(tail.data, path, tail.line)
+    if is_live(path):
+        return None
+    problem = "torn last line: its writer was killed mid-append"
+    raise LedgerError(verify_hint(path, tail.line, problem))
+
+
+def _hashable(value: Any) -> Hashable:
+    return tuple(tuple(i) for i in value) if isinstance(value, list) else value
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What the index knows of one record; ``Ledger.load(summary)`` gives the full Record.
+
+    ``amends`` is the id of the amended record (``Record.amends`` is ``{"record", "why"}``);
+    ``inputs`` holds each input's path, kind and sha256.
+    """
+
+    id: str
+    kind: str
+    claim: str
+    subject: str
+    verdict: Status
+    created: str
+    claim_sha256: str
+    role: str
+    expect: str | None
+    hypothesis: str | None
+    amends: str | None
+    inputs: tuple[dict[str, Any], ...]
+    segment: Path
+    line: int
+    offset: int
+    length: int
+
+    @property
+    def where(self) -> str:
+        return f"{self.segment}:{self.line}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {**{f.name: getattr(self, f.name) for f in fields(self)},
+                "verdict": self.verdict.value, "segment": str(self.segment),
+                "inputs": [dict(i) for i in self.inputs]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Summary:
+        return cls(**{**data, "verdict": Status(data["verdict"]), "segment": Path(data["segment"]),
+                      "inputs": tuple(data["inputs"])})
+
+
+class SegmentIndex:
+    """Columnar summaries of one segment. Rows are records in line order (row r is line r+1)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.name = path.name
+        self.vocab: list[Any] = []  # str, None, or an input set as [[path, kind, sha256], ...]
+        self.cols: dict[str, list[Any]] = {k: [] for k in CODED + RAW}
+        self._columns = [self.cols[k] for k in CODED + RAW]
+        self.size = 0  # bytes covered by complete, newline-terminated lines
+        self.mtime_ns = 0
+        self.prefix_sha256 = hashlib.sha256(b"").hexdigest()
+        self.covered_rows = 0  # rows persisted; a newline-less complete tail row is not
+        self._codes: dict[Hashable, int] = {}
+
+    def __len__(self) -> int:
+        return len(self.cols["id"])
+
+    def code(self, value: Hashable) -> int:
+        """The code of a vocabulary value (a string, None, or an input set as tuples)."""
+        found = self._codes.get(value)
+        if found is None:
+            found = self._codes[value] = len(self.vocab)
+            self.vocab.append([list(i) for i in value] if isinstance(value, tuple) else value)
+        return found
+
+    def lookup(self, value: str | None) -> int | None:
+        """The code of ``value``, or None when no row holds it."""
+        return self._codes.get(value)
+
+    def value(self, column: str, row: int) -> Any:
+        raw = self.cols[column][row]
+        return self.vocab[raw] if column in CODED else raw
+
+    def summary(self, row: int) -> Summary:
+        v = self.value
+        try:
+            verdict = Status(v("verdict", row))
+        except ValueError:
+            problem = f"unknown verdict {v('verdict', row)!r}"
+            raise LedgerError(verify_hint(self.path, row + 1, problem)) from None
+        return Summary(
+            id=v("id", row), kind=v("kind", row), claim=v("claim", row),
+            subject=v("subject", row), verdict=verdict, created=v("created", row),
+            claim_sha256=v("claim_sha256", row), role=v("role", row), expect=v("expect", row),
+            hypothesis=v("hypothesis", row), amends=v("amends", row),
+            inputs=tuple({"path": p, "kind": k, "sha256": s} for p, k, s in v("inputs", row)),
+            segment=self.path, line=row + 1, offset=v("offset", row), length=v("length", row))
+
+    def add(self, data: dict[str, Any], offset: int, length: int, line: int) -> None:
+        try:
+            amends = data["amends"]
+            coded = (data["kind"], data["claim"], data["subject"], data["verdict"],
+                     data["claim_sha256"], data["role"], data.get("expect"),
+                     data.get("hypothesis"),
+                     tuple((i["path"], i["kind"], i["sha256"]) for i in data["inputs"]))
+            codes = [self.code(value) for value in coded]
+            raw = (data["id"], data["created"], amends["record"] if amends else None, offset,
+                   length)
+        except (KeyError, TypeError, AttributeError) as exc:
+            problem = f"record lacks a well-formed field ({exc!r})"
+            raise LedgerError(verify_hint(self.path, line, problem)) from None
+        for column, value in zip(self._columns, (*codes, *raw), strict=True):
+            column.append(value)
+
+    def extend(self, data: bytes, start: int) -> None:
+        """Index the lines of ``data[start:]`` (``data`` is the whole segment)."""
+        lines, offsets, tail = split_lines(data[start:])
+        first = len(self) + 1
+        for i, (raw, off) in enumerate(zip(lines, offsets, strict=True)):
+            self.add(parse_line(raw, self.path, first + i), start + off, len(raw), first + i)
+        self.size = start + (tail.offset if tail else len(data) - start)
+        self.covered_rows = len(self)
+        self.prefix_sha256 = hashlib.sha256(data[:self.size]).hexdigest()
+        if tail is not None:
+            shifted = Tail(first + len(lines), start + tail.offset, tail.data)
+            record = check_tail(self.path, shifted)
+            if record is not None:
+                self.add(record, shifted.offset, len(tail.data), shifted.line)
+
+    def to_json(self) -> dict[str, Any]:
+        n = self.covered_rows
+        return {"format": _FORMAT, "segment": str(self.path.resolve()), "size": self.size,
+                "mtime_ns": self.mtime_ns, "prefix_sha256": self.prefix_sha256,
+                "vocab": self.vocab, "cols": {k: v[:n] for k, v in self.cols.items()}}
+
+    @classmethod
+    def from_json(cls, path: Path, data: Any) -> SegmentIndex | None:
+        """The index in ``data`` when it is one for ``path`` in this format, else None."""
+        if (not isinstance(data, dict) or data.get("format") != _FORMAT
+                or data.get("segment") != str(path.resolve())):
+            return None
+        index = cls(path)
+        index.vocab = list(data["vocab"])
+        index._codes = {_hashable(v): i for i, v in enumerate(index.vocab)}
+        index.cols = {k: list(data["cols"][k]) for k in CODED + RAW}
+        index._columns = [index.cols[k] for k in CODED + RAW]
+        index.size, index.mtime_ns = int(data["size"]), int(data["mtime_ns"])
+        index.prefix_sha256 = str(data["prefix_sha256"])
+        index.covered_rows = len(index)
+        return index
+
+
+def _cache_file(index_dir: Path, segment: Path) -> Path:
+    tag = hashlib.sha256(str(segment.resolve()).encode()).hexdigest()[:16]
+    return index_dir / f"{tag}-{segment.stem}.json"
+
+
+def _read_cached(index_dir: Path | None, segment: Path) -> SegmentIndex | None:
+    if index_dir is None:
+        return None
+    try:
+        data = json.loads(_cache_file(index_dir, segment).read_bytes())
+        return SegmentIndex.from_json(segment, data)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # a cache, not evidence: rebuilt from the segment
+
+
+def _save(index_dir: Path, index: SegmentIndex) -> None:
+    index_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=index_dir, prefix=".idx-", suffix=".tmp")
+    text = json.dumps(index.to_json(), separators=(",", ":"), ensure_ascii=False)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, _cache_file(index_dir, index.path))
+
+
+def load_index(segment: Path, index_dir: Path | None) -> SegmentIndex:
+    """The segment's index: cached when still valid, else extended or rebuilt (and saved)."""
+    st = segment.stat()
+    cached = _read_cached(index_dir, segment)
+    if cached is not None and (cached.size, cached.mtime_ns) == (st.st_size, st.st_mtime_ns):
+        return cached
+    data = segment.read_bytes()
+    index, start = SegmentIndex(segment), 0
+    if (cached is not None and len(data) >= cached.size
+            and hashlib.sha256(data[:cached.size]).hexdigest() == cached.prefix_sha256):
+        index, start = cached, cached.size
+    index.extend(data, start)
+    index.mtime_ns = st.st_mtime_ns if index.size == st.st_size else 0
+    if index_dir is not None:
+        _save(index_dir, index)
+    return index

@@ -1,0 +1,243 @@
+"""Reading the ledger: every record, the latest evidence per claim and subject, history, staleness.
+
+Records are ordered by (created, segment name, line). ``latest()`` answers from the summary index
+(``harness.ledger.index``) and returns light :class:`Summary` objects; ``Ledger.load`` reads the
+full :class:`Record` behind one by its byte offset.
+
+Amendments. A record whose ``amends`` names another record supersedes it: the named record drops
+out of ``latest()`` and the amending record takes its place in time (it corrects that evidence;
+it is not newer evidence). Several amendments of one record: the last one appended wins. An
+amendment of an amendment follows the chain to the original.
+
+Reading never skips what it cannot read: a corrupt or torn line, or a record of a newer schema,
+raises :class:`LedgerError` naming ``file:line``. A torn last line of a segment whose writer is
+still running (it holds the segment's lock) is a write in progress and is left out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from harness.ledger.index import SegmentIndex, Summary, check_tail, load_index, parse_line
+from harness.ledger.latest import latest
+from harness.ledger.segment import LedgerError, segment_paths, split_lines, verify_hint
+from harness.provenance import InputHasher, MissingInputError
+from harness.records import Record, RecordFormatError
+
+if TYPE_CHECKING:
+    from harness.ledger.verify import Problem
+    from harness.workspace import Workspace
+
+__all__ = ["UNVERIFIABLE", "Evidence", "Ledger", "Summary", "is_stale", "staleness"]
+
+UNVERIFIABLE = "unverifiable:"
+
+
+class Ledger:
+    """A read-only view of the ledger under ``ledger_dir``, indexed in ``index_dir`` if given.
+
+    Segments are listed and indexed once, on first use; ``refresh()`` looks again.
+    """
+
+    def __init__(self, ledger_dir: Path, index_dir: Path | None = None) -> None:
+        self.ledger_dir = Path(ledger_dir)
+        self.index_dir = index_dir
+        self._paths: list[Path] | None = None
+        self._loaded: dict[Path, SegmentIndex] = {}
+
+    @classmethod
+    def for_workspace(cls, workspace: Workspace) -> Ledger:
+        return cls(workspace.ledger_dir, workspace.cache_dir / "ledger-index")
+
+    def refresh(self) -> None:
+        self._paths = None
+        self._loaded.clear()
+
+    def segments(self) -> list[Path]:
+        if self._paths is None:
+            self._paths = segment_paths(self.ledger_dir)
+        return self._paths
+
+    def _index(self, path: Path) -> SegmentIndex:
+        if path not in self._loaded:
+            self._loaded[path] = load_index(path, self.index_dir)
+        return self._loaded[path]
+
+    def indexes(self) -> list[SegmentIndex]:
+        return [self._index(p) for p in self.segments()]
+
+    def __len__(self) -> int:
+        return sum(len(ix) for ix in self.indexes())
+
+    # --- summaries and latest ---------------------------------------------------------------
+
+    def _ordered(self, keep: Callable[[SegmentIndex, int], bool]) -> list[Summary]:
+        ixs = self.indexes()
+        found = [(ix.cols["created"][r], ix.name, r, i)
+                 for i, ix in enumerate(ixs) for r in range(len(ix)) if keep(ix, r)]
+        found.sort()
+        return [ixs[i].summary(r) for _, _, r, i in found]
+
+    def summaries(self) -> list[Summary]:
+        """Every record's summary, in ledger order."""
+        return self._ordered(lambda ix, r: True)
+
+    def latest(self, kind: str = "claim") -> dict[tuple[str, str], Summary]:
+        """The latest record of ``kind`` per (claim, subject), amendments applied."""
+        if kind not in ("claim", "hypothesis"):
+            msg = f"latest() takes kind 'claim' or 'hypothesis', not {kind!r}"
+            raise ValueError(msg)
+        found = self._latest(kind, ("claim", "subject"))
+        return {(k[0], k[1]): v for k, v in found.items()}
+
+    def latest_hypotheses(self) -> dict[tuple[str, str, str], Summary]:
+        """The latest hypothesis record per (claim, subject, hypothesis id)."""
+        found = self._latest("hypothesis", ("claim", "subject", "hypothesis"))
+        return {(k[0], k[1], k[2] or ""): v for k, v in found.items()}
+
+    def _latest(self, kind: str, key: tuple[str, ...]) -> dict[tuple[Any, ...], Summary]:
+        cache = None
+        if self.index_dir is not None:
+            tag = hashlib.sha256(str(self.ledger_dir.resolve()).encode()).hexdigest()[:16]
+            cache = self.index_dir / f"latest-{tag}-{kind}.json"
+        return latest(self.segments(), self._index, kind, key, cache)
+
+    # --- full records ------------------------------------------------------------------------
+
+    def load(self, summary: Summary) -> Record:
+        """The full record behind ``summary``, read at its byte offset."""
+        with summary.segment.open("rb") as fh:
+            fh.seek(summary.offset)
+            raw = fh.read(summary.length)
+        record = _record(parse_line(raw, summary.segment, summary.line), summary.segment,
+                         summary.line)
+        if record.id != summary.id:
+            msg = (f"{summary.where}: the ledger index is out of date (expected record "
+                   f"{summary.id}, found {record.id}); delete {self.index_dir} and retry")
+            raise LedgerError(msg)
+        return record
+
+    def history(self, claim: str, subject: str | None = None) -> list[Record]:
+        """Every record of ``claim`` (on ``subject`` when given), in ledger order."""
+
+        def keep(ix: SegmentIndex, r: int) -> bool:
+            return ix.value("claim", r) == claim and subject in (None, ix.value("subject", r))
+
+        return [self.load(summary) for summary in self._ordered(keep)]
+
+    def get(self, record_id: str) -> Record:
+        """The record with id ``record_id``; LedgerError when there is none."""
+        for ix in self.indexes():
+            for r, rid in enumerate(ix.cols["id"]):
+                if rid == record_id:
+                    return self.load(ix.summary(r))
+        msg = f"no record {record_id!r} in {self.ledger_dir}"
+        raise LedgerError(msg)
+
+    def records(self) -> list[Record]:
+        """Every record, fully parsed, in ledger order (no index: reads every line)."""
+        found: list[tuple[str, str, int, Record]] = []
+        for path in segment_paths(self.ledger_dir):
+            found.extend((r.created, path.name, line, r) for line, r in _read_segment(path))
+        found.sort(key=lambda t: t[:3])
+        return [t[3] for t in found]
+
+    def verify(self, known_claims: set[str] | None = None) -> list[Problem]:
+        from harness.ledger.verify import verify
+
+        return verify(self.ledger_dir, known_claims)
+
+
+def _record(data: dict[str, Any], path: Path, line: int) -> Record:
+    try:
+        return Record.from_json(data)
+    except (RecordFormatError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise LedgerError(verify_hint(path, line, f"not a valid record ({exc})")) from None
+
+
+def _read_segment(path: Path) -> list[tuple[int, Record]]:
+    lines, _, tail = split_lines(path.read_bytes())
+    out = [(n, _record(parse_line(raw, path, n), path, n)) for n, raw in enumerate(lines, 1)]
+    if tail is not None:
+        data = check_tail(path, tail)
+        if data is not None:
+            out.append((tail.line, _record(data, path, tail.line)))
+    return out
+
+
+# --- staleness -------------------------------------------------------------------------------
+
+class Evidence(Protocol):
+    """What staleness reads: a Record or a Summary."""
+
+    @property
+    def claim_sha256(self) -> str: ...
+    @property
+    def created(self) -> str: ...
+    @property
+    def inputs(self) -> tuple[dict[str, Any], ...]: ...
+
+
+def _short(sha: str | None) -> str:
+    return f"{sha[:12]}…" if sha else "none"
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("d", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if abs(seconds) >= size:
+            return f"{round(seconds / size, 1):g} {unit}"
+    return f"{round(seconds, 1):g} s"
+
+
+def parse_created(text: str) -> datetime:
+    """A record's ``created`` stamp as an aware UTC datetime."""
+    stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+
+
+def _input_reasons(inputs: Iterable[dict[str, Any]], hasher: InputHasher) -> list[str]:
+    reasons: list[str] = []
+    for item in inputs:
+        path, then = str(item.get("path")), item.get("sha256")
+        try:
+            now = hasher.hash(path)["sha256"]
+        except MissingInputError:
+            reasons.append(f"{UNVERIFIABLE} input {path} is not here to hash "
+                           f"(recorded sha256 {_short(then)})")
+            continue
+        if now != then:
+            reasons.append(f"input {path} changed: sha256 {_short(then)} → {_short(now)}")
+    return reasons
+
+
+def staleness(record: Evidence, claim_sha256_now: str | None, max_age_s: float | None,
+              now: datetime, hasher: InputHasher | None) -> list[str]:
+    """Why ``record`` no longer stands for its claim, in words; empty when fresh.
+
+    A reason starting with ``unverifiable:`` (an input that is not here to hash) does not make
+    the record stale by itself: :func:`is_stale` ignores it and the gate's policy decides.
+    """
+    if now.tzinfo is None:
+        msg = "staleness() needs an aware datetime for `now`, e.g. datetime.now(UTC)"
+        raise ValueError(msg)
+    reasons: list[str] = []
+    if claim_sha256_now is not None and record.claim_sha256 != claim_sha256_now:
+        reasons.append(f"contract changed since the record: sha256 "
+                       f"{_short(record.claim_sha256)} → {_short(claim_sha256_now)}")
+    if hasher is not None:
+        reasons.extend(_input_reasons(record.inputs, hasher))
+    if max_age_s is not None and math.isfinite(max_age_s):
+        age = (now - parse_created(record.created)).total_seconds()
+        if age > max_age_s:
+            reasons.append(f"older than max age {_duration(max_age_s)}: {_duration(age)}")
+    return reasons
+
+
+def is_stale(reasons: Iterable[str]) -> bool:
+    """True when any reason is more than an unverifiable input."""
+    return any(not r.startswith(UNVERIFIABLE) for r in reasons)

@@ -1,0 +1,280 @@
+"""Appending to the ledger: one segment per writer, one ``write`` per record.
+
+Layout. Each writer (a pytest session, an xdist worker, a CI job) creates its own segment
+``evidence/ledger/<UTC YYYYMMDDTHHMMSSffffffZ>-<session[:8]>-<worker>.jsonl`` on its first append
+(a session that records nothing leaves no file) with ``O_CREAT | O_EXCL``, and holds an exclusive
+``flock`` on it until ``close()``. No writer ever opens an existing segment, so no two writers
+share a file and segments from many machines merge by union without conflicts.
+
+Chain. The first record of a segment has ``prev = None``; each later one names the hash of the
+record before it in the same segment (``Record.sealed``).
+
+Durability. A record is encoded completely first, then written with a single ``os.write`` on an
+``O_APPEND`` descriptor (no user-space buffer). A process killed at any moment, SIGKILL included,
+leaves every earlier record intact and at most one torn last line, which ``verify`` reports and
+``repair_torn_tail`` moves aside. The modes:
+
+- ``fsync="close"`` (the default): records reach the OS page cache as they are appended and
+  survive the process dying; ``close()`` fsyncs the segment and its folder, so a session that
+  ended cleanly also survives a power loss. A power loss during the session can lose that
+  session's records, which a re-run recreates.
+- ``fsync="record"``: fsync after every record (and of the folder when the segment is created):
+  each returned record is on disk, at the cost of one disk flush per record.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Literal
+
+from harness.ledger.segment import (
+    SEGMENT_SUFFIX,
+    LedgerError,
+    is_live,
+    line_hash_ok,
+    safe_name,
+    segment_paths,
+    split_lines,
+)
+from harness.records import Record
+
+__all__ = ["Durability", "LedgerWriter", "MergeReport", "Repair", "merge", "repair_torn_tail"]
+
+Durability = Literal["close", "record"]
+_OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _stamp() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+class LedgerWriter:
+    """Appends sealed records to this writer's own segment under ``ledger_dir``."""
+
+    def __init__(self, ledger_dir: Path, session: str, worker: str = "main", *,
+                 fsync: Durability = "close") -> None:
+        if fsync not in ("close", "record"):
+            msg = f"fsync must be 'close' or 'record', not {fsync!r}"
+            raise ValueError(msg)
+        if not session:
+            msg = "a LedgerWriter needs a non-empty session id"
+            raise ValueError(msg)
+        self.ledger_dir = Path(ledger_dir)
+        self.session = session
+        self.worker = worker
+        self.fsync: Durability = fsync
+        self.path: Path | None = None
+        self.count = 0
+        self._fd: int | None = None
+        self._prev: str | None = None
+        self._closed = False
+        self._broken: str | None = None
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> LedgerWriter:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    @property
+    def last_hash(self) -> str | None:
+        """The hash the next record will name as ``prev``."""
+        return self._prev
+
+    def append(self, record: Record) -> Record:
+        """Seal ``record`` onto this segment's chain, write it as one line, return it sealed."""
+        with self._lock:
+            self._check_usable()
+            sealed, data = self._encode(record)
+            fd = self._fd if self._fd is not None else self._open()
+            self._write(fd, data, sealed)
+            if self.fsync == "record":
+                os.fsync(fd)
+            self._prev = sealed.hash
+            self.count += 1
+            return sealed
+
+    def _check_usable(self) -> None:
+        if self._broken is not None:
+            raise LedgerError(self._broken)
+        if self._closed:
+            msg = "this LedgerWriter is closed; open a new one to append (it gets a new segment)"
+            raise LedgerError(msg)
+
+    def _encode(self, record: Record) -> tuple[Record, bytes]:
+        try:
+            sealed = record.sealed(self._prev)
+            return sealed, sealed.to_line().encode("utf-8")
+        except ValueError as exc:
+            msg = (f"record {record.id} ({record.claim} on {record.subject}) cannot be written: "
+                   f"{exc}; a non-finite number belongs in a Measurement (recorded as "
+                   f"'nonfinite'), never as a raw float in provenance, timing or attachments")
+            raise LedgerError(msg) from None
+
+    def _open(self) -> int:
+        self.ledger_dir.mkdir(parents=True, exist_ok=True)
+        tag = f"{safe_name(self.session[:8])}-{safe_name(self.worker)}{SEGMENT_SUFFIX}"
+        while True:
+            path = self.ledger_dir / f"{_stamp()}-{tag}"
+            try:
+                fd = os.open(path, _OPEN_FLAGS, 0o644)
+            except FileExistsError:  # same microsecond, session and worker: take the next stamp
+                continue
+            break
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a fresh O_EXCL file: never contended
+        if self.fsync == "record":
+            _fsync_dir(self.ledger_dir)
+        self._fd, self.path = fd, path
+        return fd
+
+    def _write(self, fd: int, data: bytes, record: Record) -> None:
+        view = memoryview(data)
+        try:
+            while view:  # one call for a regular file; the loop only guards a short write
+                view = view[os.write(fd, view):]
+        except OSError as exc:
+            self._broken = (f"{self.path}: appending record {record.id} failed ({exc}); the "
+                            f"records before it are intact; fix the cause (disk space?) and "
+                            f"re-run, which opens a new segment")
+            self._release()
+            raise LedgerError(self._broken) from exc
+
+    def close(self) -> None:
+        """fsync the segment and its folder and drop the lock. Idempotent."""
+        with self._lock:
+            if self._fd is not None:
+                os.fsync(self._fd)
+                self._release()
+                _fsync_dir(self.ledger_dir)
+            self._closed = True
+
+    def _release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing releases the flock
+            self._fd = None
+
+
+# --- merge ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MergeReport:
+    """What ``merge`` did, segment names in each list."""
+
+    copied: tuple[str, ...]
+    extended: tuple[str, ...]
+    unchanged: tuple[str, ...]
+
+
+def _plan(src: Path, dst: Path) -> str:
+    """'copy', 'extend' or 'keep' for one segment; LedgerError when the copies diverge."""
+    if is_live(src):
+        msg = (f"{src}: a writer is still appending to this segment; merge after its session "
+               f"ends")
+        raise LedgerError(msg)
+    if not dst.exists():
+        return "copy"
+    a, b = src.read_bytes(), dst.read_bytes()
+    if a == b or b.startswith(a):
+        return "keep"
+    if a.startswith(b):
+        return "extend"
+    msg = (f"{dst.name}: differs between {src.parent} and {dst.parent} and neither copy extends "
+           f"the other; segments are append-only, so one copy was edited; run `falsify verify` "
+           f"on both ledgers to find the altered record")
+    raise LedgerError(msg)
+
+
+def _copy_atomic(src: Path, dst: Path) -> None:
+    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=".merge-", suffix=".tmp")
+    with os.fdopen(fd, "wb") as out, src.open("rb") as inp:
+        shutil.copyfileobj(inp, out)
+        out.flush()
+        os.fsync(out.fileno())
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, dst)
+
+
+def merge(src_dir: Path, dst_dir: Path) -> MergeReport:
+    """Union of two ledgers into ``dst_dir``: copy the segments it lacks (``falsify ledger merge``).
+
+    A segment present in both is kept when identical, replaced when the source copy is the
+    destination's copy plus appended records, and refused when the two diverge. Every conflict
+    is found before anything is copied.
+    """
+    plan = {p.name: _plan(p, dst_dir / p.name) for p in segment_paths(Path(src_dir))}
+    dst_dir.mkdir(parents=True, exist_ok=True)
+    for name, action in plan.items():
+        if action != "keep":
+            _copy_atomic(Path(src_dir) / name, dst_dir / name)
+    _fsync_dir(dst_dir)
+    by = {a: tuple(n for n, act in plan.items() if act == a) for a in ("copy", "extend", "keep")}
+    return MergeReport(by["copy"], by["extend"], by["keep"])
+
+
+# --- repair -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Repair:
+    """What ``repair_torn_tail`` did: 'none', 'newline' (a complete record lacked only its
+    newline, which was appended) or 'moved' (the torn bytes went to ``moved_to``)."""
+
+    segment: Path
+    action: Literal["none", "newline", "moved"]
+    line: int | None = None
+    moved_to: Path | None = None
+
+
+def repair_torn_tail(segment: Path) -> Repair:
+    """Mend a segment whose writer died mid-append (``falsify ledger repair``).
+
+    A torn line is not a record (its hash never covered it), so moving its bytes into
+    ``<segment>.torn`` removes no evidence; the complete records before it are untouched.
+    """
+    fd = os.open(segment, os.O_RDWR | os.O_CLOEXEC)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            msg = f"{segment}: a writer is still appending to this segment; repair after it ends"
+            raise LedgerError(msg) from None
+        return _repair_locked(segment, fd)
+    finally:
+        os.close(fd)
+
+
+def _repair_locked(segment: Path, fd: int) -> Repair:
+    _, _, tail = split_lines(segment.read_bytes())
+    if tail is None:
+        return Repair(segment, "none")
+    if line_hash_ok(tail.data) is not None:
+        os.lseek(fd, 0, os.SEEK_END)
+        os.write(fd, b"\n")
+        os.fsync(fd)
+        return Repair(segment, "newline", tail.line)
+    aside = segment.with_name(segment.name + ".torn")
+    if aside.exists():
+        msg = f"{aside} already exists; move it away, then repair {segment} again"
+        raise LedgerError(msg)
+    aside.write_bytes(tail.data)
+    os.truncate(fd, tail.offset)
+    os.fsync(fd)
+    _fsync_dir(segment.parent)
+    return Repair(segment, "moved", tail.line, aside)

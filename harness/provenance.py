@@ -1,0 +1,279 @@
+"""Provenance of a record: the git state, the environment, and the sha256 of every input.
+
+``git_info`` and ``env_info`` are computed once per process: a pytest session records hundreds of
+records against one checkout and one interpreter. ``InputHasher`` streams files in 1 MiB chunks
+and remembers each file's sha256 by (absolute path, size, mtime_ns) in a JSON cache file, so a
+16 GB model folder is read once, not once per record.
+
+Nothing here imports torch or mlx: versions come from package metadata, and the device is asked
+of torch only when some other code has already imported it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "CHUNK_BYTES",
+    "InputHasher",
+    "MissingInputError",
+    "ProvenanceError",
+    "clear_caches",
+    "collect",
+    "env_info",
+    "git_info",
+]
+
+CHUNK_BYTES = 1 << 20
+# A file modified less than this long ago may change again within its mtime tick ("racily
+# clean", as git calls it), so its hash is used but not remembered.
+_RACY_WINDOW_NS = 2_000_000_000
+_CACHE_FORMAT = 1
+# distribution name -> key in env_info()["packages"]
+_PACKAGES = {"torch": "torch", "mlx": "mlx", "mlx-lm": "mlx_lm", "transformers": "transformers",
+             "numpy": "numpy"}
+
+_GIT_CACHE: dict[Path, dict[str, Any]] = {}
+_ENV_CACHE: dict[str, Any] = {}
+
+
+class ProvenanceError(ValueError):
+    """Provenance cannot be taken: names the path and the fix."""
+
+
+class MissingInputError(ProvenanceError, FileNotFoundError):
+    """An input file or folder does not exist here."""
+
+
+def clear_caches() -> None:
+    """Forget the per-process git and environment snapshots (tests, long-lived daemons)."""
+    _GIT_CACHE.clear()
+    _ENV_CACHE.clear()
+
+
+# --- git -------------------------------------------------------------------------------------
+
+def _no_git(why: str) -> dict[str, Any]:
+    return {"commit": None, "branch": None, "dirty": None, "diff_sha256": None, "root": None,
+            "why": why}
+
+
+def _git_snapshot(root: Path) -> dict[str, Any]:
+    import git
+
+    try:
+        repo = git.Repo(root, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return _no_git(f"{root} is not inside a git repository")
+    except git.GitCommandNotFound:
+        return _no_git("the git executable is not installed")
+    with repo:
+        return _describe_repo(repo)
+
+
+def _describe_repo(repo: Any) -> dict[str, Any]:
+    import git
+
+    try:
+        commit: str | None = repo.head.commit.hexsha
+    except ValueError:  # a repository with no commit yet
+        commit = None
+    try:
+        branch: str | None = repo.active_branch.name
+    except TypeError:  # detached HEAD, as in most CI checkouts
+        branch = None
+    try:
+        diff = repo.git.diff("HEAD", "--no-color", "--no-ext-diff") if commit else ""
+        untracked = sorted(repo.untracked_files)
+    except git.GitCommandError as exc:
+        return {**_no_git(f"git diff failed: {exc.stderr.strip()}"), "commit": commit}
+    text = diff + "\n" + "\n".join(f"untracked {name}" for name in untracked)
+    dirty = bool(diff) or bool(untracked)
+    return {"commit": commit, "branch": branch, "dirty": dirty,
+            "diff_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+            "root": repo.working_tree_dir, "why": None}
+
+
+def git_info(root: Path | str) -> dict[str, Any]:
+    """Commit, branch, dirty flag and sha256 of ``git diff HEAD`` plus untracked file names.
+
+    Outside a repository every value is None and ``why`` says so. Computed once per process
+    for each root.
+    """
+    key = Path(root).resolve()
+    if key not in _GIT_CACHE:
+        _GIT_CACHE[key] = _git_snapshot(key)
+    return dict(_GIT_CACHE[key])
+
+
+# --- environment -----------------------------------------------------------------------------
+
+def _version(distribution: str) -> str | None:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _device() -> tuple[str, str | None]:
+    """("cuda", name) or ("mps", None) when torch is already imported and sees one, else cpu."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return "cpu", None
+    try:
+        if torch.cuda.is_available():
+            return "cuda", str(torch.cuda.get_device_name(0))
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return "mps", None
+    except (AttributeError, RuntimeError):  # a partial or broken torch install
+        return "cpu", None
+    return "cpu", None
+
+
+def env_info() -> dict[str, Any]:
+    """Python, platform, machine, package versions (from metadata) and the device."""
+    if not _ENV_CACHE:
+        _ENV_CACHE.update({
+            "python": platform.python_version(),
+            "implementation": platform.python_implementation(),
+            "platform": platform.platform(),
+            "machine": platform.machine(),
+            "packages": {key: _version(dist) for dist, key in _PACKAGES.items()},
+        })
+    device, name = _device()  # asked each time: torch may have been imported since
+    return {**_ENV_CACHE, "packages": dict(_ENV_CACHE["packages"]), "device": device,
+            "device_name": name}
+
+
+def collect(root: Path | str) -> dict[str, Any]:
+    """The ``provenance`` object of a record: ``{"git": git_info(root), "env": env_info()}``."""
+    return {"git": git_info(root), "env": env_info()}
+
+
+# --- input hashing ---------------------------------------------------------------------------
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    buffer = bytearray(CHUNK_BYTES)
+    view = memoryview(buffer)
+    with path.open("rb", buffering=0) as fh:
+        while n := fh.readinto(buffer):
+            digest.update(view[:n])
+    return digest.hexdigest()
+
+
+def _walk_files(folder: Path) -> Iterator[Path]:
+    """Every regular file under ``folder``, following links, each real folder visited once."""
+    seen: set[tuple[int, int]] = set()
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+        st = os.stat(dirpath)
+        if (st.st_dev, st.st_ino) in seen:
+            dirnames[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        dirnames.sort()
+        for name in sorted(filenames):
+            yield Path(dirpath, name)
+
+
+class InputHasher:
+    """sha256 of input files and folders, remembered across processes in ``cache_path``.
+
+    ``root``: paths under it are reported relative to it (portable across checkouts); others
+    are reported absolute. ``cache_path=None`` keeps the cache in memory only.
+    """
+
+    def __init__(self, cache_path: Path | None, root: Path | None = None) -> None:
+        self.cache_path = cache_path
+        self.root = None if root is None else root.resolve()
+        self._entries: dict[str, dict[str, Any]] = self._load()
+        self._dirty = False
+
+    def _load(self) -> dict[str, dict[str, Any]]:
+        if self.cache_path is None or not self.cache_path.is_file():
+            return {}
+        try:
+            data = json.loads(self.cache_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}  # a cache, not evidence: a broken one is rebuilt, never trusted
+        if not isinstance(data, dict) or data.get("format") != _CACHE_FORMAT:
+            return {}
+        entries = data.get("entries")
+        return entries if isinstance(entries, dict) else {}
+
+    def resolve(self, path: Path | str) -> Path:
+        """``path`` made absolute, relative paths taken from ``root`` (else the cwd)."""
+        p = Path(path).expanduser()
+        if not p.is_absolute():
+            p = (self.root or Path.cwd()) / p
+        return Path(os.path.abspath(p))
+
+    def display(self, path: Path) -> str:
+        if self.root is not None and path.is_relative_to(self.root):
+            return path.relative_to(self.root).as_posix()
+        return str(path)
+
+    def hash(self, path: Path | str) -> dict[str, Any]:
+        """``{"path", "kind": "file"|"dir", "sha256", "bytes"}`` of a file or a folder."""
+        target = self.resolve(path)
+        if not target.exists():
+            msg = (f"input {path} not found (looked for {target}); build or fetch it, or fix the "
+                   f"path passed to evidence.input()")
+            raise MissingInputError(msg)
+        if target.is_dir():
+            sha, size = self._hash_dir(target)
+            kind = "dir"
+        else:
+            sha, size = self._hash_file(target)
+            kind = "file"
+        self.save()
+        return {"path": self.display(target), "kind": kind, "sha256": sha, "bytes": size}
+
+    def _hash_file(self, path: Path) -> tuple[str, int]:
+        key = str(path)
+        st = path.stat()
+        hit = self._entries.get(key)
+        if hit and hit.get("size") == st.st_size and hit.get("mtime_ns") == st.st_mtime_ns:
+            return str(hit["sha256"]), st.st_size
+        sha = _sha256_file(path)
+        if time.time_ns() - st.st_mtime_ns > _RACY_WINDOW_NS:
+            self._entries[key] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": sha}
+            self._dirty = True
+        return sha, st.st_size
+
+    def _hash_dir(self, folder: Path) -> tuple[str, int]:
+        """sha256 over the sorted (relative path, file sha256) pairs; total bytes."""
+        pairs: list[tuple[str, str]] = []
+        total = 0
+        for file in _walk_files(folder):
+            sha, size = self._hash_file(file)
+            pairs.append((file.relative_to(folder).as_posix(), sha))
+            total += size
+        digest = hashlib.sha256()
+        for rel, sha in sorted(pairs):
+            digest.update(f"{rel}\0{sha}\n".encode())
+        return digest.hexdigest(), total
+
+    def save(self) -> None:
+        """Write new cache entries, merged with what other processes wrote meanwhile."""
+        if not self._dirty or self.cache_path is None:
+            return
+        merged = {**self._load(), **self._entries}
+        self.cache_path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.cache_path.parent, prefix=".hashes-", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump({"format": _CACHE_FORMAT, "entries": merged}, fh, sort_keys=True)
+        os.replace(tmp, self.cache_path)
+        self._entries = merged
+        self._dirty = False
