@@ -1,0 +1,205 @@
+"""Provenance: git state, environment, and streamed, cached sha256 of input files and folders."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import git
+import pytest
+
+from harness import provenance
+from harness.provenance import InputHasher, MissingInputError, env_info, git_info
+
+OLD_NS = 1_600_000_000 * 10**9  # 2020: safely outside the racy-clean window
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches() -> Iterator[None]:
+    provenance.clear_caches()
+    yield
+    provenance.clear_caches()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> git.Repo:
+    r = git.Repo.init(tmp_path / "repo", initial_branch="main")
+    with r.config_writer() as cw:
+        cw.set_value("user", "name", "t")
+        cw.set_value("user", "email", "t@example.org")
+    (Path(r.working_tree_dir) / "a.txt").write_text("alpha\n")
+    r.index.add(["a.txt"])
+    r.index.commit("first")
+    return r
+
+
+def test_git_info_clean_checkout(repo: git.Repo) -> None:
+    """A clean checkout: its commit and branch, not dirty."""
+    info = git_info(Path(repo.working_tree_dir))
+    assert info["commit"] == repo.head.commit.hexsha
+    assert info["branch"] == "main"
+    assert info["dirty"] is False
+    assert len(info["diff_sha256"]) == 64
+
+
+def test_git_info_dirty_and_untracked_change_the_diff_hash(repo: git.Repo) -> None:
+    """An edit and an untracked file each make the tree dirty and change the diff hash."""
+    root = Path(repo.working_tree_dir)
+    clean = git_info(root)["diff_sha256"]
+    (root / "a.txt").write_text("beta\n")
+    provenance.clear_caches()
+    edited = git_info(root)
+    (root / "new.txt").write_text("x")
+    provenance.clear_caches()
+    untracked = git_info(root)
+    assert edited["dirty"] is True
+    assert untracked["dirty"] is True
+    assert len({clean, edited["diff_sha256"], untracked["diff_sha256"]}) == 3
+
+
+def test_git_info_is_computed_once_per_process(repo: git.Repo) -> None:
+    """A second call returns the first snapshot, even after the tree changed."""
+    root = Path(repo.working_tree_dir)
+    first = git_info(root)
+    (root / "a.txt").write_text("changed\n")
+    assert git_info(root) == first
+
+
+def test_git_info_from_a_subfolder_and_detached_head(repo: git.Repo) -> None:
+    """A subfolder finds its repository; a detached HEAD has no branch."""
+    root = Path(repo.working_tree_dir)
+    (root / "sub").mkdir()
+    repo.git.checkout(repo.head.commit.hexsha)
+    info = git_info(root / "sub")
+    assert info["commit"] == repo.head.commit.hexsha
+    assert info["branch"] is None
+
+
+def test_git_info_outside_a_repository(tmp_path: Path) -> None:
+    """Outside a repository every field is None and `why` says so."""
+    info = git_info(tmp_path)
+    assert info["commit"] is None
+    assert info["dirty"] is None
+    assert info["diff_sha256"] is None
+    assert "not inside a git repository" in info["why"]
+
+
+def test_env_info_versions_from_metadata() -> None:
+    """Versions come from package metadata; absent packages are None."""
+    import numpy
+
+    env = env_info()
+    assert env["packages"]["numpy"] == numpy.__version__
+    assert set(env["packages"]) == {"torch", "mlx", "mlx_lm", "transformers", "numpy"}
+    assert env["python"].count(".") == 2
+    assert env["device"] in ("cpu", "cuda", "mps")
+
+
+def test_env_info_does_not_import_torch() -> None:
+    """Taking the environment never imports torch or mlx (they cost seconds to import)."""
+    code = ("import sys; from harness.provenance import env_info; e = env_info(); "
+            "print('torch' in sys.modules, 'mlx' in sys.modules, e['device'])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["False", "False", "cpu"]
+
+
+def _old(path: Path) -> Path:
+    os.utime(path, ns=(OLD_NS, OLD_NS))
+    return path
+
+
+def test_file_hash_streams_in_chunks(tmp_path: Path) -> None:
+    """A file larger than one chunk hashes to its sha256, with its size."""
+    data = os.urandom(3 * provenance.CHUNK_BYTES + 12345)
+    f = tmp_path / "weights.bin"
+    f.write_bytes(data)
+    got = InputHasher(None).hash(f)
+    assert got == {"path": str(f), "kind": "file", "sha256": hashlib.sha256(data).hexdigest(),
+                   "bytes": len(data)}
+
+
+def test_folder_hash_is_over_sorted_relative_paths_and_file_hashes(tmp_path: Path) -> None:
+    """A folder's sha256 covers each file's relative path and content hash, in sorted order."""
+    model = tmp_path / "model"
+    (model / "sub").mkdir(parents=True)
+    files = {"config.json": b"{}", "sub/w.safetensors": b"\x00" * 100, "tok.json": "ߒ".encode()}
+    for rel, data in files.items():
+        (model / rel).write_bytes(data)
+    digest = hashlib.sha256()
+    for rel in sorted(files):
+        digest.update(f"{rel}\0{hashlib.sha256(files[rel]).hexdigest()}\n".encode())
+    got = InputHasher(None, root=tmp_path).hash("model")
+    assert got == {"path": "model", "kind": "dir", "sha256": digest.hexdigest(), "bytes": 104}
+
+
+def test_folder_hash_changes_when_a_file_is_renamed(tmp_path: Path) -> None:
+    """Renaming a file inside a folder changes the folder's hash."""
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a").write_bytes(b"x")
+    before = InputHasher(None).hash(tmp_path / "d")["sha256"]
+    (tmp_path / "d" / "a").rename(tmp_path / "d" / "b")
+    assert InputHasher(None).hash(tmp_path / "d")["sha256"] != before
+
+
+def test_folder_with_a_symlink_loop_terminates(tmp_path: Path) -> None:
+    """A symlink back to an ancestor folder is visited once, not forever."""
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "f").write_bytes(b"1")
+    (tmp_path / "d" / "loop").symlink_to(tmp_path / "d")
+    assert InputHasher(None).hash(tmp_path / "d")["bytes"] == 1
+
+
+def test_missing_input_names_the_path(tmp_path: Path) -> None:
+    """A missing input raises an error naming the path and the fix."""
+    with pytest.raises(MissingInputError, match=r"input data/eng\.dev not found") as info:
+        InputHasher(None, root=tmp_path).hash("data/eng.dev")
+    assert str(tmp_path / "data" / "eng.dev") in str(info.value)
+    assert isinstance(info.value, FileNotFoundError)
+
+
+def test_hash_cache_is_keyed_by_path_size_and_mtime(tmp_path: Path) -> None:
+    """A second hasher reads the cache file: same size and mtime means no re-read."""
+    cache = tmp_path / "cache" / "hashes.json"
+    f = tmp_path / "model.bin"
+    f.write_bytes(b"a" * 1000)
+    _old(f)
+    first = InputHasher(cache).hash(f)
+    assert str(f) in json.loads(cache.read_text())["entries"]
+    f.write_bytes(b"b" * 1000)  # same size; restoring the mtime hides the edit from the cache
+    _old(f)
+    assert InputHasher(cache).hash(f)["sha256"] == first["sha256"]
+    os.utime(f, ns=(OLD_NS + 10**9, OLD_NS + 10**9))
+    assert InputHasher(cache).hash(f)["sha256"] == hashlib.sha256(b"b" * 1000).hexdigest()
+
+
+def test_recently_modified_files_are_not_cached(tmp_path: Path) -> None:
+    """A file modified just now may change again within its mtime tick: hashed, not cached."""
+    cache = tmp_path / "hashes.json"
+    f = tmp_path / "fresh.txt"
+    f.write_text("x")
+    InputHasher(cache).hash(f)
+    assert not cache.exists()
+
+
+def test_broken_cache_file_is_rebuilt(tmp_path: Path) -> None:
+    """A corrupt cache file is ignored and rewritten (it is a cache, not evidence)."""
+    cache = tmp_path / "hashes.json"
+    cache.write_text("{not json")
+    f = tmp_path / "f"
+    f.write_bytes(b"1")
+    _old(f)
+    assert InputHasher(cache).hash(f)["sha256"] == hashlib.sha256(b"1").hexdigest()
+    assert json.loads(cache.read_text())["format"] == 1
+
+
+def test_collect_has_git_and_env(repo: git.Repo) -> None:
+    """collect() is the provenance object a record carries."""
+    got = provenance.collect(Path(repo.working_tree_dir))
+    assert set(got) == {"git", "env"}
+    assert got["git"]["commit"] == repo.head.commit.hexsha
