@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 from harness.demo import CORPORA_DIR
@@ -54,8 +55,10 @@ def train_tokenizer(out_dir: Path, vocab_size: int = DEFAULT_VOCAB) -> Path:
         show_progress=False,
     )
     tok.train([str(CORPORA_DIR / name) for name in TRAIN_FILES], trainer)
-    tmp = target.with_suffix(".tmp")
+    tmp = target.with_suffix(f".{os.getpid()}.tmp")  # xdist workers may build at once
     tok.save(str(tmp))
     tmp.replace(target)
-    stamp.write_text(key)
+    stamp_tmp = stamp.with_suffix(f".{os.getpid()}.tmp")
+    stamp_tmp.write_text(key)
+    stamp_tmp.replace(stamp)
     return target
