@@ -1,0 +1,127 @@
+"""Comparing two run bundles row by row: rescoring, pairing by feat_id, paired statistics.
+
+Nothing here trusts a bundle's own ``cer_edits``: every row is rescored from its texts under the
+bundle's declared CER policy (harness.metrics.text), and the rows where the bundle's numbers
+disagree are returned by line and feat_id so a falsifier can name them (a guard, so SUSPECT).
+Two bundles are paired by ``feat_id`` only when they share a snapshot; otherwise the comparison
+says why (quoting both identities) and carries the unpaired corpus CERs alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from harness.runs.bundle import Bundle, BundlePair
+from harness.runs.snapshot import snapshot_difference
+
+__all__ = ["EditMismatch", "PairComparison", "Rescored", "compare_pair", "rescore"]
+
+
+@dataclass(frozen=True)
+class EditMismatch:
+    """A row whose declared count disagrees with the recomputed one."""
+
+    bundle: str
+    line: int
+    feat_id: str
+    field: str
+    declared: int
+    recomputed: int
+
+    def __str__(self) -> str:
+        return (f"{self.bundle}/test_predictions.jsonl:{self.line}:{self.field}: feat_id "
+                f"{self.feat_id!r} declares {self.declared}, recomputed {self.recomputed}")
+
+
+@dataclass(frozen=True)
+class Rescored:
+    """Per-row character edits and reference characters, recomputed, in the bundle's row order."""
+
+    edits: NDArray[np.int64]
+    chars: NDArray[np.int64]
+    mismatches: tuple[EditMismatch, ...]
+
+    @property
+    def cer(self) -> float:
+        total = int(self.chars.sum())
+        return float(self.edits.sum()) / total if total else 0.0
+
+
+def rescore(bundle: Bundle) -> Rescored:
+    """Recompute every row's edits and reference characters under the bundle's CER policy."""
+    from harness.metrics.text import corpus_cer
+
+    rows = bundle.rows
+    result = corpus_cer([r.asr_text for r in rows], [r.reference_text for r in rows],
+                        bundle.text_policy())
+    edits = np.asarray(result.per_row_edits, dtype=np.int64)
+    chars = np.asarray(result.per_row_ref_chars, dtype=np.int64)
+    name = bundle.path.name
+    bad: list[EditMismatch] = []
+    for row, e, c in zip(rows, edits.tolist(), chars.tolist(), strict=True):
+        if row.cer_edits != e:
+            bad.append(EditMismatch(name, row.line, row.feat_id, "cer_edits", row.cer_edits, e))
+        if row.reference_chars != c:
+            bad.append(EditMismatch(name, row.line, row.feat_id, "reference_chars",
+                                    row.reference_chars, c))
+    return Rescored(edits, chars, tuple(bad))
+
+
+@dataclass(frozen=True)
+class PairComparison:
+    """CER_a − CER_b on one snapshot, paired by feat_id, with a confidence interval."""
+
+    label_a: str
+    label_b: str
+    snapshot_problem: str | None  # None when both bundles share the snapshot
+    cer_a: float
+    cer_b: float
+    delta: float
+    ci: tuple[float, float] | None
+    p_value: float | None
+    n_rows: int
+    method: str
+    mismatches: tuple[EditMismatch, ...]
+
+    @property
+    def same_snapshot(self) -> bool:
+        return self.snapshot_problem is None
+
+
+def _check_policies(pair: BundlePair) -> None:
+    pa, pb = pair.a.info, pair.b.info
+    if (pa.normalization, pa.whitespace) != (pb.normalization, pb.whitespace):
+        msg = (f"{pair.a.path}/results.json and {pair.b.path}/results.json declare different "
+               f"cer_policy ({pa.normalization}/{pa.whitespace} vs {pb.normalization}/"
+               f"{pb.whitespace}); CERs counted differently do not compare: rescore one run")
+        raise ValueError(msg)
+
+
+def _b_order(pair: BundlePair) -> NDArray[np.int64]:
+    """Indices into b's rows in the order of a's feat_ids (same snapshot: same id set)."""
+    where = {r.feat_id: i for i, r in enumerate(pair.b.rows)}
+    return np.asarray([where[r.feat_id] for r in pair.a.rows], dtype=np.int64)
+
+
+def compare_pair(pair: BundlePair, *, confidence: float, n_resamples: int = 10_000,
+                 seed: int = 0) -> PairComparison:
+    """Rescore both bundles and, on one snapshot, bootstrap CER_a − CER_b over paired rows."""
+    from harness.metrics.stats import paired_bootstrap
+
+    _check_policies(pair)
+    a, b = rescore(pair.a), rescore(pair.b)
+    problem = snapshot_difference(pair.a.snapshot, pair.b.snapshot, pair.a.label, pair.b.label)
+    mismatches = a.mismatches + b.mismatches
+    if problem is not None:
+        return PairComparison(pair.a.label, pair.b.label, problem, a.cer, b.cer, a.cer - b.cer,
+                              None, None, min(len(a.edits), len(b.edits)),
+                              "unpaired corpus CERs (snapshots differ)", mismatches)
+    order = _b_order(pair)
+    res = paired_bootstrap(a.edits, a.chars, b.edits[order], b.chars[order],
+                           n_resamples=n_resamples, seed=seed, confidence=confidence)
+    return PairComparison(pair.a.label, pair.b.label, None, a.cer, b.cer, float(res.delta),
+                          (float(res.ci_low), float(res.ci_high)), float(res.p_value),
+                          int(res.n_rows), str(res.method), mismatches)
