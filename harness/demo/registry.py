@@ -18,4 +18,23 @@ DEMO_SUBJECTS: dict[str, str] = {
     "demo-mlx-eng-dev": "harness.demo.evalsets:demo_mlx_eng_dev",
     "demo-torch-eng-4": "harness.demo.evalsets:demo_torch_eng_4",
     "demo-untied-head-eng-dev": "harness.demo.evalsets:demo_untied_head_eng_dev",
+    # asr: synthetic run bundles over the real corpora (harness/demo/bundles.py)
+    "demo-run-matrix": "harness.demo.bundles:demo_run_matrix",
+    "demo-matrix-missing-cell": "harness.demo.bundles:demo_matrix_missing_cell",
+    "demo-nqo-vs-latn-trajectory": "harness.demo.bundles:demo_nqo_vs_latn_trajectory",
+    "demo-nqo-vs-latn-baseline": "harness.demo.bundles:demo_nqo_vs_latn_baseline",
+    "demo-pair-latin-better": "harness.demo.bundles:demo_pair_latin_better",
+    "demo-pair-other-snapshot": "harness.demo.bundles:demo_pair_other_snapshot",
+    "demo-pair-tampered-edits": "harness.demo.bundles:demo_pair_tampered_edits",
+    "demo-nqo-trajectory-vs-baseline": "harness.demo.bundles:demo_nqo_trajectory_vs_baseline",
+    "demo-latn-trajectory-vs-baseline": "harness.demo.bundles:demo_latn_trajectory_vs_baseline",
+    "demo-nqo-baseline-vs-trajectory": "harness.demo.bundles:demo_nqo_baseline_vs_trajectory",
+    "demo-nqo-tar-vs-trajectory": "harness.demo.bundles:demo_nqo_tar_vs_trajectory",
+    "demo-latn-tar-vs-trajectory": "harness.demo.bundles:demo_latn_tar_vs_trajectory",
+    "demo-nqo-trajectory-vs-tar": "harness.demo.bundles:demo_nqo_trajectory_vs_tar",
+    "demo-nqo-ttt-vs-trajectory": "harness.demo.bundles:demo_nqo_ttt_vs_trajectory",
+    "demo-latn-ttt-vs-trajectory": "harness.demo.bundles:demo_latn_ttt_vs_trajectory",
+    # agp: the demo repair gate, a real process on loopback
+    "demo-gate-lexicon": "harness.demo.bundles:demo_gate_lexicon",
+    "demo-gate-accept-all": "harness.demo.bundles:demo_gate_accept_all",
 }
