@@ -85,7 +85,7 @@ def known_units() -> list[str]:
 
 def parse_unit(text: str) -> Unit:
     """The unit named ``text`` (canonical name or alias, case-insensitive)."""
-    key = text.strip().lower()
+    key = str(text).strip().lower()  # YAML may hand over a number: `unit: 1`
     if key in _ALIASES:
         return _UNITS[_ALIASES[key]]
     msg = f"unknown unit {text!r}; known units: {', '.join(known_units())}"
@@ -107,7 +107,8 @@ class Quantity:
     @classmethod
     def of(cls, value: float, unit: Unit | str = DIMENSIONLESS,
            ci: tuple[float, float] | None = None) -> Quantity:
-        return cls(float(value), _coerce(unit), None if ci is None else (float(ci[0]), float(ci[1])))
+        interval = None if ci is None else (float(ci[0]), float(ci[1]))
+        return cls(float(value), _coerce(unit), interval)
 
     @property
     def finite(self) -> bool:
@@ -169,7 +170,7 @@ def _fmt(value: float, digits: int) -> str:
         return str(value)
     if value == int(value) and abs(value) < 1e15:
         return str(int(value))
-    return f"{value:.{digits}g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.3e}"
+    return f"{value:.{digits}g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.{digits - 1}e}"
 
 
 def parse_quantity(text: str | float | int) -> Quantity:
@@ -179,7 +180,10 @@ def parse_quantity(text: str | float | int) -> Quantity:
         raise UnitError(msg)
     if isinstance(text, int | float):
         return Quantity(float(text), DIMENSIONLESS)
-    parts = text.strip().split(None, 1)
+    text = text.strip()
+    if text.endswith("%") and not text.endswith(" %"):  # "5%" reads as "5 %"
+        text = f"{text[:-1]} %"
+    parts = text.split(None, 1)
     if not parts:
         msg = "expected a number with a unit, got an empty string"
         raise UnitError(msg)
