@@ -56,11 +56,12 @@ def _hasher(ws: Workspace) -> Any:
     return InputHasher(ws.cache_dir / "hashes.json", root=ws.root)
 
 
-def _status_report(ws: Workspace, args: argparse.Namespace, claim_ids: Sequence[str] | None) -> Any:
+def _status_report(ws: Workspace, args: argparse.Namespace, claim_ids: Sequence[str] | None,
+                   contracts: ContractSet | None = None) -> Any:
     from harness.ledger import LedgerError
     from harness.status import compute_status
 
-    contracts = _contracts(ws)
+    contracts = contracts or _contracts(ws)
     try:
         return compute_status(contracts, _ledger(ws, args), hasher=_hasher(ws),
                               claim_ids=claim_ids)
@@ -156,11 +157,12 @@ def cmd_gate(args: argparse.Namespace) -> int:
     from harness.gate import GateUsageError, evaluate_gate, required_claims
 
     ws = _workspace(args)
+    contracts = _contracts(ws)
     try:
-        wanted = required_claims(_contracts(ws), args.milestone or (), args.claim or ())
+        wanted = required_claims(contracts, args.milestone or (), args.claim or ())
     except GateUsageError as exc:
         raise UsageFailure(str(exc)) from None
-    result = evaluate_gate(_status_report(ws, args, wanted))
+    result = evaluate_gate(_status_report(ws, args, wanted, contracts))
     if args.json:
         print(json.dumps({"ok": result.ok, "claims": list(result.claims),
                           "problems": [r.to_json() for r in result.problems]},
@@ -263,6 +265,8 @@ _EXTENSIONS: list[Callable[[Any], None]] = []
 def _load_extensions() -> None:
     import importlib
 
+    if _EXTENSIONS:
+        return
     for module in ("harness.render.cli", "harness.bisect_cli"):
         try:
             mod = importlib.import_module(module)

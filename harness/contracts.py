@@ -34,6 +34,8 @@ __all__ = [
 ]
 
 SCHEMA_DIR = Path(__file__).parent / "schema"
+# libyaml's safe loader when the wheel has it (about 10x faster), else PyYAML's; both are safe.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _ID = re.compile(r"^[A-Z0-9][A-Z0-9._-]*$")
 
 
@@ -330,7 +332,7 @@ class _Compiler:
 
 def _read_yaml(path: Path) -> tuple[Any, list[str]]:
     try:
-        return yaml.safe_load(path.read_text("utf-8")), []
+        return yaml.load(path.read_text("utf-8"), Loader=_SAFE_LOADER), []
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from harness.contracts import Claim, ContractSet, SubjectRef, load_contracts
+from harness.contracts import Claim, ContractError, ContractSet, SubjectRef, load_contracts
 from harness.evidence import Evidence, utc_now
 from harness.records import Status
 from harness.verdict import Verdict, judge, judge_error, judge_skipped
@@ -115,7 +115,12 @@ class FalsifySession:
     @property
     def contracts(self) -> ContractSet:
         if self._contracts is None:
-            self._contracts = load_contracts(self.workspace.contracts_dir)
+            try:
+                self._contracts = load_contracts(self.workspace.contracts_dir)
+            except ContractError as exc:
+                msg = "falsify: contracts do not load; nothing was run or recorded:\n" + "\n".join(
+                    f"  {p}" for p in exc.problems)
+                raise pytest.UsageError(msg) from None
         return self._contracts
 
     @property
