@@ -24,7 +24,8 @@ from harness.records import RECORD_SCHEMA_VERSION, canonical_json
 __all__ = ["SCHEMA_PATH", "Problem", "verify"]
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schema" / "record.schema.json"
-_ID = re.compile(rb'"id":"([^"\\]{1,200})"')
+# In canonical (sorted) order the top-level "hypothesis" is directly followed by "id".
+_ID = re.compile(rb'"hypothesis":(?:null|"[^"\\]*"),"id":"([^"\\]{1,200})"')
 _NODE = re.compile(rb'"node_id":"([^"\\]{1,500})"')
 _MAX_SCHEMA_ERRORS = 3
 

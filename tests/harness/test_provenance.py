@@ -26,13 +26,17 @@ def _fresh_caches() -> Iterator[None]:
     provenance.clear_caches()
 
 
+def workdir(r: git.Repo) -> Path:
+    return Path(str(r.working_tree_dir))
+
+
 @pytest.fixture
 def repo(tmp_path: Path) -> git.Repo:
     r = git.Repo.init(tmp_path / "repo", initial_branch="main")
     with r.config_writer() as cw:
         cw.set_value("user", "name", "t")
         cw.set_value("user", "email", "t@example.org")
-    (Path(r.working_tree_dir) / "a.txt").write_text("alpha\n")
+    (workdir(r) / "a.txt").write_text("alpha\n")
     r.index.add(["a.txt"])
     r.index.commit("first")
     return r
@@ -40,7 +44,7 @@ def repo(tmp_path: Path) -> git.Repo:
 
 def test_git_info_clean_checkout(repo: git.Repo) -> None:
     """A clean checkout: its commit and branch, not dirty."""
-    info = git_info(Path(repo.working_tree_dir))
+    info = git_info(workdir(repo))
     assert info["commit"] == repo.head.commit.hexsha
     assert info["branch"] == "main"
     assert info["dirty"] is False
@@ -49,7 +53,7 @@ def test_git_info_clean_checkout(repo: git.Repo) -> None:
 
 def test_git_info_dirty_and_untracked_change_the_diff_hash(repo: git.Repo) -> None:
     """An edit and an untracked file each make the tree dirty and change the diff hash."""
-    root = Path(repo.working_tree_dir)
+    root = workdir(repo)
     clean = git_info(root)["diff_sha256"]
     (root / "a.txt").write_text("beta\n")
     provenance.clear_caches()
@@ -64,7 +68,7 @@ def test_git_info_dirty_and_untracked_change_the_diff_hash(repo: git.Repo) -> No
 
 def test_git_info_is_computed_once_per_process(repo: git.Repo) -> None:
     """A second call returns the first snapshot, even after the tree changed."""
-    root = Path(repo.working_tree_dir)
+    root = workdir(repo)
     first = git_info(root)
     (root / "a.txt").write_text("changed\n")
     assert git_info(root) == first
@@ -72,7 +76,7 @@ def test_git_info_is_computed_once_per_process(repo: git.Repo) -> None:
 
 def test_git_info_from_a_subfolder_and_detached_head(repo: git.Repo) -> None:
     """A subfolder finds its repository; a detached HEAD has no branch."""
-    root = Path(repo.working_tree_dir)
+    root = workdir(repo)
     (root / "sub").mkdir()
     repo.git.checkout(repo.head.commit.hexsha)
     info = git_info(root / "sub")
@@ -200,6 +204,6 @@ def test_broken_cache_file_is_rebuilt(tmp_path: Path) -> None:
 
 def test_collect_has_git_and_env(repo: git.Repo) -> None:
     """collect() is the provenance object a record carries."""
-    got = provenance.collect(Path(repo.working_tree_dir))
+    got = provenance.collect(workdir(repo))
     assert set(got) == {"git", "env"}
     assert got["git"]["commit"] == repo.head.commit.hexsha
