@@ -28,7 +28,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
@@ -37,6 +37,7 @@ from typing import IO, Any
 import numpy as np
 
 from harness.demo import CORPORA_DIR
+from harness.metrics.text import TextPolicy, char_edits, ref_chars
 from harness.runs.bundle import PARTITIONS, PREDICTIONS
 from harness.runs.snapshot import feat_id_set_sha256
 from harness.workspace import SubjectSpec, Workspace
@@ -51,6 +52,7 @@ __all__ = [
     "build_bundle",
     "demo_root",
     "lexicon_file",
+    "write_bundle",
     "write_scale_bundle",
 ]
 
@@ -207,9 +209,7 @@ class _Utterance:
 
 
 def _rows(run: RunSpec, utterances: Iterator[_Utterance]) -> Iterator[dict[str, Any]]:
-    """Prediction rows without the counted fields (cer_edits, reference_chars)."""
-    from harness.metrics.text import TextPolicy, char_edits, ref_chars
-
+    """Prediction rows, cer_edits and reference_chars counted from the texts."""
     policy = TextPolicy(**POLICY)
     rng = np.random.default_rng([run.snapshot, SCRIPTS.index(run.script), MODES.index(run.mode),
                                  run.seed, 1 if run.variant else 0])
@@ -268,8 +268,8 @@ def _write_json(path: Path, obj: Any) -> None:
                                allow_nan=False) + "\n", encoding="utf-8")
 
 
-def _write_bundle(folder: Path, run: RunSpec, rows: Iterator[dict[str, Any]],
-                  dataset: str) -> None:
+def write_bundle(folder: Path, run: RunSpec, rows: Iterable[dict[str, Any]],
+                 dataset: str) -> None:
     """Stream ``rows`` to test_predictions.jsonl and write the other six files around them."""
     totals = _Totals()
     with (folder / PREDICTIONS).open("w", encoding="utf-8", newline="\n") as fh:
@@ -332,7 +332,7 @@ def demo_root(workspace: Workspace) -> Path:
 def build_bundle(root: Path, run: RunSpec) -> Path:
     """The bundle of ``run`` under ``root`` (built on first use)."""
     dataset = f"demo multitext-nllb-seed nqo_Nkoo+bam_Latn, test split s{run.snapshot}"
-    return _atomic_build(root / "runs" / run.name, lambda tmp: _write_bundle(
+    return _atomic_build(root / "runs" / run.name, lambda tmp: write_bundle(
         tmp, run, _rows(run, _test_utterances(run)), dataset))
 
 
@@ -341,7 +341,7 @@ def write_scale_bundle(folder: Path, n_rows: int = SCALE_ROWS, script: str = "nq
     """A bundle of ``n_rows`` rows (the real corpus cycled), stream-written: for benchmarks."""
     run = RunSpec(script, mode, seed, 0)
     dataset = f"demo scale set: {n_rows} rows cycling {CORPUS[script]}"
-    return _atomic_build(folder, lambda tmp: _write_bundle(
+    return _atomic_build(folder, lambda tmp: write_bundle(
         tmp, run, _rows(run, _scale_utterances(script, n_rows)), dataset))
 
 
@@ -424,6 +424,22 @@ def demo_run_matrix(ws: Workspace) -> SubjectSpec:
 def demo_matrix_missing_cell(ws: Workspace) -> SubjectSpec:
     runs = [r for r in MATRIX_RUNS if r != MISSING_CELL]
     return _matrix(ws, "demo-matrix-missing-cell", f"matrix-s0-without-{MISSING_CELL.name}", runs)
+
+
+def demo_matrix_incomplete_cell(ws: Workspace) -> SubjectSpec:
+    """Every cell present, but one bundle lost its row-level predictions."""
+    root = demo_root(ws)
+    runs = [r for r in MATRIX_RUNS if r != MISSING_CELL]
+    name = f"matrix-s0-{MISSING_CELL.name}-without-predictions"
+
+    def build(tmp: Path) -> None:
+        for run in runs:
+            os.symlink(os.path.relpath(build_bundle(root, run), root / name), tmp / run.name)
+        shutil.copytree(build_bundle(root, MISSING_CELL), tmp / MISSING_CELL.name)
+        (tmp / MISSING_CELL.name / PREDICTIONS).unlink()
+    folder = _atomic_build(root / name, build)
+    return spec("demo-matrix-incomplete-cell", "run-matrix", path=folder, scripts=list(SCRIPTS),
+                modes=list(MODES), seeds=list(SEEDS))
 
 
 def _pair(ws: Workspace, sid: str, a: RunSpec, b: RunSpec, *, tamper: bool = False) -> SubjectSpec:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.metrics.text import TextPolicy, char_edits, ref_chars
 from harness.runs.bundle import ProblemLog, decode_jsonl_line
 from harness.runs.gate_client import GateClient
 from harness.runs.validation import schema_check
@@ -73,10 +74,8 @@ class AgpCounts:
         return self.edits_after / self.reference_chars if self.reference_chars else 0.0
 
 
-def count_gate_rows(rows: Sequence[GateRow], policy: Any) -> AgpCounts:
+def count_gate_rows(rows: Sequence[GateRow], policy: TextPolicy) -> AgpCounts:
     """Class every accepted row as improved / unchanged / worse under the metrics ``policy``."""
-    from harness.metrics.text import char_edits, ref_chars
-
     improved = unchanged = before_total = after_total = chars_total = 0
     worse: list[WorseRow] = []
     for row in rows:

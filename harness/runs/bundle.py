@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.metrics.text import TextPolicy
 from harness.runs.snapshot import Snapshot, feat_id_set_sha256
 from harness.runs.validation import BundleError, Check, Problem, parse_json, schema_check
 from harness.workspace import SubjectSpec, SubjectUnavailable, Workspace
@@ -121,10 +122,8 @@ class Bundle:
     def label(self) -> str:
         return f"{self.info.script}/{self.info.mode}/seed {self.info.seed} ({self.path.name})"
 
-    def text_policy(self) -> Any:
+    def text_policy(self) -> TextPolicy:
         """The metrics TextPolicy this run declared for its CER (results.json cer_policy)."""
-        from harness.metrics.text import TextPolicy
-
         return TextPolicy(normalization=self.info.normalization, whitespace=self.info.whitespace)
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from harness.metrics.text import corpus_cer
 from harness.runs.bundle import Bundle, BundlePair
 from harness.runs.snapshot import snapshot_difference
 
@@ -52,8 +53,6 @@ class Rescored:
 
 def rescore(bundle: Bundle) -> Rescored:
     """Recompute every row's edits and reference characters under the bundle's CER policy."""
-    from harness.metrics.text import corpus_cer
-
     rows = bundle.rows
     result = corpus_cer([r.asr_text for r in rows], [r.reference_text for r in rows],
                         bundle.text_policy())
@@ -82,7 +81,7 @@ class PairComparison:
     delta: float
     ci: tuple[float, float] | None
     p_value: float | None
-    n_rows: int
+    n_rows: int  # rows paired by feat_id (0 when the snapshots differ)
     method: str
     mismatches: tuple[EditMismatch, ...]
 
@@ -117,8 +116,8 @@ def compare_pair(pair: BundlePair, *, confidence: float, n_resamples: int = 10_0
     mismatches = a.mismatches + b.mismatches
     if problem is not None:
         return PairComparison(pair.a.label, pair.b.label, problem, a.cer, b.cer, a.cer - b.cer,
-                              None, None, min(len(a.edits), len(b.edits)),
-                              "unpaired corpus CERs (snapshots differ)", mismatches)
+                              None, None, 0, "unpaired corpus CERs (snapshots differ)",
+                              mismatches)
     order = _b_order(pair)
     res = paired_bootstrap(a.edits, a.chars, b.edits[order], b.chars[order],
                            n_resamples=n_resamples, seed=seed, confidence=confidence)

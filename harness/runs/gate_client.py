@@ -181,7 +181,7 @@ class GateProcess:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             p for p in (root, os.environ.get("PYTHONPATH", "")) if p)}
         cmd = [sys.executable, "-m", "harness.runs.gate_server", "--port", "0",
-               "--lexicon", str(lexicon), "--policy", policy]
+               "--lexicon", str(lexicon), "--policy", policy, "--exit-with-parent"]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._log,
                                      stdin=subprocess.DEVNULL, text=True, env=env)
         atexit.register(self.close)

@@ -33,7 +33,10 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
+import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -204,16 +207,29 @@ def make_server(lexicon: Lexicon, policy: str, port: int = 0) -> ThreadingHTTPSe
     return _GateServer(port, lexicon, policy)
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Exit when the parent process is gone, so a killed test run leaves no gate behind."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness.runs.gate_server",
                                      description="Demo N'Ko repair gate on 127.0.0.1.")
     parser.add_argument("--port", type=int, default=0, help="0 binds an ephemeral port")
     parser.add_argument("--lexicon", type=Path, required=True, help="one word per line")
     parser.add_argument("--policy", choices=POLICIES, default="lexicon")
+    parser.add_argument("--exit-with-parent", action="store_true",
+                        help="exit when the launching process dies")
     args = parser.parse_args(argv)
     if not args.lexicon.is_file():
         parser.error(f"lexicon {args.lexicon} does not exist; build it with the demo "
                      f"(harness.demo.bundles) or pass a file of one word per line")
+    if args.exit_with_parent:
+        _exit_with_parent(os.getppid())
     server = make_server(Lexicon.from_file(args.lexicon), args.policy, args.port)
     print(server.server_address[1], flush=True)
     try:

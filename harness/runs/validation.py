@@ -86,26 +86,30 @@ def parse_json(text: str) -> tuple[Any, list[tuple[str, str]]]:
     duplicates: list[tuple[str, str]] = []
 
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in items:
-            if key in out:
-                duplicates.append((key, "duplicate key: a JSON object must name each field once"))
-            out[key] = value
+        out = dict(items)
+        if len(out) != len(items):
+            seen: set[str] = set()
+            for key, _ in items:
+                if key in seen:
+                    duplicates.append((key, "duplicate key: a JSON object must name each "
+                                            "field once"))
+                seen.add(key)
         return out
 
     value = json.loads(text, parse_constant=NonFinite, object_pairs_hook=pairs)
     return value, duplicates
 
 
-def _type_ok(kind: str, value: Any) -> bool:
-    if kind == "integer":
-        return (isinstance(value, int) and not isinstance(value, bool)) or (
-            isinstance(value, float) and value.is_integer())
-    if kind == "number":
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    types: dict[str, type | tuple[type, ...]] = {
-        "string": str, "boolean": bool, "object": dict, "array": list, "null": type(None)}
-    return isinstance(value, types[kind])
+# JSON types by exact Python type: the parser makes exactly these, and bool is not an int here.
+_TYPE_OK: dict[str, Callable[[Any], bool]] = {
+    "integer": lambda v: type(v) is int or (type(v) is float and v.is_integer()),
+    "number": lambda v: type(v) is int or type(v) is float,
+    "string": lambda v: type(v) is str,
+    "boolean": lambda v: type(v) is bool,
+    "object": lambda v: type(v) is dict,
+    "array": lambda v: type(v) is list,
+    "null": lambda v: v is None,
+}
 
 
 def _json_equal(a: Any, b: Any) -> bool:
@@ -150,6 +154,10 @@ class _Compiler:
                 checks.append(make(schema[key], schema))
         if "properties" in schema or "additionalProperties" in schema:
             checks.append(self.k_properties(schema.get("properties", {}), schema))
+        if not checks and type_check is not None:
+            return type_check
+        if len(checks) == 1 and type_check is None:
+            return checks[0]
 
         def check(value: Any, path: str) -> list[tuple[str, str]]:
             if type_check is not None:  # the other keywords assume the type held
@@ -172,22 +180,29 @@ class _Compiler:
         return self.refs[name]
 
     def k_type(self, kind: str, _: Mapping[str, Any]) -> Check:
+        ok = _TYPE_OK[kind]
+
         def check(value: Any, path: str) -> list[tuple[str, str]]:
+            if ok(value):
+                return []
             if isinstance(value, NonFinite) and kind in ("number", "integer"):
                 return [(path, f"{value.text} is not a finite number; write a finite value")]
-            if _type_ok(kind, value):
-                return []
             return [(path, f"expected {kind}, got {_describe(value)}")]
         return check
 
     def k_const(self, expected: Any, _: Mapping[str, Any]) -> Check:
         def check(value: Any, path: str) -> list[tuple[str, str]]:
-            ok = _json_equal(value, expected)
+            ok = (type(value) is type(expected) and value == expected) or _json_equal(
+                value, expected)
             return [] if ok else [(path, f"must be {expected!r}, got {_describe(value)}")]
         return check
 
     def k_enum(self, options: list[Any], _: Mapping[str, Any]) -> Check:
+        strings = frozenset(o for o in options if type(o) is str)
+
         def check(value: Any, path: str) -> list[tuple[str, str]]:
+            if type(value) is str and value in strings:
+                return []
             if any(_json_equal(value, o) for o in options):
                 return []
             allowed = ", ".join(repr(o) for o in options)
@@ -210,7 +225,7 @@ class _Compiler:
 
     def k_minimum(self, low: float, _: Mapping[str, Any]) -> Check:
         def check(value: Any, path: str) -> list[tuple[str, str]]:
-            bad = _type_ok("number", value) and value < low
+            bad = _TYPE_OK["number"](value) and value < low
             return [(path, f"{_describe(value)} is below the minimum {low}")] if bad else []
         return check
 
@@ -246,15 +261,18 @@ class _Compiler:
         allowed = ", ".join(sorted(known)) or "none"
 
         def check(value: Any, path: str) -> list[tuple[str, str]]:
-            if not isinstance(value, dict):
+            if type(value) is not dict:
                 return []
+            prefix = f"{path}." if path else ""
             out: list[tuple[str, str]] = []
             for key, v in value.items():
                 sub = known.get(key, other)
                 if sub is not None:
-                    out += sub(v, _join(path, key))
+                    found = sub(v, prefix + key)
+                    if found:
+                        out.extend(found)
                 elif extra is False:
-                    out.append((_join(path, key), f"unexpected field; allowed: {allowed}"))
+                    out.append((prefix + key, f"unexpected field; allowed: {allowed}"))
             return out
         return check
 
