@@ -78,7 +78,7 @@ class Hypothesis:
 
 @dataclass(frozen=True)
 class SubjectRef:
-    """A subject of a claim, or a negative control (``role='control'``) with its expected verdict."""
+    """A subject of a claim, or a negative control (role ``control``) with its expected verdict."""
 
     id: str
     role: str = "subject"
@@ -349,7 +349,8 @@ def load_contracts(contracts_dir: Path) -> ContractSet:
     titles: dict[str, str] = {}
     files = sorted(contracts_dir.glob("*.yaml")) + sorted(contracts_dir.glob("*.yml"))
     if not files:
-        msg = f"{contracts_dir}: no contracts (*.yaml) found; write one (see README: Writing a claim)"
+        msg = (f"{contracts_dir}: no contracts (*.yaml) found; write one "
+               f"(see README: Writing a claim)")
         raise ContractError([msg])
     for path in files:
         doc, errs = _read_yaml(path)

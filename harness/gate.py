@@ -51,8 +51,9 @@ class GateResult:
                  shorten("; ".join(r.stale or r.reasons), 70),
                  _FIX[str(r.problem)].format(claim=r.claim, subject=r.subject)]
                 for r in self.problems]
-        return tabulate(rows, headers=["claim", "subject", "role", "problem", "verdict",
-                                       "why", "fix"], tablefmt="simple")
+        table: str = tabulate(rows, headers=["claim", "subject", "role", "problem", "verdict",
+                                             "why", "fix"], tablefmt="simple")
+        return table
 
     def summary(self) -> str:
         if self.ok:

@@ -1,4 +1,4 @@
-"""The pytest plugin: claim markers, the `evidence`/`subject`/`workspace` fixtures, verdicts, records.
+"""The pytest plugin: claim markers, `evidence`/`subject`/`workspace` fixtures, verdicts, records.
 
 A session object in ``config.stash`` owns the run. Each claim-bound test is judged once, in the
 process that ran it (so every xdist worker appends to its own ledger segment), and the test's
@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from harness.contracts import Claim, ContractError, ContractSet, SubjectRef, load_contracts
-from harness.evidence import Evidence, utc_now
+from harness.evidence import Evidence
 from harness.records import Status
 from harness.verdict import Verdict, judge, judge_error, judge_skipped
 from harness.workspace import SubjectUnavailable, Workspace
@@ -252,7 +252,7 @@ def workspace(request: pytest.FixtureRequest) -> Workspace:
 @pytest.fixture
 def evidence(request: pytest.FixtureRequest) -> Evidence:
     """Where a falsifier records measurements, inputs, notes and attachments."""
-    ev = request.node.stash.get(_EVIDENCE, None)
+    ev: Evidence | None = request.node.stash.get(_EVIDENCE, None)
     if ev is None:
         msg = f"{request.node.nodeid}: the evidence fixture needs @pytest.mark.claim(\"ID\")"
         raise pytest.UsageError(msg)

@@ -24,5 +24,6 @@ def verdict_table(results: Iterable[Any]) -> str:
             ok = "ok" if r.status == r.expect else "NO POWER"
             role = f"control→{r.expect} {ok}" if r.status not in ("ERROR", "SKIPPED") else role
         rows.append([r.claim, r.subject, r.status, role, shorten("; ".join(r.reasons))])
-    return tabulate(rows, headers=["claim", "subject", "verdict", "role", "reasons"],
-                    tablefmt="simple")
+    table: str = tabulate(rows, headers=["claim", "subject", "verdict", "role", "reasons"],
+                          tablefmt="simple")
+    return table

@@ -36,7 +36,9 @@ def green(pytester: pytest.Pytester) -> Path:
 def test_status_table_and_ship_percent(space: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out = run(space, capsys, "status")
     assert code == 0
-    assert "few-lines" in out and "SUSPECT" in out and "control→FAIL" in out
+    assert "few-lines" in out
+    assert "SUSPECT" in out
+    assert "control→FAIL" in out
     assert "milestone core: 0/1 claims at fresh PASS (0 % shipped)" in out
 
 
@@ -61,13 +63,16 @@ def test_show_lists_claim_and_history(space: Path, capsys: pytest.CaptureFixture
 def test_show_unknown_claim_is_usage_error(space: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     code, out = run(space, capsys, "show", "NOPE")
-    assert code == 2 and "unknown claim 'NOPE'" in out
+    assert code == 2
+    assert "unknown claim 'NOPE'" in out
 
 
 def test_gate_fails_on_suspect_with_table(space: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out = run(space, capsys, "gate")
     assert code == 1
-    assert "suspect" in out and "few-lines" in out and "gate: FAIL" in out
+    assert "suspect" in out
+    assert "few-lines" in out
+    assert "gate: FAIL" in out
 
 
 def test_gate_passes_when_all_fresh(green: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -85,7 +90,8 @@ def test_gate_missing_evidence(pytester: pytest.Pytester,
                                capsys: pytest.CaptureFixture[str]) -> None:
     write_toyspace(pytester.path)
     code, out = run(pytester.path, capsys, "gate")
-    assert code == 1 and out.count("missing") >= 3
+    assert code == 1
+    assert out.count("missing") >= 3
 
 
 def test_contract_change_makes_evidence_stale(green: Path,
@@ -94,7 +100,8 @@ def test_contract_change_makes_evidence_stale(green: Path,
     contract.write_text(CONTRACT.replace("max_line_bytes: 80 bytes", "max_line_bytes: 81 bytes"))
     code, out = run(green, capsys, "gate")
     assert code == 1
-    assert "stale" in out and "contract changed since the record" in out
+    assert "stale" in out
+    assert "contract changed since the record" in out
     _, status = run(green, capsys, "status")
     assert "PASS (STALE)" in status
 
@@ -105,7 +112,8 @@ def test_powerless_control_fails_gate(pytester: pytest.Pytester,
     write_toyspace(pytester.path, contract=weak, falsifier=ALL_PASS)
     pytester.runpytest("falsifiers")
     code, out = run(pytester.path, capsys, "gate")
-    assert code == 1 and "powerless" in out
+    assert code == 1
+    assert "powerless" in out
 
 
 def test_verify_clean_and_tampered(green: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -113,7 +121,8 @@ def test_verify_clean_and_tampered(green: Path, capsys: pytest.CaptureFixture[st
     segment = next((green / "evidence" / "ledger").glob("*.jsonl"))
     segment.write_text(segment.read_text().replace('"n_lines"', '"n_linez"', 1))
     code, out = run(green, capsys, "verify")
-    assert code == 1 and f"{segment}:1" in out
+    assert code == 1
+    assert f"{segment}:1" in out
 
 
 def test_contracts_check_orphans_both_ways(pytester: pytest.Pytester,
@@ -132,9 +141,11 @@ def test_contracts_check_clean(pytester: pytest.Pytester,
                                capsys: pytest.CaptureFixture[str]) -> None:
     write_toyspace(pytester.path)
     code, out = run(pytester.path, capsys, "contracts", "check")
-    assert code == 0 and "1 claim(s) valid" in out
+    assert code == 0
+    assert "1 claim(s) valid" in out
 
 
 def test_no_workspace_is_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out = run(tmp_path, capsys, "status")
-    assert code == 2 and "no falsify workspace" in out
+    assert code == 2
+    assert "no falsify workspace" in out

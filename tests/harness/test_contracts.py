@@ -45,7 +45,8 @@ def test_hash_ignores_formatting_but_not_meaning(tmp_path: Path) -> None:
 
 
 def test_unknown_key(tmp_path: Path) -> None:
-    text = problems(tmp_path, CONTRACT.replace("    max_age: 30d", "    max_age: 30d\n    thresold: 3"))
+    typo = CONTRACT.replace("    max_age: 30d", "    max_age: 30d\n    thresold: 3")
+    text = problems(tmp_path, typo)
     assert "toy.yaml: claim TOY-TEXT-NOT-TINY: key claims/0" in text
     assert "'thresold' was unexpected" in text
 
@@ -83,7 +84,8 @@ def test_yaml_that_is_not_a_mapping(tmp_path: Path, text: str) -> None:
 
 def test_invalid_yaml_names_the_line(tmp_path: Path) -> None:
     text = problems(tmp_path, CONTRACT.replace("    title: The text", "   title: [The text"))
-    assert "toy.yaml:" in text and "not valid YAML" in text
+    assert "toy.yaml:" in text
+    assert "not valid YAML" in text
 
 
 def test_control_must_expect_non_pass(tmp_path: Path) -> None:
@@ -123,5 +125,5 @@ def test_durations(text: str | int, seconds: float) -> None:
 
 
 def test_bad_duration() -> None:
-    with pytest.raises(ValueError, match="write e.g. 30d"):
+    with pytest.raises(ValueError, match=r"write e\.g\. 30d"):
         parse_duration("a month")

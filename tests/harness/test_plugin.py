@@ -1,4 +1,4 @@
-"""The pytest plugin end to end, driven with pytester, each scenario without xdist, -n 0 and -n 2."""
+"""The pytest plugin end to end, driven by pytester: each scenario without xdist, -n 0 and -n 2."""
 
 from __future__ import annotations
 
@@ -146,7 +146,8 @@ def test_record_carries_provenance_and_contract_hash(pytester: pytest.Pytester) 
     ledger = Ledger(pytester.path / "evidence" / "ledger")
     rec = ledger.history("TOY-TEXT-NOT-TINY", "short-lines")[0]
     assert len(rec.claim_sha256) == 64
-    assert rec.inputs and len(rec.inputs[0]["sha256"]) == 64
+    assert rec.inputs
+    assert len(rec.inputs[0]["sha256"]) == 64
     assert {"python", "platform"} <= set(rec.provenance["env"])
     assert "commit" in rec.provenance["git"]
     assert rec.node_id.endswith("test_text[short-lines]")
