@@ -1,0 +1,101 @@
+"""The live-model protocol every backend implements, and its error and quantization types.
+
+Nothing here imports torch or mlx: the backends do, lazily, when a model is loaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+__all__ = ["BACKENDS", "LiveModel", "ModelLoadError", "Quantization", "check_ids", "check_mask"]
+
+BACKENDS = ("torch", "mlx")
+
+
+class ModelLoadError(ValueError):
+    """A model folder cannot be loaded: the message names the folder or file and the fix."""
+
+
+@dataclass(frozen=True)
+class Quantization:
+    """How a quantized weight is packed (MLX affine groups, as mlx_lm writes them)."""
+
+    bits: int
+    group_size: int
+    mode: str = "affine"
+
+
+@runtime_checkable
+class LiveModel(Protocol):
+    """A real causal language model loaded from real files, seen through numpy.
+
+    Token ids are the raw ids of the text: ``encode`` adds no special tokens (``bos_id`` is there
+    for callers that want one). Batches are right-padded; ``mask`` (1 = real token) says where.
+    """
+
+    path: Path
+    backend: str
+    config: dict[str, Any]
+    vocab_size: int
+    tokenizer_vocab_size: int
+    eos_id: int | None
+    bos_id: int | None
+    dtype: str
+    quantization: Quantization | None
+    tied_in_config: bool
+
+    def encode(self, text: str) -> list[int]: ...
+
+    def decode(self, ids: Sequence[int]) -> str: ...
+
+    def logits(self, ids: np.ndarray) -> np.ndarray: ...
+
+    def token_nll(self, ids: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray: ...
+
+    def hidden_states(self, ids: np.ndarray) -> list[np.ndarray]: ...
+
+    def input_embedding(self) -> np.ndarray: ...
+
+    def output_projection(self) -> np.ndarray: ...
+
+    def head_shares_storage(self) -> bool: ...
+
+    def generate_greedy(self, ids: Sequence[int], n: int, use_cache: bool = True) -> list[int]: ...
+
+    def files(self) -> list[Path]: ...
+
+
+def check_ids(ids: np.ndarray, vocab_size: int) -> np.ndarray:
+    """``ids`` as int64 [B, T] with every id a row of the embedding, or a ValueError saying why."""
+    arr = np.asarray(ids)
+    if arr.ndim != 2 or arr.shape[1] == 0 or not np.issubdtype(arr.dtype, np.integer):
+        msg = (f"token ids must be a non-empty integer array [batch, time]; "
+               f"got {arr.dtype} {arr.shape}")
+        raise ValueError(msg)
+    low, high = int(arr.min()), int(arr.max())
+    if low < 0 or high >= vocab_size:
+        msg = (f"token ids must lie in [0, {vocab_size}) (the embedding's rows); got ids from "
+               f"{low} to {high}: encode with this model's own tokenizer")
+        raise ValueError(msg)
+    return arr.astype(np.int64, copy=False)
+
+
+def check_mask(mask: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
+    """Which of the [B, T-1] predictions count: position t when tokens t and t+1 are real."""
+    if mask is None:
+        return np.ones((shape[0], shape[1] - 1), dtype=bool)
+    m = np.asarray(mask)
+    if m.shape != shape:
+        msg = f"mask shape {m.shape} differs from the ids' shape {shape}"
+        raise ValueError(msg)
+    real = m.astype(bool)
+    if np.any(real[:, 1:] & ~real[:, :-1]):
+        msg = "mask must be right-padded (1s then 0s in every row): no attention mask is applied"
+        raise ValueError(msg)
+    keep: np.ndarray = real[:, 1:] & real[:, :-1]
+    return keep
