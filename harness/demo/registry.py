@@ -10,6 +10,14 @@ DEMO_SUBJECTS: dict[str, str] = {
     # corpus
     "demo-corpus": "harness.demo.corpus:demo_corpus",
     "demo-corpus-unk": "harness.demo.corpus:demo_corpus_unk",
+    # models: the demo LM (harness/demo/lm.py), its MLX conversions, controls and resizes
+    "demo-torch": "harness.demo.lm:demo_torch",
+    "demo-mlx": "harness.demo.lm:demo_mlx",
+    "demo-mlx-q4": "harness.demo.lm:demo_mlx_q4",
+    "demo-untied-head": "harness.demo.lm:demo_untied_head",
+    "demo-resize-uninit": "harness.demo.lm:demo_resize_uninit",
+    "demo-torch-resized": "harness.demo.lm:demo_torch_resized",
+    "demo-mlx-q4-resized": "harness.demo.lm:demo_mlx_q4_resized",
     # lm: eval sets and (model, eval set) pairs
     "demo-eng-dev": "harness.demo.evalsets:demo_eng_dev",
     "demo-eng-4": "harness.demo.evalsets:demo_eng_4",
