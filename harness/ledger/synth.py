@@ -27,9 +27,10 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _provenance(rng: random.Random) -> dict[str, Any]:
+def _provenance(session: str) -> dict[str, Any]:
+    """One session, one checkout: the provenance every record of a segment shares."""
     return {
-        "git": {"commit": _sha(str(rng.random()))[:40], "branch": "main", "dirty": False,
+        "git": {"commit": _sha(session)[:40], "branch": "main", "dirty": False,
                 "diff_sha256": _sha(""), "root": "/srv/research", "why": None},
         "env": {"python": "3.11.9", "implementation": "CPython",
                 "platform": "Linux-6.8.0-x86_64-with-glibc2.39", "machine": "x86_64",
@@ -61,7 +62,7 @@ class _Synth:
                            {"path": "data/eng_Latn.dev", "kind": "file",
                             "sha256": _sha("eng.dev"), "bytes": 1_048_576}]
                        for s in self.subjects}
-        self.claim_ids: list[str] = []
+        self.claim_ids: list[tuple[str, str, str]] = []  # (id, claim, subject) to amend
 
     def body(self, i: int, created: datetime, session: str, prev: str | None) -> dict[str, Any]:
         rng = self.rng
@@ -76,11 +77,12 @@ class _Synth:
             role, expect, verdict = "control", "FAIL", rng.choice(("FAIL",) * 9 + ("PASS",))
         amends = None
         if kind == "claim" and self.claim_ids and rng.random() < 0.001:
-            amends = {"record": rng.choice(self.claim_ids), "why": "reran with fixed tokenizer"}
+            target, claim, subject = rng.choice(self.claim_ids)
+            amends = {"record": target, "why": "reran with fixed tokenizer"}
             kind = "amendment"
         rid = _sha(f"{session}:{i}")[:32]
         if kind == "claim":
-            self.claim_ids.append(rid)
+            self.claim_ids.append((rid, claim, subject))
         return {
             "schema": RECORD_SCHEMA_VERSION, "id": rid, "kind": kind, "claim": claim,
             "claim_sha256": _sha(claim), "subject": subject, "role": role, "expect": expect,
@@ -89,7 +91,7 @@ class _Synth:
             "measurements": _measurements(rng),
             "guards": [{"id": "enough-tokens", "holds": True, "reason": "n_tokens 12000 ≥ 1000"},
                        {"id": "corpus-sane", "holds": True, "reason": "unk rate 0.01 % ≤ 1 %"}],
-            "inputs": self.inputs[subject], "provenance": _provenance(rng),
+            "inputs": self.inputs[subject], "provenance": _provenance(session),
             "timing": {"started": created.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
                        "duration_s": round(rng.uniform(0.5, 90), 3)},
             "node_id": f"falsifiers/test_lm.py::test_{claim.lower()}[{subject}]",

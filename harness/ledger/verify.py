@@ -11,19 +11,18 @@ Everything found is returned; nothing is skipped and nothing is changed.
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.ledger.schema import SCHEMA_PATH, record_schema
 from harness.ledger.segment import body_hash, is_live, line_hash_ok, segment_paths, split_lines
 from harness.records import RECORD_SCHEMA_VERSION, canonical_json
 
 __all__ = ["SCHEMA_PATH", "Problem", "verify"]
 
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schema" / "record.schema.json"
 # In canonical (sorted) order the top-level "hypothesis" is directly followed by "id".
 _ID = re.compile(rb'"hypothesis":(?:null|"[^"\\]*"),"id":"([^"\\]{1,200})"')
 _NODE = re.compile(rb'"node_id":"([^"\\]{1,500})"')
@@ -47,16 +46,6 @@ class Problem:
     def __str__(self) -> str:
         where = str(self.path) if self.line is None else f"{self.path}:{self.line}"
         return f"{where}: {self.message} (fix: {self.fix})"
-
-
-@functools.cache
-def _validator() -> Any:
-    import jsonschema
-
-    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    cls = jsonschema.validators.validator_for(schema)
-    cls.check_schema(schema)
-    return cls(schema)
 
 
 @dataclass
@@ -88,13 +77,14 @@ def _verify_segment(path: Path, seen: _Seen) -> list[Problem]:
     prev: str | None = None  # the stored hash of the line before
     prev_intact = True
     for n, raw in enumerate(lines, 1):
-        data = _check_line(path, n, raw, problems)
-        if data is None:
+        checked = _check_line(path, n, raw, problems)
+        if checked is None:
             prev, prev_intact = None, False
             continue
+        data, intact = checked
         problems.extend(_check_chain(path, n, data, prev, prev_intact))
         _remember(seen, path, n, data, problems)
-        prev, prev_intact = data.get("hash"), _hash_ok(data)
+        prev, prev_intact = data.get("hash"), intact
     if tail is not None:
         problems.extend(_check_tail(path, tail.line, tail.data, seen))
     return problems
@@ -105,15 +95,10 @@ def _record_id(raw: bytes) -> str | None:
     return found.group(1).decode("utf-8", "replace") if found else None
 
 
-def _hash_ok(data: dict[str, Any]) -> bool:
-    try:
-        return body_hash(data) == data.get("hash")
-    except (ValueError, TypeError):
-        return False
-
-
-def _check_line(path: Path, n: int, raw: bytes, out: list[Problem]) -> dict[str, Any] | None:
-    """The record on line ``n`` when it is a JSON object (problems found go to ``out``)."""
+def _check_line(path: Path, n: int, raw: bytes,
+                out: list[Problem]) -> tuple[dict[str, Any], bool] | None:
+    """The record on line ``n`` when it is a JSON object, and whether its hash recomputes
+    (problems found go to ``out``)."""
     try:
         data = json.loads(raw)
     except ValueError as exc:
@@ -132,36 +117,34 @@ def _check_line(path: Path, n: int, raw: bytes, out: list[Problem]) -> dict[str,
                            "upgrade falsify to a release that reads it"))
     else:
         out.extend(_check_schema(path, n, rid, data))
-    out.extend(_check_hash(path, n, rid, raw, data))
-    return data
+    problems, intact = _check_hash(path, n, rid, raw, data)
+    out.extend(problems)
+    return data, intact
 
 
 def _check_schema(path: Path, n: int, rid: str | None, data: dict[str, Any]) -> list[Problem]:
-    validator = _validator()
-    if validator.is_valid(data):
-        return []
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
-    return [Problem(path, n, rid, f"schema: {e.json_path}: {e.message}",
-                    _FIX_EDITED.format(path=path)) for e in errors[:_MAX_SCHEMA_ERRORS]]
+    errors = record_schema().errors(data)
+    return [Problem(path, n, rid, f"schema: {e}", _FIX_EDITED.format(path=path))
+            for e in errors[:_MAX_SCHEMA_ERRORS]]
 
 
 def _check_hash(path: Path, n: int, rid: str | None, raw: bytes,
-                data: dict[str, Any]) -> list[Problem]:
+                data: dict[str, Any]) -> tuple[list[Problem], bool]:
+    """Problems with the record's hash or form, and whether its hash recomputes."""
+    fix = _FIX_EDITED.format(path=path)
     try:
         actual = body_hash(data)
     except (ValueError, TypeError) as exc:
-        return [Problem(path, n, rid, f"record cannot be hashed ({exc})",
-                        _FIX_EDITED.format(path=path))]
+        return [Problem(path, n, rid, f"record cannot be hashed ({exc})", fix)], False
     stored = data.get("hash")
     if actual != stored:
         return [Problem(path, n, rid, f"record {rid} was altered after it was written: its "
                         f"content hashes to {actual[:12]}…, its stored hash is "
-                        f"{str(stored)[:12]}…", _FIX_EDITED.format(path=path))]
+                        f"{str(stored)[:12]}…", fix)], False
     if raw != canonical_json(data).encode("utf-8"):
         return [Problem(path, n, rid, "line is not in canonical JSON form (sorted keys, no "
-                        "spaces): it was rewritten by another tool",
-                        _FIX_EDITED.format(path=path))]
-    return []
+                        "spaces): it was rewritten by another tool", fix)], True
+    return [], True
 
 
 def _check_chain(path: Path, n: int, data: dict[str, Any], prev: str | None,
