@@ -1,0 +1,187 @@
+"""``falsify render``, ``falsify paper check`` and ``falsify pr``: plugged into ``harness.cli``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from harness.cli import (
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    UsageFailure,
+    _contracts,
+    _hasher,
+    _ledger,
+    _workspace,
+)
+from harness.contracts import ContractSet
+from harness.workspace import Workspace
+
+__all__ = ["add_parsers"]
+
+
+def _label(ws: Workspace, folder: Path) -> str:
+    try:
+        return folder.resolve().relative_to(ws.root).as_posix()
+    except ValueError:
+        return str(folder)
+
+
+def _view(ws: Workspace, args: argparse.Namespace, contracts: ContractSet) -> Any:
+    from harness.ledger import LedgerError
+    from harness.render.view import build_view
+
+    ledger = _ledger(ws, args)
+    try:
+        return build_view(contracts, ledger, ledger_label=_label(ws, ledger.ledger_dir))
+    except LedgerError as exc:
+        raise UsageFailure(str(exc)) from None
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from harness.render import build, output
+    from harness.render.plots import plot_plan
+
+    if args.check and args.site:
+        raise UsageFailure("--check compares the committed renders and --site writes a folder; "
+                           "run them separately")
+    ws = _workspace(args)
+    view = _view(ws, args, _contracts(ws))
+    ledger_dir = Path(args.ledger) if args.ledger else ws.ledger_dir
+    layout = build.Layout(ws.evidence_dir, ledger_dir, ws.paper_dir)
+    parts = [args.only] if args.only else list(build.PARTS)
+    plans = plot_plan(view)
+    rendered, scope = build.committed(view, layout, parts, plans)
+    if args.check:
+        return _report_drift(ws, output.check(rendered, scope), len(rendered.paths()))
+    print(f"render: {output.write(rendered, scope).summary()}")
+    if view.n_records == 0:
+        print("render: no evidence yet (the ledger is empty); the READMEs say so")
+    if args.site:
+        _write_site(view, Path(args.site), plans, build.reusable_plots(rendered))
+    return EXIT_OK
+
+
+def _report_drift(ws: Workspace, drift: Any, total: int) -> int:
+    if drift.ok:
+        print(f"render --check: all {total} rendered file(s) match a fresh render")
+        return EXIT_OK
+    print("\n".join(drift.lines(ws.root)))
+    n = len(drift.missing) + len(drift.differs) + len(drift.extra)
+    print(f"render --check: {n} rendered file(s) out of date with the ledger and contracts; "
+          f"run `falsify render` and commit the result")
+    return EXIT_PROBLEMS
+
+
+def _write_site(view: Any, site_dir: Path, plans: Any, reuse: dict[str, Path]) -> None:
+    from harness.render import build, output
+
+    try:
+        rendered, scope = build.site(view, site_dir, plans)
+    except build.SiteError as exc:
+        raise UsageFailure(str(exc)) from None
+    report = output.write(rendered, scope, reuse=reuse)
+    print(f"render --site: {report.summary()}; open {site_dir / 'index.html'}")
+
+
+def cmd_paper_check(args: argparse.Namespace) -> int:
+    from harness.ledger import LedgerError
+    from harness.render.papercheck import check_paper, paper_sources
+    from harness.status import compute_status
+
+    ws = _workspace(args)
+    contracts = _contracts(ws)
+    ledger = _ledger(ws, args)
+    if not paper_sources(ws.paper_dir):
+        raise UsageFailure(f"no .tex files under {ws.paper_dir}; write paper/main.tex")
+    try:
+        report = compute_status(contracts, ledger, now=datetime.now(UTC), hasher=_hasher(ws))
+        latest = {key: ledger.load(s) for key, s in ledger.latest().items()}
+    except LedgerError as exc:
+        raise UsageFailure(str(exc)) from None
+    problems = check_paper(ws.paper_dir, contracts, report, latest)
+    for p in problems:
+        print(p)
+    if problems:
+        print(f"\npaper check: {len(problems)} problem(s)")
+        return EXIT_PROBLEMS
+    print("paper check: every cited number has fresh PASS evidence and no literal disagrees")
+    return EXIT_OK
+
+
+def cmd_pr(args: argparse.Namespace) -> int:
+    from harness.gate import evaluate_gate
+    from harness.ledger import LedgerError
+    from harness.render.gitstate import GitStateError, snapshot_at
+    from harness.render.pr import PrChange, pr_markdown
+    from harness.status import compute_status
+
+    ws = _workspace(args)
+    contracts, ledger = _contracts(ws), _ledger(ws, args)
+    now = datetime.now(UTC)
+    try:
+        snap = snapshot_at(ws.root, args.base, ws.contracts_dir, ledger.ledger_dir)
+    except GitStateError as exc:
+        raise UsageFailure(str(exc)) from None
+    try:
+        before = compute_status(snap.contracts, snap.ledger, now=now, hasher=None)
+        after = compute_status(contracts, ledger, now=now, hasher=_hasher(ws))
+        known = {s.id for s in snap.ledger.summaries()}
+        new = tuple(r for r in ledger.records() if r.id not in known)
+    except LedgerError as exc:
+        raise UsageFailure(str(exc)) from None
+    finally:
+        snap.close()
+    gate = evaluate_gate(after)
+    text = pr_markdown(PrChange(args.base, snap.commit, before, after, new, gate,
+                                tuple(snap.problems)))
+    print(text, end="")
+    _deliver(text, args.output)
+    return gate.exit_code
+
+
+def _deliver(text: str, output: str | None) -> None:
+    """--output FILE overwrites FILE; without it, $GITHUB_STEP_SUMMARY (when set) is appended to."""
+    if output:
+        Path(output).write_text(text, "utf-8")
+        return
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with Path(summary).open("a", encoding="utf-8") as fh:
+            fh.write(text)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--root", help="workspace root (default: found from the current folder)")
+    p.add_argument("--ledger", help="ledger folder (default: evidence/ledger)")
+
+
+def add_parsers(sub: Any) -> None:
+    render = sub.add_parser(
+        "render", help="render evidence READMEs, paper tables and macros (and a site) "
+        "from the ledger", description="Render evidence/<area>/README.md, evidence/README.md "
+        "and paper/generated/ from the ledger and the contracts alone.")
+    _common(render)
+    render.add_argument("--check", action="store_true",
+                        help="exit 1 when a committed rendered file differs from a fresh render")
+    render.add_argument("--site", metavar="DIR", help="also write a static HTML site into DIR")
+    render.add_argument("--only", choices=["readmes", "paper"], help="render one part only")
+    render.set_defaults(func=cmd_render)
+    paper = sub.add_parser("paper", help="paper tools")
+    psub = paper.add_subparsers(dest="paper_command", required=True, metavar="ACTION")
+    check = psub.add_parser("check", help="exit 1 when the paper cites a number the ledger does "
+                            "not stand behind (see harness/render/papercheck.py for the rules)")
+    _common(check)
+    check.set_defaults(func=cmd_paper_check)
+    pr = sub.add_parser(
+        "pr", help="Markdown for a PR: evidence now against --base REF",
+        description="Print Markdown comparing the evidence now with the evidence at --base. "
+        "With --output FILE it is also written to FILE; without --output it is appended to "
+        "$GITHUB_STEP_SUMMARY when that is set. Exit code: the gate's, on the current state.")
+    _common(pr)
+    pr.add_argument("--base", required=True, help="git ref to compare with, e.g. origin/main")
+    pr.add_argument("--output", metavar="FILE", help="write the Markdown to FILE too")
+    pr.set_defaults(func=cmd_pr)

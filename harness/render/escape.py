@@ -1,0 +1,95 @@
+"""Escaping for every format falsify renders: LaTeX, Markdown and HTML.
+
+Everything a renderer takes from a contract or a record (claim titles, reasons, notes, subject
+ids) is untrusted text. Templates escape by default (see ``harness.render.templates``); these
+functions are the single place that knows each format's special characters.
+"""
+
+from __future__ import annotations
+
+import re
+
+from markupsafe import Markup, escape
+
+__all__ = [
+    "html",
+    "latex",
+    "md_code",
+    "md_fence",
+    "md_text",
+    "oneline",
+]
+
+# Characters that end a line somewhere (CommonMark: \n and \r; Python's splitlines: the rest).
+_LINE_BREAKS = re.compile(r"[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x1f\x7f]")
+
+_LATEX = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
+}
+_LATEX_RE = re.compile("|".join(re.escape(c) for c in _LATEX))
+
+# Markdown: characters that can open or close inline syntax anywhere in a line.
+_MD_INLINE = re.compile(r"([\\`*_{}\[\]<>|~&!#$])")
+# ...and those that only matter at the start of a line (lists, headings, quotes, rules).
+_MD_LEADING = re.compile(r"^(\s*\d{0,9})([-+*.)])(?=\s|$)")
+
+
+def oneline(text: str) -> str:
+    """``text`` on one line: every line break becomes a space, control characters go."""
+    return _CONTROL.sub("", _LINE_BREAKS.sub(" ", text))
+
+
+def latex(text: object) -> str:
+    """``text`` as LaTeX text-mode material: every special character escaped, on one line."""
+    return _LATEX_RE.sub(lambda m: _LATEX[m.group(0)], oneline(str(text)))
+
+
+def md_text(text: object) -> str:
+    """``text`` as inline Markdown (a paragraph, a list item or a table cell).
+
+    Line breaks become spaces (a table cell never holds a raw newline), every character that
+    opens inline syntax is backslash-escaped (pipes included, so a cell never splits), and a
+    line-leading list, heading or quote marker is escaped too.
+    """
+    flat = _MD_INLINE.sub(r"\\\1", oneline(str(text)))
+    return _MD_LEADING.sub(r"\1\\\2", flat)
+
+
+def md_code(text: object, *, cell: bool = False) -> str:
+    """``text`` as an inline code span: a backtick fence longer than any run inside it.
+
+    In a table ``cell``, pipes are escaped too: GitHub splits cells on ``|`` even inside code
+    spans, and drops the backslash there.
+    """
+    body = oneline(str(text))
+    if cell:
+        body = body.replace("|", "\\|")
+    longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if body.startswith("`") or body.endswith("`") or not body.strip() else ""
+    return f"{fence}{pad}{body}{pad}{fence}"
+
+
+def md_fence(text: str, info: str = "") -> str:
+    """``text`` as a fenced code block whose fence no line of ``text`` can close."""
+    longest = max((len(run) for run in re.findall(r"`{3,}", text)), default=2)
+    fence = "`" * (longest + 1)
+    return f"{fence}{oneline(info)}\n{text.rstrip()}\n{fence}"
+
+
+def html(text: object) -> Markup:
+    """``text`` escaped for HTML text and attribute values (markupsafe)."""
+    return escape(text)

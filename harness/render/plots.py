@@ -1,0 +1,317 @@
+"""Plots beside the evidence READMEs: PNGs drawn with matplotlib (Agg), byte-for-byte repeatable.
+
+Three kinds, each from the ledger alone:
+
+- ``timeline``: per area, every claim record as a dot at its UTC time, coloured by verdict
+  (controls as crosses);
+- ``history``: per claim, the first key measurement across records, a line per subject, the CI
+  as a band; drawn only when the claim has more than one finite value of it;
+- ``curves``: per claim and attachment name, the latest record of each subject whose attachment
+  has a plottable shape (see :func:`curve_data` and ``docs/INTERNALS.md``).
+
+A plot is a :class:`PlotSpec`: its kind, title and JSON data. The sha256 of that JSON (and of
+``STYLE_VERSION``) is written into the PNG as a ``falsify-source`` text chunk. ``render`` redraws a
+PNG only when that hash changes, and ``render --check`` compares hashes rather than pixels, so a
+different matplotlib or FreeType on another machine never makes a committed plot "differ". With
+the same versions, the bytes repeat exactly (Agg, fixed style, no ``Software`` or date metadata).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import struct
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.records import Record, canonical_json, sha256_text
+from harness.render.view import AreaView, ClaimView, EvidenceView
+
+__all__ = [
+    "SOURCE_KEY",
+    "STYLE_VERSION",
+    "PlotPlan",
+    "PlotSpec",
+    "area_plots",
+    "curve_data",
+    "draw",
+    "draw_many",
+    "plot_plan",
+    "read_source_hash",
+]
+
+STYLE_VERSION = 1
+SOURCE_KEY = "falsify-source"
+VERDICT_COLOURS = {"PASS": "#2e7d32", "FAIL": "#c62828", "SUSPECT": "#ef6c00",
+                   "INCONCLUSIVE": "#b08900", "ERROR": "#6a1b9a", "SKIPPED": "#8a8a8a"}
+_X_KEYS = ("x", "layer", "layers", "step", "steps")
+_STYLE: dict[str, Any] = {"font.family": "DejaVu Sans", "font.size": 8.0, "axes.titlesize": 9.0,
+          "axes.grid": True, "grid.alpha": 0.3, "svg.hashsalt": "falsify",
+          "path.simplify": False, "figure.dpi": 80.0, "savefig.dpi": 80.0}
+_PARALLEL_FROM = 12
+
+
+@dataclass(frozen=True)
+class PlotSpec:
+    """One plot: what to draw (``kind``), its title and its data (JSON values only)."""
+
+    kind: str
+    title: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def source_hash(self) -> str:
+        return sha256_text(canonical_json({"style": STYLE_VERSION, "kind": self.kind,
+                                           "title": self.title, "data": self.data}))
+
+
+def _finite(value: Any) -> float | None:
+    """A JSON number that plots, else None (a gap)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+# --- specs ----------------------------------------------------------------------------------
+
+def timeline_spec(area: AreaView) -> PlotSpec | None:
+    ids = [c.id for c in area.claims]
+    points = [[r.created, i, str(r.verdict), r.role == "control"]
+              for i, c in enumerate(area.claims) for r in c.history]
+    if not points:
+        return None
+    return PlotSpec("timeline", f"{area.title}: verdicts over time",
+                    {"claims": ids, "points": sorted(points)})
+
+
+def history_spec(view: ClaimView) -> PlotSpec | None:
+    if not view.key_measures or len(view.history) < 2:
+        return None
+    name = _moving_measure(view)
+    spec = view.claim.measures.get(name)
+    series: dict[str, list[list[Any]]] = {}
+    for r in view.history:
+        m = r.measurement(name)
+        if m is None or _finite(m.value) is None:
+            continue
+        lo, hi = m.ci if m.ci is not None else (None, None)
+        series.setdefault(r.subject, []).append([r.created, m.value, _finite(lo), _finite(hi)])
+    if sum(len(points) for points in series.values()) < 2:
+        return None
+    controls = sorted(ref.id for ref in view.claim.controls)
+    unit = spec.unit if spec is not None else ""
+    return PlotSpec("history", f"{view.id}: {name} across records",
+                    {"measure": name, "unit": unit, "controls": controls,
+                     "series": dict(sorted(series.items()))})
+
+
+def _moving_measure(view: ClaimView) -> str:
+    """The first key measurement whose value changes across records, else the first."""
+    for name in view.key_measures:
+        values = {m.value for r in view.history if (m := r.measurement(name)) and m.finite}
+        if len(values) > 1:
+            return name
+    return view.key_measures[0]
+
+
+def curve_data(value: Any) -> dict[str, Any] | None:
+    """An attachment as ``{"x": [...], "series": {name: [...]}, "x_label", "y_label"}``, or None.
+
+    Accepted shapes: that one (labels optional), or a flat mapping with one x key (``x``,
+    ``layer``, ``layers``, ``step`` or ``steps``) and other keys holding equally long numeric
+    lists, e.g. ``{"layers": [0, 1, 2], "max_abs_diff": [0.0, 0.01, 0.4]}``.
+    """
+    if not isinstance(value, Mapping):
+        return None
+    if isinstance(value.get("series"), Mapping) and isinstance(value.get("x"), list):
+        x, series = value["x"], dict(value["series"])
+        x_label, y_label = str(value.get("x_label", "x")), str(value.get("y_label", ""))
+    else:
+        x_key = next((k for k in _X_KEYS if isinstance(value.get(k), list)), None)
+        if x_key is None:
+            return None
+        x, x_label, y_label = value[x_key], x_key, ""
+        series = {k: v for k, v in value.items() if k != x_key}
+    ok = (x and all(_finite(v) is not None for v in x) and series
+          and all(isinstance(s, list) and len(s) == len(x) for s in series.values()))
+    if not ok:
+        return None
+    return {"x": [float(v) for v in x], "x_label": x_label, "y_label": y_label,
+            "series": {str(k): [_finite(v) for v in s] for k, s in sorted(series.items())}}
+
+
+def curve_specs(view: ClaimView) -> list[tuple[str, PlotSpec]]:
+    """One plot per attachment name: each subject's latest record contributes its series."""
+    by_name: dict[str, dict[str, Any]] = {}
+    for rv in view.rows:
+        record: Record | None = rv.record
+        if record is None:
+            continue
+        for name, value in sorted(record.attachments.items()):
+            data = curve_data(value)
+            if data is None:
+                continue
+            plot = by_name.setdefault(name, {"x_label": data["x_label"],
+                                             "y_label": data["y_label"], "lines": []})
+            for series, ys in data["series"].items():
+                plot["lines"].append([f"{rv.ref.id}: {series}", data["x"], ys])
+    return [(name, PlotSpec("curves", f"{view.id}: {name}", plot))
+            for name, plot in sorted(by_name.items())]
+
+
+PlotPlan = Mapping[str, Mapping[str, PlotSpec]]  # area -> file name -> plot
+
+
+def plot_plan(view: EvidenceView) -> PlotPlan:
+    """Every plot of every area, computed once for the READMEs and the site."""
+    return {area.area: area_plots(area) for area in view.areas}
+
+
+def area_plots(area: AreaView) -> dict[str, PlotSpec]:
+    """File name (beside the area README) -> plot, for every plot the area gets."""
+    out: dict[str, PlotSpec] = {}
+    timeline = timeline_spec(area)
+    if timeline is not None:
+        out["timeline.png"] = timeline
+    for view in area.claims:
+        history = history_spec(view)
+        if history is not None:
+            out[f"{view.id}.history.png"] = history
+        for name, spec in curve_specs(view):
+            out[f"{view.id}.{_safe(name)}.png"] = spec
+    return out
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name) or "attachment"
+
+
+# --- drawing --------------------------------------------------------------------------------
+
+def _dates(stamps: Iterable[str]) -> list[float]:
+    from matplotlib.dates import date2num
+
+    from harness.ledger.query import parse_created
+
+    return [float(date2num(parse_created(s))) for s in stamps]  # type: ignore[no-untyped-call]
+
+
+def _time_axis(ax: Any) -> None:
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+    locator = AutoDateLocator(minticks=3, maxticks=7)  # type: ignore[no-untyped-call]
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+
+
+def _draw_timeline(fig: Any, spec: PlotSpec) -> None:
+    claims = spec.data["claims"]
+    fig.set_size_inches(7.2, 1.3 + 0.22 * len(claims))
+    ax = fig.add_subplot()
+    for verdict, colour in VERDICT_COLOURS.items():
+        for control, marker in ((False, "o"), (True, "x")):
+            pts = [p for p in spec.data["points"] if p[2] == verdict and p[3] is control]
+            if pts:
+                label = verdict if not control else f"{verdict} (control)"
+                ax.scatter(_dates(p[0] for p in pts), [p[1] for p in pts], s=14, c=colour,
+                           marker=marker, label=label, linewidths=1.0)
+    ax.set_yticks(range(len(claims)), claims)
+    ax.set_ylim(len(claims) - 0.5, -0.5)
+    _time_axis(ax)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
+
+
+def _draw_history(fig: Any, spec: PlotSpec) -> None:
+    fig.set_size_inches(7.2, 2.8)
+    ax = fig.add_subplot()
+    controls = set(spec.data["controls"])
+    for subject, points in spec.data["series"].items():
+        xs = _dates(p[0] for p in points)
+        style = "--" if subject in controls else "-"
+        label = f"{subject} (control)" if subject in controls else subject
+        line = ax.plot(xs, [p[1] for p in points], style, marker="o", ms=3, lw=1, label=label)
+        bands = [(x, p[2], p[3]) for x, p in zip(xs, points, strict=True)
+                 if p[2] is not None and p[3] is not None]
+        if bands:
+            ax.fill_between([b[0] for b in bands], [b[1] for b in bands], [b[2] for b in bands],
+                            color=line[0].get_color(), alpha=0.15, lw=0)
+    ax.set_ylabel(f"{spec.data['measure']} ({spec.data['unit']})")
+    _time_axis(ax)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
+
+
+def _draw_curves(fig: Any, spec: PlotSpec) -> None:
+    fig.set_size_inches(7.2, 2.8)
+    ax = fig.add_subplot()
+    for label, xs, ys in spec.data["lines"]:
+        ax.plot(xs, [math.nan if y is None else y for y in ys], marker=".", ms=3, lw=1,
+                label=label)
+    ax.set_xlabel(spec.data["x_label"])
+    ax.set_ylabel(spec.data["y_label"])
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
+
+
+_DRAW = {"timeline": _draw_timeline, "history": _draw_history, "curves": _draw_curves}
+
+
+def draw(spec: PlotSpec) -> bytes:
+    """The PNG bytes of ``spec``, with its source hash in a ``falsify-source`` text chunk."""
+    import matplotlib
+    import matplotlib.style
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    style: Any = _STYLE  # matplotlib types rc keys as a Literal of every name
+    with matplotlib.style.context("default"), matplotlib.rc_context(style):
+        fig = Figure()
+        FigureCanvasAgg(fig)
+        _DRAW[spec.kind](fig, spec)
+        fig.axes[0].set_title(spec.title, loc="left")
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", bbox_inches="tight", pad_inches=0.1,
+                    metadata={"Software": None, SOURCE_KEY: spec.source_hash})
+    return buf.getvalue()
+
+
+def draw_many(specs: Sequence[PlotSpec]) -> list[bytes]:
+    """PNG bytes of each spec, in order; across processes when there are many."""
+    workers = min(os.cpu_count() or 1, 8)
+    if len(specs) < _PARALLEL_FROM or workers < 2:
+        return [draw(s) for s in specs]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(draw, specs, chunksize=max(1, len(specs) // (workers * 4))))
+
+
+def read_source_hash(path: Path) -> str | None:
+    """The ``falsify-source`` hash in the PNG at ``path``; None when it is not a falsify plot."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    return source_hash_of(data)
+
+
+def source_hash_of(data: bytes) -> str | None:
+    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return None
+    pos = 8
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        if kind == b"tEXt":
+            key, _, value = body.partition(b"\x00")
+            if key == SOURCE_KEY.encode("latin-1"):
+                return value.decode("latin-1")
+        elif kind == b"zTXt":
+            key, _, rest = body.partition(b"\x00")
+            if key == SOURCE_KEY.encode("latin-1"):
+                return zlib.decompress(rest[1:]).decode("latin-1")
+        elif kind == b"IDAT":
+            return None  # matplotlib writes text chunks before the image data
+        pos += 12 + length
+    return None

@@ -1,0 +1,231 @@
+"""Evidence READMEs: ``evidence/README.md`` (index) and ``evidence/<area>/README.md``.
+
+Everything comes from an :class:`EvidenceView` (the ledger and the contracts) plus, verbatim, a
+hand-written ``notes.md`` beside an area README, which is never written by the renderer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from markupsafe import Markup
+
+from harness.render import cells
+from harness.render.escape import md_code, md_fence, md_text
+from harness.render.fmt import number, short_sha, stamp
+from harness.render.output import MD_MARK, Rendered
+from harness.render.plots import PlotPlan, PlotSpec
+from harness.render.templating import markdown_env, md_table, safe
+from harness.render.view import AreaView, ClaimView, EvidenceView
+
+__all__ = ["HISTORY_ROWS", "render_readmes"]
+
+HISTORY_ROWS = 20
+_VERDICTS = ("PASS", "FAIL", "SUSPECT", "INCONCLUSIVE", "ERROR", "SKIPPED", "MISSING")
+
+
+def _percent(value: float) -> str:
+    return f"{value:.0f} %"
+
+
+def milestone_table(view: EvidenceView, names: Iterable[str] | None = None) -> Markup | None:
+    wanted = None if names is None else set(names)
+    rows = [[safe(md_code(n, cell=True)), f"{p}/{t}", _percent(pct)]
+            for n, p, t, pct in view.milestones if wanted is None or n in wanted]
+    if not rows:
+        return None
+    return md_table(["milestone", "claims at fresh PASS", "ship %"], rows)
+
+
+def _intro(view: EvidenceView, n_claims: int, n_records: int) -> str:
+    if view.n_records == 0:
+        return (f"No evidence yet: the ledger ({view.ledger_label}) holds no records. Run the "
+                f"falsifiers (`pytest falsifiers/ -m live`), then `falsify render`.")
+    newest = view.newest.strftime("%Y-%m-%d %H:%M UTC") if view.newest else "—"
+    return (f"Rendered by `falsify render` from the ledger ({md_text(view.ledger_label)}) and "
+            f"the contracts alone: {n_claims} claim(s), {n_records} record(s); the newest record "
+            f"in the ledger is from {newest}. Ages and max-age staleness are measured against "
+            f"that record, not the clock; `falsify status` adds input-hash staleness.")
+
+
+# --- one claim ---------------------------------------------------------------------------------
+
+def _rows_table(c: ClaimView, newest: Any) -> Markup:
+    rows = [[safe(md_code(rv.ref.id, cell=True)), cells.role_text(rv), cells.verdict_text(rv),
+             cells.measures_text(rv.record, c.key_measures, c.digits),
+             cells.recorded_text(rv.record), cells.age_text(rv, newest),
+             "; ".join(rv.row.stale + rv.row.reasons)]
+            for rv in c.rows]
+    return md_table(["subject", "role", "verdict", "key measurements", "recorded",
+                     "age", "why"], rows)
+
+
+def _controls_table(c: ClaimView) -> Markup | None:
+    rows = [[safe(md_code(rv.ref.id, cell=True)), rv.row.expect or "FAIL",
+             cells.verdict_text(rv), cells.role_text(rv).rpartition(": ")[2]
+             if rv.record is not None else "—", rv.ref.why]
+            for rv in c.rows if rv.ref.role == "control"]
+    if not rows:
+        return None
+    return md_table(["control", "must get", "latest verdict", "holds", "why"], rows)
+
+
+def _hypotheses_table(c: ClaimView) -> Markup | None:
+    rows = []
+    for hv in c.hypotheses:
+        h = hv.hypothesis
+        results = "; ".join(f"{r.subject}: {r.verdict!s} ({stamp(r.created)})"
+                            for r in hv.results) or "not probed yet"
+        rows.append([safe(md_code(h.id, cell=True)), h.statement, h.probe or "—",
+                     h.intervention or "—", results])
+    if not rows:
+        return None
+    return md_table(["hypothesis", "statement", "probe", "intervention", "latest result"], rows)
+
+
+def _history_table(c: ClaimView) -> Markup | None:
+    if not c.history:
+        return None
+    rows = []
+    for r in reversed(c.history[-HISTORY_ROWS:]):
+        amends = f" (amends {r.amends.get('record')}: {r.amends.get('why')})" if r.amends else ""
+        rows.append([stamp(r.created), safe(md_code(r.subject, cell=True)), str(r.verdict),
+                     cells.measures_text(r, c.key_measures, c.digits),
+                     safe(md_code(short_sha(r.provenance.get("git", {}).get("commit"), 10),
+                                  cell=True)),
+                     safe(md_code(r.id, cell=True) + md_text(amends))])
+    return md_table(["recorded", "subject", "verdict", "key measurements", "commit", "record"],
+                    rows)
+
+
+def _reproduce(c: ClaimView) -> Markup | None:
+    commands = sorted({cmd for rv in c.rows if rv.record is not None
+                       if (cmd := cells.reproduce_command(rv.record))})
+    return Markup(md_fence("\n".join(commands), "sh")) if commands else None
+
+
+def _params_table(c: ClaimView) -> Markup | None:
+    claim = c.claim
+    if not claim.params:
+        return None
+    rows = []
+    for name, q in claim.params.items():
+        overrides = "; ".join(f"{ref.id}: {ref.params[name]}" for ref in claim.all_subjects
+                              if name in ref.params)
+        rows.append([safe(md_code(name, cell=True)), str(q), overrides or "—"])
+    return md_table(["param", "default", "per subject"], rows)
+
+
+def _measures_table(c: ClaimView) -> Markup:
+    rows = [[safe(md_code(name, cell=True)), spec.unit, spec.doc]
+            for name, spec in c.claim.measures.items()]
+    return md_table(["measure", "unit", "meaning"], rows)
+
+
+def _claim_context(c: ClaimView, newest: Any, plots: Mapping[str, PlotSpec]) -> dict[str, Any]:
+    claim = c.claim
+    own = [{"file": name, "alt": spec.title} for name, spec in plots.items()
+           if name.startswith(f"{c.id}.")]
+    return {
+        "id": claim.id, "title": claim.title, "statement": claim.statement,
+        "verdict": cells.claim_verdict_text(c),
+        "milestones": ", ".join(claim.milestones) or "—",
+        "source": f"contracts/{claim.source.name}",
+        "max_age": None if claim.max_age_s is None else _duration(claim.max_age_s),
+        "predicate": cells.expr_words(claim.predicate_text),
+        "guards": [{"id": g.id, "check": cells.expr_words(g.text), "doc": g.doc}
+                   for g in claim.guards],
+        "params": _params_table(c), "measures": _measures_table(c),
+        "rows": _rows_table(c, newest), "controls": _controls_table(c),
+        "hypotheses": _hypotheses_table(c), "history": _history_table(c),
+        "history_note": cells.history_note(c, HISTORY_ROWS), "plots": own,
+        "provenance": cells.provenance_info(c),
+        "reproduce": _reproduce(c),
+    }
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("d", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if seconds >= size and seconds % size == 0:
+            return f"{number(seconds / size)} {unit}"
+    return f"{number(seconds)} s"
+
+
+# --- one area and the index ----------------------------------------------------------------------
+
+def _verdicts_table(area: AreaView, newest: Any) -> Markup:
+    rows = []
+    for c in area.claims:
+        link = safe(f"[{md_code(c.id, cell=True)}](#{cells.slug(c.id)})")
+        for rv in c.rows:
+            rows.append([link, safe(md_code(rv.ref.id, cell=True)),
+                         cells.role_text(rv), cells.verdict_text(rv),
+                         cells.measures_text(rv.record, c.key_measures, c.digits),
+                         cells.recorded_text(rv.record), cells.age_text(rv, newest)])
+    return md_table(["claim", "subject", "role", "verdict", "key measurements",
+                     "recorded", "age"], rows)
+
+
+def _unknown_table(view: EvidenceView, area: str | None) -> Markup | None:
+    known_areas = {c.claim.id: c.claim.area for c in view.claims}
+    rows = [[safe(md_code(claim, cell=True)), safe(md_code(subject, cell=True))]
+            for claim, subject in view.report.unknown
+            if area is None or known_areas.get(claim) == area]
+    if not rows:
+        return None
+    return md_table(["claim", "subject"], rows)
+
+
+def area_readme(view: EvidenceView, area: AreaView, plots: Mapping[str, PlotSpec],
+                notes: str | None) -> str:
+    names = {m for c in area.claims for m in c.claim.milestones}
+    n_records = area.n_records
+    return markdown_env().get_template("area_readme.md.j2").render(
+        mark=safe(MD_MARK), area=area, intro=safe(_intro(view, len(area.claims), n_records)),
+        milestones=milestone_table(view, names), verdicts=_verdicts_table(area, view.newest),
+        timeline="timeline.png" if "timeline.png" in plots else None,
+        claims=[_claim_context(c, view.newest, plots) for c in area.claims],
+        unknown=_unknown_table(view, area.area),
+        notes=None if notes is None else safe(notes.rstrip("\n")),
+    )
+
+
+def _counts(area: AreaView) -> list[str]:
+    counts = dict.fromkeys(_VERDICTS, 0)
+    for c in area.claims:
+        for rv in c.rows:
+            counts[rv.row.verdict] = counts.get(rv.row.verdict, 0) + 1
+    return [str(counts[v]) for v in _VERDICTS]
+
+
+def index_readme(view: EvidenceView) -> str:
+    rows = [[safe(f"[{md_code(a.area, cell=True)}]({a.area}/README.md)"), a.title,
+             str(len(a.claims)), str(sum(c.passing for c in a.claims)), *_counts(a),
+             str(a.n_records)]
+            for a in view.areas]
+    areas = md_table(["area", "title", "claims", "claims passing", *_VERDICTS, "records"], rows)
+    milestones = milestone_table(view) or md_text("No milestones are declared.")
+    return markdown_env().get_template("index_readme.md.j2").render(
+        mark=safe(MD_MARK), intro=safe(_intro(view, len(view.claims), view.n_records)),
+        milestones=safe(milestones), areas=areas, unknown=_unknown_table(view, None))
+
+
+def _read_notes(folder: Path) -> str | None:
+    path = folder / "notes.md"
+    return path.read_text("utf-8") if path.is_file() else None
+
+
+def render_readmes(view: EvidenceView, evidence_dir: Path, plans: PlotPlan) -> Rendered:
+    """Every README and plot under ``evidence_dir``."""
+    texts: dict[Path, bytes] = {evidence_dir / "README.md": index_readme(view).encode()}
+    plots: dict[Path, PlotSpec] = {}
+    for area in view.areas:
+        folder = evidence_dir / area.area
+        specs = plans[area.area]
+        text = area_readme(view, area, specs, _read_notes(folder))
+        texts[folder / "README.md"] = text.encode()
+        plots.update({folder / name: spec for name, spec in specs.items()})
+    return Rendered(texts, plots)
+

@@ -1,0 +1,115 @@
+"""``falsify render --site DIR``: a static HTML evidence site that works from ``file://``.
+
+``DIR/index.html`` lists every claim with verdict badges and client-side filters (milestone,
+verdict; also read from ``?milestone=...&verdict=...``), ``DIR/claims/<ID>.html`` shows one claim,
+``DIR/plots/<area>/*.png`` holds the same plots as the READMEs. No CDN, no external request; the
+only script is inline. Jinja autoescapes everything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from markupsafe import Markup
+
+from harness.render import cells
+from harness.render.fmt import measurement_text, short_sha, stamp
+from harness.render.output import Rendered
+from harness.render.plots import PlotPlan, PlotSpec
+from harness.render.templating import html_env
+from harness.render.view import ClaimView, EvidenceView, RowView
+
+__all__ = ["MARKER", "SITE_HISTORY_ROWS", "render_site"]
+
+MARKER = ".falsify-site"
+SITE_HISTORY_ROWS = 50
+
+
+def _badge(rv: RowView) -> dict[str, Any]:
+    verdict = rv.row.verdict
+    return {"verdict": verdict, "stale": bool(rv.row.stale), "subject": rv.ref.id,
+            "text": cells.verdict_text(rv), "title": cells.role_text(rv)}
+
+
+def _index_row(c: ClaimView) -> dict[str, Any]:
+    return {"id": c.id, "href": f"claims/{c.id}.html", "title": c.claim.title,
+            "area": c.claim.area, "milestones": list(c.claim.milestones),
+            "verdicts": list(c.verdicts), "badges": [_badge(rv) for rv in c.rows],
+            "status": cells.claim_verdict_text(c)}
+
+
+def _row(rv: RowView, c: ClaimView, newest: Any) -> dict[str, Any]:
+    record = rv.record
+    measurements = [] if record is None else [
+        {"name": m.name, "text": measurement_text(m, c.digits)} for m in record.measurements]
+    return {"subject": rv.ref.id, "role": cells.role_text(rv), "verdict": rv.row.verdict,
+            "stale": bool(rv.row.stale), "text": cells.verdict_text(rv),
+            "measurements": measurements, "recorded": cells.recorded_text(record),
+            "age": cells.age_text(rv, newest), "record": record.id if record else "—",
+            "why": "; ".join(rv.row.stale + rv.row.reasons)}
+
+
+_HISTORY_ROW = Markup(
+    '<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td><span class="badge v-{}">{}</span>'
+    '</td><td>{}</td><td><code>{}</code></td><td><code>{}</code></td></tr>')
+
+
+def _history(c: ClaimView) -> list[Markup]:
+    """History rows, built here rather than in the template: a page can hold hundreds."""
+    return [_HISTORY_ROW.format(stamp(r.created), r.subject, r.role, r.verdict, r.verdict,
+                                cells.measures_text(r, c.key_measures, c.digits),
+                                short_sha(r.provenance.get("git", {}).get("commit"), 10), r.id)
+            for r in reversed(c.history[-SITE_HISTORY_ROWS:])]
+
+
+def _claim_page(c: ClaimView, view: EvidenceView, plots: Mapping[str, PlotSpec]) -> str:
+    claim = c.claim
+    commands = sorted({cmd for rv in c.rows if rv.record is not None
+                       if (cmd := cells.reproduce_command(rv.record))})
+    context = {
+        "id": c.id, "title": claim.title, "statement": claim.statement, "area": claim.area,
+        "verdict": cells.claim_verdict_text(c), "milestones": ", ".join(claim.milestones) or "—",
+        "source": f"contracts/{claim.source.name}",
+        "predicate": cells.expr_words(claim.predicate_text),
+        "guards": [{"id": g.id, "check": cells.expr_words(g.text), "doc": g.doc}
+                   for g in claim.guards],
+        "rows": [_row(rv, c, view.newest) for rv in c.rows],
+        "hypotheses": [{"id": hv.hypothesis.id, "statement": hv.hypothesis.statement,
+                        "probe": hv.hypothesis.probe or "—",
+                        "intervention": hv.hypothesis.intervention or "—",
+                        "results": [{"subject": r.subject, "verdict": str(r.verdict)}
+                                    for r in hv.results]} for hv in c.hypotheses],
+        "plots": [{"src": f"../plots/{claim.area}/{name}", "alt": spec.title}
+                  for name, spec in plots.items() if name.startswith(f"{c.id}.")],
+        "history": _history(c), "history_note": cells.history_note(c, SITE_HISTORY_ROWS),
+        "provenance": cells.provenance_info(c), "commands": commands,
+    }
+    return html_env().get_template("site_claim.html.j2").render(c=context)
+
+
+def _index_page(view: EvidenceView) -> str:
+    milestones = [{"name": n, "passed": p, "total": t, "percent": f"{pct:.0f} %"}
+                  for n, p, t, pct in view.milestones]
+    verdicts = sorted({v for c in view.claims for v in c.verdicts})
+    intro = (f"{len(view.claims)} claim(s), {view.n_records} record(s) in {view.ledger_label}."
+             if view.n_records else
+             f"No evidence yet: the ledger ({view.ledger_label}) holds no records.")
+    return html_env().get_template("site_index.html.j2").render(
+        intro=intro, milestones=milestones, verdicts=verdicts,
+        claims=[_index_row(c) for c in view.claims])
+
+
+def render_site(view: EvidenceView, site_dir: Path, plans: PlotPlan) -> Rendered:
+    """Every page and plot of the site under ``site_dir``."""
+    texts: dict[Path, bytes] = {site_dir / MARKER: b"falsify evidence site\n",
+                                site_dir / "index.html": _index_page(view).encode()}
+    plots: dict[Path, PlotSpec] = {}
+    for area in view.areas:
+        specs = plans[area.area]
+        plots.update({site_dir / "plots" / area.area / n: s for n, s in specs.items()})
+        for c in area.claims:
+            page = _claim_page(c, view, specs)
+            texts[site_dir / "claims" / f"{c.id}.html"] = page.encode()
+    return Rendered(texts, plots)

@@ -1,0 +1,214 @@
+"""What every renderer shows, computed once from the contracts and the ledger and nothing else.
+
+Determinism (DESIGN rule 3): the clock never enters a render. STALE here means what the ledger
+and the contracts alone can say: the contract changed since the record, or the record is older
+than the claim's max age *measured against the newest record in the ledger*. Input-hash
+staleness needs the input files themselves, which are not part of the ledger; `falsify status`
+and `falsify gate` check it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from harness.contracts import Claim, ContractSet, Hypothesis, SubjectRef
+from harness.ledger.query import parse_created
+from harness.records import Record
+from harness.render.fmt import DEFAULT_DIGITS
+from harness.status import ClaimState, Row, StatusReport, compute_status
+
+__all__ = [
+    "AreaView",
+    "ClaimView",
+    "EvidenceView",
+    "HypothesisView",
+    "RowView",
+    "build_view",
+    "key_measures",
+]
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+KEY_MEASURES = 3
+
+
+@dataclass(frozen=True)
+class RowView:
+    """One subject or control of a claim with its latest record (None when there is none)."""
+
+    ref: SubjectRef
+    row: Row
+    record: Record | None
+
+    @property
+    def created(self) -> datetime | None:
+        return None if self.record is None else parse_created(self.record.created)
+
+    @property
+    def control_holds(self) -> bool | None:
+        """For a control: did it get the verdict it must get? None when not decided."""
+        if self.ref.role != "control" or self.record is None:
+            return None
+        return self.row.verdict == self.row.expect
+
+
+@dataclass(frozen=True)
+class HypothesisView:
+    """A hypothesis and the latest probe result on each subject that has one."""
+
+    hypothesis: Hypothesis
+    results: tuple[Record, ...]
+    declared: bool = True
+
+
+@dataclass(frozen=True)
+class ClaimView:
+    claim: Claim
+    state: ClaimState
+    rows: tuple[RowView, ...]
+    history: tuple[Record, ...]  # claim and amendment records, in ledger order
+    hypotheses: tuple[HypothesisView, ...]
+
+    @property
+    def id(self) -> str:
+        return self.claim.id
+
+    @property
+    def passing(self) -> bool:
+        return self.state.passing
+
+    @property
+    def key_measures(self) -> tuple[str, ...]:
+        return key_measures(self.claim)
+
+    @property
+    def digits(self) -> int:
+        paper = self.claim.paper or {}
+        return int(paper.get("digits", DEFAULT_DIGITS))
+
+    @property
+    def latest(self) -> Record | None:
+        """The most recent of the rows' latest records."""
+        found = [rv.record for rv in self.rows if rv.record is not None]
+        return max(found, key=lambda r: (r.created, r.id)) if found else None
+
+    @property
+    def verdicts(self) -> tuple[str, ...]:
+        return tuple(sorted({rv.row.verdict for rv in self.rows}))
+
+
+@dataclass(frozen=True)
+class AreaView:
+    area: str
+    title: str
+    claims: tuple[ClaimView, ...]
+
+    @property
+    def n_records(self) -> int:
+        return sum(len(c.history) for c in self.claims)
+
+
+@dataclass(frozen=True)
+class EvidenceView:
+    contracts: ContractSet
+    report: StatusReport
+    areas: tuple[AreaView, ...]
+    newest: datetime | None
+    n_records: int
+    ledger_label: str
+
+    @property
+    def claims(self) -> list[ClaimView]:
+        return [c for a in self.areas for c in a.claims]
+
+    def claim(self, claim_id: str) -> ClaimView:
+        for c in self.claims:
+            if c.id == claim_id:
+                return c
+        msg = f"unknown claim {claim_id!r}"
+        raise KeyError(msg)
+
+    @property
+    def milestones(self) -> list[tuple[str, int, int, float]]:
+        """(name, claims at PASS, claims, ship %) per milestone, by name."""
+        return [(name, p, t, self.report.ship_percent(name))
+                for name, (p, t) in sorted(self.report.milestones.items())]
+
+
+def key_measures(claim: Claim) -> tuple[str, ...]:
+    """The measurements a table shows: the paper binding's, else the first few declared."""
+    bound = (claim.paper or {}).get("measurements")
+    if bound:
+        return tuple(str(m) for m in bound)
+    return tuple(claim.measures)[:KEY_MEASURES]
+
+
+class _Preloaded:
+    """The ledger's ``latest()`` with ``load()`` answered from records already parsed."""
+
+    def __init__(self, latest: Mapping[tuple[str, str], Any],
+                 by_id: Mapping[str, Record]) -> None:
+        self._latest, self.by_id = latest, by_id
+
+    def latest(self) -> Mapping[tuple[str, str], Any]:
+        return self._latest
+
+    def load(self, summary: Any) -> Record:
+        return self.by_id[summary.id]
+
+
+def _hypothesis_records(latest: Mapping[tuple[str, str, str], Any],
+                        by_id: Mapping[str, Record]) -> dict[str, dict[str, list[Record]]]:
+    """claim -> hypothesis id -> the latest record of it on each subject."""
+    out: dict[str, dict[str, list[Record]]] = {}
+    for (claim_id, _subject, hyp), summary in latest.items():
+        out.setdefault(claim_id, {}).setdefault(hyp, []).append(by_id[summary.id])
+    return out
+
+
+def _hypotheses(claim: Claim, found: dict[str, list[Record]]) -> tuple[HypothesisView, ...]:
+    views = []
+    for h in claim.hypotheses:
+        results = sorted(found.pop(h.id, []), key=lambda r: r.subject)
+        views.append(HypothesisView(h, tuple(results)))
+    for hyp_id, records in sorted(found.items()):
+        stray = Hypothesis(hyp_id or "(none)", "not declared in the contract")
+        views.append(HypothesisView(stray, tuple(sorted(records, key=lambda r: r.subject)),
+                                    declared=False))
+    return tuple(views)
+
+
+def _claim_view(state: ClaimState, latest: Mapping[tuple[str, str], Any],
+                history: list[Record], hyps: tuple[HypothesisView, ...],
+                by_id: Mapping[str, Record]) -> ClaimView:
+    claim = state.claim
+    rows = []
+    for ref, row in zip(claim.all_subjects, state.rows, strict=True):
+        summary = latest.get((claim.id, ref.id))
+        rows.append(RowView(ref, row, None if summary is None else by_id[summary.id]))
+    return ClaimView(claim, state, tuple(rows), tuple(history), hyps)
+
+
+def build_view(contracts: ContractSet, ledger: Any, *, ledger_label: str) -> EvidenceView:
+    """Everything the renderers show, from ``contracts`` and ``ledger`` (a :class:`Ledger`)."""
+    records: list[Record] = ledger.records()
+    by_id = {r.id: r for r in records}
+    newest = max((parse_created(r.created) for r in records), default=None)
+    latest = ledger.latest()
+    report = compute_status(contracts, _Preloaded(latest, by_id), now=newest or EPOCH,
+                            hasher=None)
+    hyps = _hypothesis_records(ledger.latest_hypotheses(), by_id)
+    history: dict[str, list[Record]] = {}
+    for r in records:
+        if r.kind != "hypothesis":
+            history.setdefault(r.claim, []).append(r)
+    states = {s.claim.id: s for s in report.claims}
+    areas = []
+    for area, ids in sorted(contracts.areas.items()):
+        claims = tuple(_claim_view(states[i], latest, history.get(i, []),
+                                   _hypotheses(contracts[i], dict(hyps.get(i, {}))), by_id)
+                       for i in ids)
+        areas.append(AreaView(area, contracts.area_titles.get(area, area), claims))
+    return EvidenceView(contracts, report, tuple(areas), newest, len(records), ledger_label)
