@@ -245,7 +245,7 @@ def _check_results(folder: Path, info: RunInfo, rows: list[PredictionRow],
     chars = sum(r.reference_chars for r in rows)
     if info.test_rows != len(rows):
         log.add(_rel(folder / "results.json"), None, "test_rows",
-                f"declares {info.test_rows} but {PREDICTIONS} holds {len(rows)} valid rows")
+                f"declares {info.test_rows} but {PREDICTIONS} holds {len(rows)} rows")
     if not _close(info.test_cer, _cer(edits, chars)):
         log.add(_rel(folder / "results.json"), None, "test_cer",
                 f"declares {info.test_cer!r} but the rows give {edits}/{chars} = "
@@ -275,22 +275,25 @@ def _check_partitions(folder: Path, declared: Mapping[str, Any], rows: list[Pred
                     f"{_cer(totals['cer_edits'], totals['reference_chars'])!r}")
 
 
-def _snapshot(folder: Path, split: Mapping[str, Any], rows: list[PredictionRow],
-              log: ProblemLog) -> Snapshot:
+def _check_split(folder: Path, split: Mapping[str, Any], rows: list[PredictionRow],
+                 log: ProblemLog) -> None:
     ids_sha = feat_id_set_sha256(r.feat_id for r in rows)
     name = _rel(folder / "split.json")
     if split["n_rows"] != len(rows):
         log.add(name, None, "n_rows", f"declares {split['n_rows']} but {PREDICTIONS} holds "
-                f"{len(rows)} valid rows")
+                f"{len(rows)} rows")
     if split["feat_id_set_sha256"] != ids_sha:
         log.add(name, None, "feat_id_set_sha256",
                 f"declares {split['feat_id_set_sha256'][:12]}... but the rows' feat_ids hash to "
                 f"{ids_sha[:12]}...")
-    return Snapshot(split["dataset"], split["dataset_sha256"], len(rows), ids_sha)
 
 
 def read_bundle(folder: Path) -> Bundle:
-    """Read and check the bundle in ``folder``; BundleError listing every problem otherwise."""
+    """Read and check the bundle in ``folder``; BundleError listing every problem otherwise.
+
+    Totals (results.json, split.json, metrics by partition) are checked against the rows only
+    when every row is valid: against a partial set of rows they would all disagree, and those
+    echoes would bury the row problems that caused them."""
     folder = Path(folder)
     if not folder.is_dir():
         msg = f"run bundle {folder} does not exist (or is not a folder)"
@@ -302,17 +305,28 @@ def read_bundle(folder: Path) -> Bundle:
     _check_nonempty(folder / "train.log", log, "training log")
     if info is not None:
         _check_nonempty(folder / info.checkpoint, log, "checkpoint (results.json checkpoint)")
+    before = log.total
     rows = _read_rows(folder, info, log)
+    if log.total == before:
+        _check_totals(folder, docs, info, rows, log)
+    log.raise_if_any(folder)
+    split, vocab = docs["split.json"], docs["vocab.json"]
+    if info is None or split is None or vocab is None:  # unreachable: logged above
+        raise BundleError(folder, [Problem(folder.name, None, "-", "unreadable")], _FIX)
+    snap = Snapshot(split["dataset"], split["dataset_sha256"], len(rows),
+                    feat_id_set_sha256(r.feat_id for r in rows))
+    return Bundle(folder, info, snap, tuple(rows), len(vocab["tokens"]))
+
+
+def _check_totals(folder: Path, docs: Mapping[str, dict[str, Any] | None], info: RunInfo | None,
+                  rows: list[PredictionRow], log: ProblemLog) -> None:
     split, parts = docs["split.json"], docs["test_metrics_by_partition.json"]
     if info is not None:
         _check_results(folder, info, rows, log)
     if parts is not None:
         _check_partitions(folder, parts["partitions"], rows, log)
-    snap = None if split is None else _snapshot(folder, split, rows, log)
-    log.raise_if_any(folder)
-    if info is None or snap is None or docs["vocab.json"] is None:  # unreachable: logged above
-        raise BundleError(folder, [Problem(folder.name, None, "-", "unreadable")], _FIX)
-    return Bundle(folder, info, snap, tuple(rows), len(docs["vocab.json"]["tokens"]))
+    if split is not None:
+        _check_split(folder, split, rows, log)
 
 
 def _read_rows(folder: Path, info: RunInfo | None, log: ProblemLog) -> list[PredictionRow]:

@@ -1,0 +1,115 @@
+"""Falsifiers of the ASR run claims (contracts/asr.yaml): live run bundles, rescored row by row."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.runs.bundle import Bundle, BundlePair
+from harness.runs.compare import PairComparison, compare_pair
+
+pytestmark = pytest.mark.live
+
+SHOWN_ROWS = 50  # mismatching rows attached in full; the count is always complete
+
+
+def _provenance(evidence, bundle: Bundle) -> None:
+    evidence.input(bundle.path)
+    if bundle.info.synthetic:
+        evidence.note(f"{bundle.label}: synthetic run (results.json synthetic: true): "
+                      f"{bundle.info.generator.get('note', 'no model was trained')}")
+
+
+def _check_roles(subject_id: str, pair: BundlePair, same: str) -> None:
+    """A pair must differ in exactly what the claim compares; anything else is a bad subject."""
+    a, b = pair.a.info, pair.b.info
+    if getattr(a, same) != getattr(b, same):
+        msg = (f"subject {subject_id}: runs differ in {same} ({getattr(a, same)!r} vs "
+               f"{getattr(b, same)!r}); this claim compares runs of one {same}")
+        raise ValueError(msg)
+
+
+def _record(evidence, cmp: PairComparison, pair: BundlePair) -> None:
+    evidence.measure("cer_delta", cmp.delta, unit="ratio", n=cmp.n_rows or None, ci=cmp.ci)
+    evidence.measure("cer_a", cmp.cer_a, unit="ratio", n=len(pair.a.rows))
+    evidence.measure("cer_b", cmp.cer_b, unit="ratio", n=len(pair.b.rows))
+    evidence.measure("paired_rows", cmp.n_rows, unit="count")
+    evidence.measure("snapshot_mismatches", 0 if cmp.same_snapshot else 1, unit="count")
+    evidence.measure("edit_mismatch_rows", len(cmp.mismatches), unit="count")
+    if cmp.snapshot_problem is not None:
+        evidence.note(cmp.snapshot_problem)
+    if cmp.mismatches:
+        shown = "; ".join(str(m) for m in cmp.mismatches[:5])
+        evidence.note(f"{len(cmp.mismatches)} row field(s) disagree with the recount: {shown}"
+                      + (" ..." if len(cmp.mismatches) > 5 else ""))
+    evidence.attach("comparison", {
+        "a": cmp.label_a, "b": cmp.label_b, "method": cmp.method, "p_value": cmp.p_value,
+        "snapshot_a": str(pair.a.snapshot), "snapshot_b": str(pair.b.snapshot)})
+    evidence.attach("edit_mismatches", [
+        {"bundle": m.bundle, "line": m.line, "feat_id": m.feat_id, "field": m.field,
+         "declared": m.declared, "recomputed": m.recomputed}
+        for m in cmp.mismatches[:SHOWN_ROWS]])
+
+
+def _compare(evidence, subject, workspace, same: str) -> None:
+    pair: BundlePair = workspace.resolve(subject.id)
+    _check_roles(subject.id, pair, same)
+    for bundle in (pair.a, pair.b):
+        _provenance(evidence, bundle)
+    params = evidence.claim.params_for(subject.id)
+    cmp = compare_pair(pair, confidence=evidence.claim.statistics.confidence,
+                       n_resamples=int(params["resamples"].value), seed=0)
+    _record(evidence, cmp, pair)
+
+
+@pytest.mark.claim("ASR-NKO-BEATS-LATIN")
+def test_nko_beats_latin(evidence, subject, workspace):
+    """CER_nko - CER_latn over utterances paired by feat_id, same mode, same snapshot."""
+    pair: BundlePair = workspace.resolve(subject.id)
+    scripts = (pair.a.info.script, pair.b.info.script)
+    if scripts != ("nqo", "latn"):
+        msg = f"subject {subject.id}: runs a and b must be nqo and latn, got {scripts}"
+        raise ValueError(msg)
+    _compare(evidence, subject, workspace, same="mode")
+
+
+@pytest.mark.claim("TRAJECTORY-BEATS-BASELINE")
+def test_trajectory_beats_baseline(evidence, subject, workspace):
+    """CER_trajectory - CER_baseline, paired by feat_id, one script, one snapshot."""
+    _compare(evidence, subject, workspace, same="script")
+
+
+@pytest.mark.claim("TAR-VS-TRAJECTORY")
+def test_tar_vs_trajectory(evidence, subject, workspace):
+    """CER_tar - CER_trajectory, paired by feat_id, one script, one snapshot."""
+    _compare(evidence, subject, workspace, same="script")
+
+
+@pytest.mark.claim("TTT-VS-TRAJECTORY")
+def test_ttt_vs_trajectory(evidence, subject, workspace):
+    """CER_ttt - CER_trajectory against the non-inferiority margin, paired by feat_id."""
+    _compare(evidence, subject, workspace, same="script")
+
+
+@pytest.mark.claim("RUN-MATRIX-COMPLETE")
+def test_run_matrix_complete(evidence, subject, workspace):
+    """Every grid cell has a bundle that reads cleanly, row-level predictions included."""
+    matrix = workspace.resolve(subject.id)
+    evidence.input(matrix.root)
+    report = matrix.check()
+    evidence.measure("expected_cells", len(report.expected), unit="count")
+    evidence.measure("complete_cells", len(report.complete), unit="count")
+    evidence.measure("missing_cells", len(report.missing), unit="count")
+    evidence.measure("incomplete_cells", len(report.incomplete), unit="count")
+    evidence.measure("unplaced_bundles", len(report.unplaced), unit="count")
+    evidence.measure("scripts", len(matrix.scripts), unit="count")
+    evidence.measure("modes", len(matrix.modes), unit="count")
+    evidence.measure("seeds", len(matrix.seeds), unit="count")
+    for cell in report.missing:
+        evidence.note(f"missing cell {cell}: no bundle under {matrix.root} claims it")
+    for problem in report.incomplete:
+        evidence.note(f"incomplete cell {problem}")
+    for line in report.unplaced:
+        evidence.note(f"unplaced bundle {line}")
+    evidence.attach("cells", {"missing": [str(c) for c in report.missing],
+                              "incomplete": [str(p) for p in report.incomplete],
+                              "unplaced": list(report.unplaced)})

@@ -1,0 +1,57 @@
+"""The ASR and AGP falsifiers end to end in a fresh workspace (pytester): a gate that is down is
+SKIPPED with the reason, a malformed bundle is ERROR naming file:line:field."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+from tests.harness.runs.kit import make_bundle, set_field
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def workspace(root: Path, area: str, subjects: dict[str, dict[str, str]]) -> None:
+    (root / "contracts").mkdir()
+    (root / "falsifiers").mkdir()
+    shutil.copy(REPO / "contracts" / f"{area}.yaml", root / "contracts")
+    shutil.copy(REPO / "falsifiers" / f"test_{area}.py", root / "falsifiers")
+    lines = ['[project]\nname = "ws"\nversion = "0"\n']
+    for sid, options in subjects.items():
+        lines.append(f"[tool.falsify.subjects.{sid}]")
+        lines += [f"{k} = {json.dumps(v)}" for k, v in options.items()]
+    (root / "pyproject.toml").write_text("\n".join(lines) + "\n")
+
+
+def dead_url() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+def test_gate_down_is_skipped_with_the_reason(pytester: pytest.Pytester) -> None:
+    bundle = make_bundle(pytester.path / "runs" / "nqo")
+    gate = {"kind": "gate-endpoint", "url": dead_url(), "path": str(bundle), "retries": 1}
+    workspace(pytester.path, "agp", {"demo-gate-lexicon": gate, "demo-gate-accept-all": gate})
+    result = pytester.runpytest("falsifiers", "-m", "live", "-rs", "--no-record")
+    result.assert_outcomes(skipped=2)
+    result.stdout.fnmatch_lines(["*demo-gate-lexicon is not available*did not answer /health*"])
+
+
+def test_malformed_bundle_is_an_error_naming_the_row(pytester: pytest.Pytester) -> None:
+    nqo = make_bundle(pytester.path / "runs" / "nqo")
+    latn = make_bundle(pytester.path / "runs" / "latn", script="latn")
+    set_field(nqo / "test_predictions.jsonl", 3, "partition", '"elsewhere"')
+    pair = {"kind": "bundle-pair", "a": str(nqo), "b": str(latn)}
+    workspace(pytester.path, "asr", {"demo-nqo-vs-latn-trajectory": pair})
+    result = pytester.runpytest("falsifiers", "-m", "live", "--no-record", "-k",
+                                "nko_beats_latin and trajectory")
+    result.assert_outcomes(errors=1)
+    result.stdout.no_fnmatch_line("*split.json*")
+    result.stdout.fnmatch_lines([
+        "*nqo/test_predictions.jsonl:3:partition: 'elsewhere' is not one of*",
+        "*ASR-NKO-BEATS-LATIN*demo-nqo-vs-latn-trajectory*ERROR*falsifier raised*"])
