@@ -29,6 +29,7 @@ DEMO_SUBJECTS: dict[str, str] = {
     # asr: synthetic run bundles over the real corpora (harness/demo/bundles.py)
     "demo-run-matrix": "harness.demo.bundles:demo_run_matrix",
     "demo-matrix-missing-cell": "harness.demo.bundles:demo_matrix_missing_cell",
+    "demo-matrix-incomplete-cell": "harness.demo.bundles:demo_matrix_incomplete_cell",
     "demo-nqo-vs-latn-trajectory": "harness.demo.bundles:demo_nqo_vs_latn_trajectory",
     "demo-nqo-vs-latn-baseline": "harness.demo.bundles:demo_nqo_vs_latn_baseline",
     "demo-pair-latin-better": "harness.demo.bundles:demo_pair_latin_better",
