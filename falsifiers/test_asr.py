@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from harness.runs.bundle import Bundle, BundlePair
@@ -93,7 +95,9 @@ def test_ttt_vs_trajectory(evidence, subject, workspace):
 @pytest.mark.claim("RUN-MATRIX-COMPLETE")
 def test_run_matrix_complete(evidence, subject, workspace):
     """Every grid cell has a bundle that reads cleanly, row-level predictions included."""
-    matrix = workspace.resolve(subject.id)
+    grid = evidence.claim.declares["matrix"]
+    matrix = replace(workspace.resolve(subject.id), scripts=tuple(grid["scripts"]),
+                     modes=tuple(grid["modes"]), seeds=tuple(grid["seeds"]))
     evidence.input(matrix.root)
     report = matrix.check()
     evidence.measure("expected_cells", len(report.expected), unit="count")

@@ -109,6 +109,7 @@ class Claim:
     controls: tuple[SubjectRef, ...]
     hypotheses: tuple[Hypothesis, ...]
     paper: Mapping[str, Any] | None
+    declares: Mapping[str, Any]
     sha256: str
     raw: Mapping[str, Any]
 
@@ -319,7 +320,7 @@ class _Compiler:
             hypotheses=tuple(Hypothesis(h["id"], " ".join(h["statement"].split()),
                                         h.get("probe"), h.get("intervention"))
                              for h in raw.get("hypotheses", [])),
-            paper=raw.get("paper"), sha256=sha256_text(canonical_json(raw)), raw=raw,
+            paper=raw.get("paper"), declares=raw.get("declares", {}), sha256=sha256_text(canonical_json(raw)), raw=raw,
         )
 
     def check_duplicate_subjects(self, refs: tuple[SubjectRef, ...]) -> None:

@@ -85,6 +85,10 @@ class Evidence:
             return str(resolved)
 
     @property
+    def notes(self) -> tuple[str, ...]:
+        return tuple(self._notes)
+
+    @property
     def measurements(self) -> tuple[Measurement, ...]:
         return tuple(self._measurements.values())
 

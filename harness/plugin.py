@@ -273,10 +273,11 @@ def _decide(ev: Evidence, call: pytest.CallInfo[None], report: pytest.TestReport
     return judge_error(f"falsifier raised in {where}: {excinfo.typename}: {excinfo.value}")
 
 
-def _apply(report: pytest.TestReport, verdict: Verdict, ref: SubjectRef) -> None:
+def _apply(report: pytest.TestReport, verdict: Verdict, ref: SubjectRef,
+           notes: tuple[str, ...] = ()) -> None:
     """Make the pytest outcome follow the verdict (controls pass when they get their verdict)."""
     status = verdict.status
-    reasons = "\n".join(f"  - {r}" for r in verdict.reasons)
+    reasons = "\n".join([f"  - {r}" for r in verdict.reasons] + [f"  note: {n}" for n in notes])
     if status is Status.SKIPPED:
         if not report.skipped:
             report.outcome = "skipped"
@@ -318,7 +319,7 @@ def pytest_runtest_makereport(item: pytest.Item,
     timing = {"start": call.start, "stop": call.stop, "duration_s": round(call.duration, 6),
               "phase": call.when}
     record_id = session.append(ev, verdict, item.nodeid, timing)
-    _apply(report, verdict, ev.subject)
+    _apply(report, verdict, ev.subject, ev.notes)
     report.user_properties.append((_PROPS, {
         "claim": ev.claim.id, "subject": ev.subject.id, "role": ev.subject.role,
         "expect": None if ev.subject.expect is None else ev.subject.expect.value,
