@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tabulate import tabulate
+
 from harness.cli import EXIT_OK, EXIT_PROBLEMS, UsageFailure, _contracts, _workspace
 from harness.render.terminal import shorten
 
@@ -94,9 +96,195 @@ def _add_commits(sub: Any) -> None:
     p.set_defaults(func=cmd_commits)
 
 
+# --- hypotheses ------------------------------------------------------------------------------
+
+
+def _probe_modules(ws: Any) -> list[str]:
+    modules = ws.config.get("probes", [])
+    if not isinstance(modules, list) or not all(isinstance(m, str) for m in modules):
+        raise UsageFailure(f"{ws.config_path}: [tool.falsify] probes must be a list of module "
+                           f"names, e.g. probes = [\"my_project.probes\"]")
+    return modules
+
+
+def _writer(ws: Any, args: argparse.Namespace, worker: str) -> Any:
+    if args.no_record:
+        return None
+    import uuid
+
+    from harness.ledger import LedgerWriter
+
+    return LedgerWriter(_ledger_dir(ws, args), uuid.uuid4().hex, worker)
+
+
+def _yes(value: Any) -> str:
+    return "-" if value is None else ("yes" if value else "no")
+
+
+def hypotheses_table(result: Any) -> str:
+    rows = [[r["hypothesis"], r["probe"] or "-", r["finding"], r["intervention"] or "-",
+             r["claim_alone"] or "-", _yes(r["needed"]), "CAUSE" if r["cause"] else ""]
+            for r in result.rows()]
+    table: str = tabulate(rows, headers=["hypothesis", "probe", "finding", "intervention",
+                                         "claim after", "needed", "cause"], tablefmt="simple")
+    return table
+
+
+def cmd_hypotheses(args: argparse.Namespace) -> int:
+    from harness.bisect import BisectError
+    from harness.bisect.hypotheses import bisect_hypotheses
+    from harness.probes import RegistryError
+
+    ws = _workspace(args)
+    claim = _claim(ws, args.claim)
+    if not claim.hypotheses:
+        raise UsageFailure(f"{claim.id} declares no hypotheses; add them under hypotheses: in "
+                           f"{claim.source}")
+    writer = _writer(ws, args, "bisect-hypotheses")
+    say = None if args.json else (lambda line: print(f"  {line}", flush=True))
+    try:
+        result = bisect_hypotheses(ws, _contracts(ws), claim, args.subject, writer=writer,
+                                   extra_modules=_probe_modules(ws), progress=say)
+    except (BisectError, RegistryError, LookupError) as exc:
+        raise UsageFailure(str(exc)) from None
+    finally:
+        if writer is not None:
+            writer.close()
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2, sort_keys=True))
+        return _hypotheses_exit(result)
+    print()
+    print(hypotheses_table(result))
+    print()
+    _print_causes(result)
+    return _hypotheses_exit(result)
+
+
+def _print_causes(result: Any) -> None:
+    base = result.baseline
+    print(f"{result.claim} on {result.subject} as loaded: {base.verdict}: "
+          f"{'; '.join(base.reasons)}")
+    together = result.trial(*result.tested) if len(result.tested) > 1 else None
+    if together is not None:
+        print(f"with all of {', '.join(result.tested)} removed: {together.verdict}")
+    if result.causes:
+        print(f"cause: {', '.join(result.causes)}")
+    elif base.verdict.value != "PASS":
+        print("no hypothesis explains the failure: none whose removal flips the claim to PASS")
+    if result.records:
+        print(f"{len(result.records)} record(s) appended")
+
+
+def _hypotheses_exit(result: Any) -> int:
+    explained = bool(result.causes) or result.baseline.verdict.value == "PASS"
+    return EXIT_OK if explained else EXIT_PROBLEMS
+
+
+def _add_hypotheses(sub: Any) -> None:
+    p = sub.add_parser("hypotheses", help="probe a failing claim's hypotheses on a live subject "
+                                          "and try each confirmed one's intervention")
+    p.add_argument("claim", help="claim id")
+    p.add_argument("--subject", required=True, help="a subject or control of the claim")
+    p.add_argument("--no-record", action="store_true", help="append nothing to the ledger")
+    _common(p)
+    p.set_defaults(func=cmd_hypotheses)
+
+
+# --- layers ----------------------------------------------------------------------------------
+
+PARITY_CLAIM = "FORWARD-PARITY"
+
+
+def _tolerance(ws: Any, args: argparse.Namespace) -> float:
+    if args.tolerance is not None:
+        return float(args.tolerance)
+    contracts = _contracts(ws)
+    if PARITY_CLAIM in contracts and "layer_tolerance" in contracts[PARITY_CLAIM].params:
+        return float(contracts[PARITY_CLAIM].params["layer_tolerance"].value)
+    raise UsageFailure(f"pass --tolerance (no {PARITY_CLAIM} claim with a layer_tolerance param "
+                       f"to take it from)")
+
+
+def _model_of(ws: Any, subject_id: str) -> Any:
+    from harness.probes.context import is_live_model
+
+    try:
+        live = ws.resolve(subject_id)
+    except LookupError as exc:
+        raise UsageFailure(str(exc)) from None
+    model = live if is_live_model(live) else getattr(live, "model", None)
+    if not is_live_model(model):
+        raise UsageFailure(f"subject {subject_id!r} is a {type(live).__name__}, not a model")
+    return model
+
+
+def _texts(ws: Any, subject_id: str) -> list[str]:
+    from harness.probes.context import FALLBACK_TEXT
+
+    evalset = getattr(ws.resolve(subject_id), "evalset", None)
+    return list(evalset.texts) if evalset is not None else \
+        FALLBACK_TEXT.read_text("utf-8").splitlines()
+
+
+def cmd_layers(args: argparse.Namespace) -> int:
+    from harness.bisect.layers import (
+        LayerBisectionError,
+        compare_layers,
+        plot_layers,
+        shared_tokens,
+    )
+
+    ws = _workspace(args)
+    tolerance = _tolerance(ws, args)
+    a, b = _model_of(ws, args.a), _model_of(ws, args.b)
+    try:
+        ids = shared_tokens(a, b, _texts(ws, args.a), rows=args.rows, length=args.length)
+        result = compare_layers(a, b, ids, tolerance, a_name=args.a, b_name=args.b)
+    except LayerBisectionError as exc:
+        raise UsageFailure(str(exc)) from None
+    default = ws.cache_dir / "bisect" / f"layers-{args.a}-vs-{args.b}.png"
+    plot = Path(args.plot) if args.plot else default
+    plot_layers(result, plot)
+    if args.json:
+        print(json.dumps({**result.to_json(), "plot": str(plot)}, indent=2, sort_keys=True))
+    else:
+        _print_layers(result, plot)
+    return EXIT_OK if result.first_divergent is None else EXIT_PROBLEMS
+
+
+def _print_layers(result: Any, plot: Path) -> None:
+    rows = [[x.index, x.name, f"{x.max_abs_diff:.3g}", f"{x.relative_error:.3g}",
+             f"{x.cosine:.8f}", "past" if not x.max_abs_diff <= result.tolerance else ""]
+            for x in result.layers]
+    print(tabulate(rows, headers=["layer", "", "max |Δ|", "rel. error", "cosine",
+                                  f"> {result.tolerance:g}"], tablefmt="simple"))
+    first = result.first_divergent
+    print(f"\n{result.a} vs {result.b} on {result.n_tokens} tokens: "
+          + (f"first layer past {result.tolerance:g}: {first.index} ({first.name})"
+             if first is not None else f"every layer within {result.tolerance:g}"))
+    print(f"curve: {plot}")
+
+
+def _add_layers(sub: Any) -> None:
+    p = sub.add_parser("layers", help="compare two subjects' hidden states layer by layer and "
+                                      "name the first layer past the tolerance")
+    p.add_argument("--a", required=True, help="first model subject (or lm-eval pair)")
+    p.add_argument("--b", required=True, help="second model subject")
+    p.add_argument("--tolerance", type=float, help="max |Δ| allowed per layer (default: the "
+                                                   f"{PARITY_CLAIM} claim's layer_tolerance)")
+    p.add_argument("--rows", type=int, default=4, help="sequences compared (default 4)")
+    p.add_argument("--length", type=int, default=64, help="tokens per sequence (default 64)")
+    p.add_argument("--plot", help="PNG of the per-layer curve (default: in the cache)")
+    p.add_argument("--root", help="workspace root (default: found from the current folder)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_layers)
+
+
 def add_parsers(subparsers: Any) -> None:
     """Add ``falsify bisect {commits,hypotheses,layers}``."""
     bisect = subparsers.add_parser("bisect", help="find the commit, hypothesis or layer that "
                                                   "made a claim fail")
     sub = bisect.add_subparsers(dest="bisect_command", required=True, metavar="ACTION")
     _add_commits(sub)
+    _add_hypotheses(sub)
+    _add_layers(sub)

@@ -1,0 +1,88 @@
+"""Run a claim's falsifier in this process, on a workspace whose live subjects we hold.
+
+Hypothesis bisection changes a loaded model in memory (an intervention) and asks the falsifier
+again; a fresh interpreter would reload the files and lose the change. So the falsifier runs
+through ``pytest.main`` here, with the ``workspace`` fixture answered by the workspace the
+intervention was applied in, and its evidence recorded to a scratch ledger. The caller reads the
+judged record back and decides what, if anything, goes into the real ledger: the falsifier stays
+the only code that measures the claim, and the contract the only place that judges it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.bisect.commits import BisectError, falsifier_nodes
+from harness.contracts import Claim
+from harness.records import Record
+from harness.workspace import Workspace
+
+__all__ = ["fresh_workspace", "run_falsifier"]
+
+
+def fresh_workspace(ws: Workspace) -> Workspace:
+    """The same project with nothing loaded yet: its subjects load again from their files."""
+    return Workspace(ws.root, ws.config, ws.config_path)
+
+
+class _WorkspaceFixture:
+    """Answers the ``workspace`` fixture with the given workspace (registered after the plugin,
+    so its fixture is the one pytest uses)."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self._workspace = workspace
+
+    @pytest.fixture(scope="session")
+    def workspace(self) -> Workspace:
+        return self._workspace
+
+
+class _Installer:
+    def __init__(self, workspace: Workspace) -> None:
+        self._workspace = workspace
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.pluginmanager.register(_WorkspaceFixture(self._workspace), "falsify-bisect-ws")
+
+
+def _read(ledger_dir: Path) -> list[Record]:
+    from harness.ledger import segment_paths
+
+    return [Record.from_line(line) for segment in segment_paths(ledger_dir)
+            for line in segment.read_text("utf-8").splitlines()]
+
+
+def run_falsifier(workspace: Workspace, claim: Claim, subject_id: str) -> Record:
+    """The judged claim record of the claim's falsifier on ``subject_id`` in ``workspace``."""
+    nodes = falsifier_nodes(workspace.root, workspace.falsifiers_dir, claim.id, [subject_id])
+    if not nodes:
+        msg = (f"no falsifier of {claim.id} under {workspace.falsifiers_dir}: write a test marked "
+               f"@pytest.mark.claim({claim.id!r})")
+        raise BisectError(msg)
+    with tempfile.TemporaryDirectory(prefix="falsify-scratch-") as scratch:
+        args = [str(workspace.root / node) for node in nodes]
+        args += ["-m", "live", "--ledger", scratch, "--rootdir", str(workspace.root),
+                 "--falsify-root", str(workspace.root), "-p", "no:cacheprovider", "-q",
+                 "--no-header", "-p", "no:xdist"]
+        output = io.StringIO()
+        with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+            code = pytest.main(args, plugins=[_Installer(workspace)])
+        found = [r for r in _read(Path(scratch)) if r.claim == claim.id and r.subject == subject_id]
+    if len(found) != 1:
+        tail = " | ".join(output.getvalue().strip().splitlines()[-6:])
+        msg = (f"the falsifier of {claim.id} on {subject_id} left {len(found)} record(s) "
+               f"(pytest exit {int(code)}): {tail}")
+        raise BisectError(msg)
+    return found[0]
+
+
+def measurements_json(record: Record) -> dict[str, Any]:
+    """A record's measurements as ``{name: {"value", "unit"}}`` for attachments."""
+    return {m.name: {"value": m.value if m.finite else None, "unit": m.unit}
+            for m in record.measurements}
