@@ -1,0 +1,351 @@
+"""Faulty subjects, one per bisection hypothesis, each made by a fault seen in the field.
+
+Every fault is reproduced by the faulty step itself (an exporter, a converter, a config edit, a
+relabelling) applied to a real checkpoint, and the result is loaded by the normal loader; no
+measured number is written by hand.
+
+- H4A (tie disabled): ``demo-untied-head`` in :mod:`harness.demo.lm`.
+- H4B ``demo-fault-transposed``: a round trip through a Flax-layout export (kernels stored
+  ``[in, out]``) whose importer transposes a kernel back only when its shape does not fit the
+  model. The square ones (q_proj and o_proj, 128 x 128) fit either way and stay transposed.
+- H4C ``demo-fault-eps``: config.json assembled with another recipe's defaults:
+  ``rms_norm_eps = 1.0``. transformers builds every RMSNorm with it.
+- H4D ``demo-fault-zero-branch``: a converter that preallocates the target state dict with zero
+  buffers and fills it through a key map; the map misses :data:`MISSED_KEYS`, whose buffers are
+  written as zeros. The branch they feed adds nothing to the residual stream.
+- H-BIAS ``demo-fault-no-bias``: a Qwen2-architecture model (q/k/v biases always on), trained
+  here, "llamafied": config.json relabelled ``LlamaForCausalLM`` with Llama's default
+  ``attention_bias = false``. The biases are unexpected keys at load and are dropped.
+  ``demo-qwen2`` is the same checkpoint loaded as Qwen2: the trusted reference.
+- H-CORPUS ``demo-fault-tokenizer``: the demo checkpoint saved with a tokenizer.json rebuilt by
+  the faulty converter of ``demo-corpus-unk`` (BPE from ``added_tokens`` only, merges dropped):
+  the eval text becomes 99.99 % ``<unk>``.
+
+Each has a ``-eng-dev`` pair (kind ``lm-eval``) scoring it on the English dev set beside its
+reference, the correct load of the same weights.
+
+Parity controls (contracts/parity.yaml):
+
+- ``demo-stitched-block``: a merge that took block 1 (``model.layers.1``) from the step-0
+  checkpoint of another run of the same recipe (seed 1); paired against the fp32 MLX model.
+- ``demo-dynamic-rope``: config.json switched to dynamic NTK rope scaling over a 32-token
+  original context: the rotation of a cached key depends on the length when it was cached.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.demo.build import Builder, library_versions
+from harness.workspace import SubjectSpec
+
+__all__ = [
+    "FAULTS",
+    "MISSED_KEYS",
+    "demo_dynamic_rope",
+    "demo_fault_eps",
+    "demo_fault_eps_eng_dev",
+    "demo_fault_no_bias",
+    "demo_fault_no_bias_eng_dev",
+    "demo_fault_tokenizer",
+    "demo_fault_tokenizer_eng_dev",
+    "demo_fault_transposed",
+    "demo_fault_transposed_eng_dev",
+    "demo_fault_zero_branch",
+    "demo_fault_zero_branch_eng_dev",
+    "demo_mlx_q4_vs_torch",
+    "demo_qwen2",
+    "demo_stitched_block",
+    "demo_stitched_block_vs_mlx",
+]
+
+BUILDER_VERSION = 1
+WEIGHTS = "model.safetensors"
+MISSED_KEYS = ("model.layers.0.self_attn.o_proj.weight", "model.layers.1.self_attn.o_proj.weight")
+QWEN2_STEPS = 400
+DYNAMIC_ROPE_FACTOR = 4.0
+DYNAMIC_ROPE_CONTEXT = 32  # shorter than prompt + generation: the scaling changes as it grows
+
+
+def _source(builder: Builder) -> Path:
+    from harness.demo.lm import torch_dir
+
+    return torch_dir(builder)
+
+
+def _copy_folder(source: Path, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for path in source.iterdir():
+        if path.is_file() and path.name != "build.json":
+            shutil.copy2(path, out / path.name)
+
+
+def _tensors(folder: Path) -> dict[str, np.ndarray]:
+    from safetensors.numpy import load_file
+
+    return dict(load_file(str(folder / WEIGHTS)))
+
+
+def _save_tensors(tensors: dict[str, np.ndarray], out: Path) -> None:
+    from safetensors.numpy import save_file
+
+    save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()}, str(out / WEIGHTS),
+              metadata={"format": "pt"})
+
+
+def _edit_config(out: Path, edit: Callable[[dict[str, Any]], None]) -> None:
+    path = out / "config.json"
+    config = json.loads(path.read_text("utf-8"))
+    edit(config)
+    path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+# --- the faulty steps ------------------------------------------------------------------------
+
+
+def _is_kernel(name: str, array: np.ndarray) -> bool:
+    return name.endswith("_proj.weight") and array.ndim == 2
+
+
+def flax_round_trip(source: Path, out: Path) -> dict[str, Any]:
+    """Export kernels ``[in, out]``; import transposing only those whose shape does not fit."""
+    _copy_folder(source, out)
+    original = _tensors(source)
+    exported = {k: v.T if _is_kernel(k, v) else v for k, v in original.items()}
+    imported = {k: v.T if v.shape != original[k].shape else v for k, v in exported.items()}
+    _save_tensors(imported, out)
+    stuck = sorted(k for k, v in imported.items() if _is_kernel(k, v) and v.shape == v.T.shape)
+    return {"source": source.name, "transposed": stuck}
+
+
+def config_from_other_recipe(source: Path, out: Path) -> dict[str, Any]:
+    """config.json with the norm epsilon of another recipe's defaults."""
+    _copy_folder(source, out)
+    _edit_config(out, lambda c: c.update({"rms_norm_eps": 1.0}))
+    return {"source": source.name, "rms_norm_eps": 1.0}
+
+
+def zero_buffer_converter(source: Path, out: Path) -> dict[str, Any]:
+    """Preallocate zeros, copy through a key map that misses :data:`MISSED_KEYS`."""
+    _copy_folder(source, out)
+    original = _tensors(source)
+    target = {k: np.zeros_like(v) for k, v in original.items()}
+    key_map = {k: k for k in original if k not in MISSED_KEYS}
+    for src, dst in key_map.items():
+        target[dst] = original[src]
+    _save_tensors(target, out)
+    return {"source": source.name, "left_zero": sorted(set(original) - set(key_map))}
+
+
+def misconverted_tokenizer(source: Path, out: Path) -> dict[str, Any]:
+    """The checkpoint with tokenizer.json rebuilt from ``added_tokens`` only (merges dropped)."""
+    from harness.demo.corpus import misloaded_tokenizer
+
+    _copy_folder(source, out)
+    tokenizer = misloaded_tokenizer(source / "tokenizer.json")
+    tokenizer.save(str(out / "tokenizer.json"))
+    return {"source": source.name, "tokenizer_entries": tokenizer.get_vocab_size()}
+
+
+def llamafy(source: Path, out: Path) -> dict[str, Any]:
+    """Relabel a Qwen2 checkpoint as Llama (keys are the same; attention_bias left default)."""
+    _copy_folder(source, out)
+
+    def edit(config: dict[str, Any]) -> None:
+        config.update({"model_type": "llama", "architectures": ["LlamaForCausalLM"]})
+
+    _edit_config(out, edit)
+    return {"source": source.name, "model_type": "llama"}
+
+
+def stitch_block(source: Path, out: Path, block: int = 1, seed: int = 1) -> dict[str, Any]:
+    """A merge that took one block from another run's step-0 checkpoint (same recipe, seed 1)."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    _copy_folder(source, out)
+    tensors = _tensors(source)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        other = AutoModelForCausalLM.from_config(  # type: ignore[no-untyped-call]
+            AutoConfig.from_pretrained(source))
+    prefix = f"model.layers.{block}."
+    donor = {k: v.detach().float().numpy() for k, v in other.state_dict().items()
+             if k.startswith(prefix)}
+    tensors.update(donor)
+    _save_tensors(tensors, out)
+    return {"source": source.name, "block": block, "seed": seed, "replaced": sorted(donor)}
+
+
+def dynamic_rope(source: Path, out: Path) -> dict[str, Any]:
+    """config.json switched to dynamic NTK rope scaling with a short original context."""
+    _copy_folder(source, out)
+
+    def edit(config: dict[str, Any]) -> None:
+        theta = (config.get("rope_parameters") or {}).get("rope_theta", 10000.0)
+        config["rope_parameters"] = {"rope_type": "dynamic", "factor": DYNAMIC_ROPE_FACTOR,
+                                     "rope_theta": theta}
+        config["max_position_embeddings"] = DYNAMIC_ROPE_CONTEXT
+
+    _edit_config(out, edit)
+    return {"source": source.name, "factor": DYNAMIC_ROPE_FACTOR,
+            "max_position_embeddings": DYNAMIC_ROPE_CONTEXT}
+
+
+# --- the Qwen2 demo model ----------------------------------------------------------------------
+
+
+def _qwen2_module(recipe: Any) -> Any:
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    config = Qwen2Config(
+        vocab_size=recipe.vocab_size, hidden_size=recipe.hidden_size,
+        num_hidden_layers=recipe.num_layers, num_attention_heads=recipe.num_heads,
+        num_key_value_heads=recipe.num_kv_heads, intermediate_size=recipe.intermediate_size,
+        max_position_embeddings=4 * recipe.context, tie_word_embeddings=True,
+        bos_token_id=None, eos_token_id=1, pad_token_id=2,
+    )
+    return Qwen2ForCausalLM(config)
+
+
+def train_qwen2(out: Path, tokenizer_json: Path, recipe: Any, progress: bool) -> dict[str, Any]:
+    """The demo recipe and data with the Qwen2 architecture (q/k/v biases)."""
+    from harness.demo import lm
+
+    data = lm._data(tokenizer_json, recipe)
+    with lm._deterministic_torch(recipe.threads, recipe.seed):
+        model = _qwen2_module(recipe)
+        curve = lm._train(model, data, recipe, progress)
+        dev = {name: round(lm._dev_loss(model, w), 4) for name, w in data.dev.items()}
+    model.save_pretrained(out)
+    lm._hf_tokenizer(tokenizer_json).save_pretrained(out)
+    biases = [n for n, _ in model.named_parameters() if n.endswith("_proj.bias")]
+    return {"steps": recipe.steps, "train_loss_last": curve[-1], "dev_loss_nats": dev,
+            "qkv_biases": len(biases)}
+
+
+def qwen2_dir(builder: Builder) -> Path:
+    from harness.demo.lm import RECIPE, TORCH_LIBS, tokenizer_dir
+
+    recipe = replace(RECIPE, steps=QWEN2_STEPS)
+    tok = tokenizer_dir(builder, recipe)
+    inputs = {"version": BUILDER_VERSION, "recipe": asdict(recipe), "tokenizer": tok.name,
+              "libraries": library_versions(*TORCH_LIBS)}
+    return builder.artifact("lm-qwen2", inputs, lambda out: train_qwen2(
+        out, tok / "tokenizer.json", recipe, builder.progress))
+
+
+# --- artifacts and subjects --------------------------------------------------------------------
+
+
+def _derived(builder: Builder, name: str, source: Path,
+             make: Callable[[Path, Path], dict[str, Any]]) -> Path:
+    inputs = {"version": BUILDER_VERSION, "source": source.name, "fault": make.__name__,
+              "libraries": library_versions("safetensors", "numpy", "tokenizers")}
+    return builder.artifact(name, inputs, lambda out: make(source, out))
+
+
+FAULTS: dict[str, Callable[[Builder], Path]] = {
+    "fault-transposed": lambda b: _derived(b, "fault-transposed", _source(b), flax_round_trip),
+    "fault-eps": lambda b: _derived(b, "fault-eps", _source(b), config_from_other_recipe),
+    "fault-zero-branch": lambda b: _derived(b, "fault-zero-branch", _source(b),
+                                            zero_buffer_converter),
+    "fault-tokenizer": lambda b: _derived(b, "fault-tokenizer", _source(b),
+                                          misconverted_tokenizer),
+    "lm-qwen2": qwen2_dir,
+    "fault-no-bias": lambda b: _derived(b, "fault-no-bias", qwen2_dir(b), llamafy),
+    "fault-stitched-block": lambda b: _derived(b, "fault-stitched-block", _source(b),
+                                               stitch_block),
+    "fault-dynamic-rope": lambda b: _derived(b, "fault-dynamic-rope", _source(b), dynamic_rope),
+}
+
+
+def _model(workspace: Any, subject_id: str, artifact: str) -> SubjectSpec:
+    folder = FAULTS[artifact](Builder.for_workspace(workspace))
+    return SubjectSpec(subject_id, "model", {"path": str(folder), "backend": "torch"}, "demo")
+
+
+def demo_fault_transposed(workspace: Any) -> SubjectSpec:
+    return _model(workspace, "demo-fault-transposed", "fault-transposed")
+
+
+def demo_fault_eps(workspace: Any) -> SubjectSpec:
+    return _model(workspace, "demo-fault-eps", "fault-eps")
+
+
+def demo_fault_zero_branch(workspace: Any) -> SubjectSpec:
+    return _model(workspace, "demo-fault-zero-branch", "fault-zero-branch")
+
+
+def demo_fault_tokenizer(workspace: Any) -> SubjectSpec:
+    return _model(workspace, "demo-fault-tokenizer", "fault-tokenizer")
+
+
+def demo_qwen2(workspace: Any) -> SubjectSpec:
+    return _model(workspace, "demo-qwen2", "lm-qwen2")
+
+
+def demo_fault_no_bias(workspace: Any) -> SubjectSpec:
+    return _model(workspace, "demo-fault-no-bias", "fault-no-bias")
+
+
+def demo_stitched_block(workspace: Any) -> SubjectSpec:
+    return _model(workspace, "demo-stitched-block", "fault-stitched-block")
+
+
+def demo_dynamic_rope(workspace: Any) -> SubjectSpec:
+    return _model(workspace, "demo-dynamic-rope", "fault-dynamic-rope")
+
+
+def _pair(model: str, reference: str = "demo-torch") -> SubjectSpec:
+    """``<model>-eng-dev``: the model on the English dev set beside its correct load."""
+    return SubjectSpec(f"{model}-eng-dev", "lm-eval",
+                       {"model": model, "evalset": "demo-eng-dev", "reference": reference}, "demo")
+
+
+def demo_fault_transposed_eng_dev(workspace: Any) -> SubjectSpec:
+    del workspace
+    return _pair("demo-fault-transposed")
+
+
+def demo_fault_eps_eng_dev(workspace: Any) -> SubjectSpec:
+    del workspace
+    return _pair("demo-fault-eps")
+
+
+def demo_fault_zero_branch_eng_dev(workspace: Any) -> SubjectSpec:
+    del workspace
+    return _pair("demo-fault-zero-branch")
+
+
+def demo_fault_tokenizer_eng_dev(workspace: Any) -> SubjectSpec:
+    del workspace
+    return _pair("demo-fault-tokenizer")
+
+
+def demo_fault_no_bias_eng_dev(workspace: Any) -> SubjectSpec:
+    del workspace
+    return _pair("demo-fault-no-bias", reference="demo-qwen2")
+
+
+def demo_stitched_block_vs_mlx(workspace: Any) -> SubjectSpec:
+    """The stitched checkpoint (torch) against the demo's fp32 MLX conversion."""
+    del workspace
+    return SubjectSpec("demo-stitched-block-vs-mlx", "lm-eval",
+                       {"model": "demo-stitched-block", "evalset": "demo-eng-dev",
+                        "reference": "demo-mlx"}, "demo")
+
+
+def demo_mlx_q4_vs_torch(workspace: Any) -> SubjectSpec:
+    """The 4-bit MLX conversion against the torch checkpoint it was converted from."""
+    del workspace
+    return SubjectSpec("demo-mlx-q4-vs-torch", "lm-eval",
+                       {"model": "demo-mlx-q4", "evalset": "demo-eng-dev",
+                        "reference": "demo-torch"}, "demo")
