@@ -59,6 +59,7 @@ LOADERS: dict[str, str] = {
     "bundle-pair": "harness.runs.bundle:load_bundle_pair",
     "run-matrix": "harness.runs.matrix:load_run_matrix",
     "gate-endpoint": "harness.runs.gate_client:load_gate_endpoint",
+    "fault-suite": "harness.bisect.confusion:load_fault_suite",
 }
 
 
