@@ -33,6 +33,8 @@ claims:
       - subject: untied-pair
       - subject: eps-pair
       - subject: both-pair
+      - subject: transposed-pair
+      - subject: zero-pair
     hypotheses:
       - id: H-TIE
         statement: the tied head was not tied after load
@@ -88,13 +90,30 @@ path = "models/tiny-eps"
 kind = "model"
 path = "models/tiny-eps"
 untie = true
+[tool.falsify.subjects.tiny-transposed]
+kind = "model"
+path = "models/tiny-transposed"
+[tool.falsify.subjects.tiny-zero]
+kind = "model"
+path = "models/tiny-zero"
 [tool.falsify.subjects.text]
 kind = "evalset"
 path = "text.txt"
+[tool.falsify.subjects.tiny-suite]
+kind = "fault-suite"
+claim = "TINY-MATCHES-REFERENCE"
+[tool.falsify.subjects.tiny-suite.faults]
+untied-pair = "H-TIE"
+eps-pair = "H-EPS"
+transposed-pair = "H-LAYOUT"
+zero-pair = "H-RESIDUAL"
 """
 
 PAIRS = {"good-pair": "tiny", "untied-pair": "tiny-untied", "eps-pair": "tiny-eps",
-         "both-pair": "tiny-both"}
+         "both-pair": "tiny-both", "transposed-pair": "tiny-transposed", "zero-pair": "tiny-zero"}
+# The faulty steps of harness.demo.faults, applied to the tiny checkpoint.
+FAULTY = {"tiny-transposed": "flax_round_trip", "tiny-zero": "zero_buffer_converter"}
+
 
 
 def save_tiny(folder: Path, seed: int = 0) -> Path:
@@ -137,4 +156,8 @@ def write_tiny_space(root: Path) -> Path:
     config = json.loads(config_path.read_text())
     config["rms_norm_eps"] = 1.0
     config_path.write_text(json.dumps(config))
+    from harness.demo import faults
+
+    for name, step in FAULTY.items():
+        getattr(faults, step)(tiny, root / "models" / name)
     return root
