@@ -48,12 +48,16 @@ from harness.workspace import SubjectSpec
 
 __all__ = [
     "FAULTS",
+    "FAULT_SUITE",
     "MISSED_KEYS",
+    "SUITE_CLAIM",
     "demo_dynamic_rope",
     "demo_fault_eps",
     "demo_fault_eps_eng_dev",
     "demo_fault_no_bias",
     "demo_fault_no_bias_eng_dev",
+    "demo_fault_suite",
+    "demo_fault_suite_stitched",
     "demo_fault_tokenizer",
     "demo_fault_tokenizer_eng_dev",
     "demo_fault_transposed",
@@ -63,6 +67,7 @@ __all__ = [
     "demo_mlx_q4_vs_torch",
     "demo_qwen2",
     "demo_stitched_block",
+    "demo_stitched_block_eng_dev",
     "demo_stitched_block_vs_mlx",
 ]
 
@@ -349,3 +354,34 @@ def demo_mlx_q4_vs_torch(workspace: Any) -> SubjectSpec:
     return SubjectSpec("demo-mlx-q4-vs-torch", "lm-eval",
                        {"model": "demo-mlx-q4", "evalset": "demo-eng-dev",
                         "reference": "demo-torch"}, "demo")
+
+
+FAULT_SUITE = {
+    "demo-untied-head-eng-dev": "H4A",
+    "demo-fault-transposed-eng-dev": "H4B",
+    "demo-fault-eps-eng-dev": "H4C",
+    "demo-fault-zero-branch-eng-dev": "H4D",
+    "demo-fault-no-bias-eng-dev": "H-BIAS",
+    "demo-fault-tokenizer-eng-dev": "H-CORPUS",
+}
+SUITE_CLAIM = "LM-VAL-BELOW-UNIFORM"
+
+
+def demo_fault_suite(workspace: Any) -> SubjectSpec:
+    """One faulty subject per hypothesis of LM-VAL-BELOW-UNIFORM, with the one it plants."""
+    del workspace
+    return SubjectSpec("demo-fault-suite", "fault-suite",
+                       {"claim": SUITE_CLAIM, "faults": dict(FAULT_SUITE)}, "demo")
+
+
+def demo_fault_suite_stitched(workspace: Any) -> SubjectSpec:
+    """The suite plus a fault no hypothesis covers (a block from another run): a control."""
+    del workspace
+    faults = {**FAULT_SUITE, "demo-stitched-block-eng-dev": "(none: a block from another run)"}
+    return SubjectSpec("demo-fault-suite-stitched", "fault-suite",
+                       {"claim": SUITE_CLAIM, "faults": faults}, "demo")
+
+
+def demo_stitched_block_eng_dev(workspace: Any) -> SubjectSpec:
+    del workspace
+    return _pair("demo-stitched-block")

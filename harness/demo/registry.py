@@ -46,4 +46,23 @@ DEMO_SUBJECTS: dict[str, str] = {
     # agp: the demo repair gate, a real process on loopback
     "demo-gate-lexicon": "harness.demo.bundles:demo_gate_lexicon",
     "demo-gate-accept-all": "harness.demo.bundles:demo_gate_accept_all",
+    # bisect: one faulty subject per hypothesis, parity controls (harness/demo/faults.py)
+    "demo-fault-transposed": "harness.demo.faults:demo_fault_transposed",
+    "demo-fault-eps": "harness.demo.faults:demo_fault_eps",
+    "demo-fault-zero-branch": "harness.demo.faults:demo_fault_zero_branch",
+    "demo-fault-tokenizer": "harness.demo.faults:demo_fault_tokenizer",
+    "demo-qwen2": "harness.demo.faults:demo_qwen2",
+    "demo-fault-no-bias": "harness.demo.faults:demo_fault_no_bias",
+    "demo-stitched-block": "harness.demo.faults:demo_stitched_block",
+    "demo-dynamic-rope": "harness.demo.faults:demo_dynamic_rope",
+    "demo-fault-transposed-eng-dev": "harness.demo.faults:demo_fault_transposed_eng_dev",
+    "demo-fault-eps-eng-dev": "harness.demo.faults:demo_fault_eps_eng_dev",
+    "demo-fault-zero-branch-eng-dev": "harness.demo.faults:demo_fault_zero_branch_eng_dev",
+    "demo-fault-tokenizer-eng-dev": "harness.demo.faults:demo_fault_tokenizer_eng_dev",
+    "demo-fault-no-bias-eng-dev": "harness.demo.faults:demo_fault_no_bias_eng_dev",
+    "demo-stitched-block-eng-dev": "harness.demo.faults:demo_stitched_block_eng_dev",
+    "demo-stitched-block-vs-mlx": "harness.demo.faults:demo_stitched_block_vs_mlx",
+    "demo-mlx-q4-vs-torch": "harness.demo.faults:demo_mlx_q4_vs_torch",
+    "demo-fault-suite": "harness.demo.faults:demo_fault_suite",
+    "demo-fault-suite-stitched": "harness.demo.faults:demo_fault_suite_stitched",
 }
