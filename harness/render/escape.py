@@ -44,7 +44,7 @@ _LATEX_RE = re.compile("|".join(re.escape(c) for c in _LATEX))
 # Markdown: characters that can open or close inline syntax anywhere in a line.
 _MD_INLINE = re.compile(r"([\\`*_{}\[\]<>|~&!#$])")
 # ...and those that only matter at the start of a line (lists, headings, quotes, rules).
-_MD_LEADING = re.compile(r"^(\s*\d{0,9})([-+*.)])(?=\s|$)")
+_MD_LEADING = re.compile(r"^(\d{0,9})([-+*.)])(?=\s|$)")
 
 
 def oneline(text: str) -> str:
@@ -64,7 +64,8 @@ def md_text(text: object) -> str:
     opens inline syntax is backslash-escaped (pipes included, so a cell never splits), and a
     line-leading list, heading or quote marker is escaped too.
     """
-    flat = _MD_INLINE.sub(r"\\\1", oneline(str(text)))
+    # Leading white space means nothing in Markdown, except four spaces: a code block.
+    flat = _MD_INLINE.sub(r"\\\1", oneline(str(text)).lstrip(" \t"))
     return _MD_LEADING.sub(r"\1\\\2", flat)
 
 
@@ -79,15 +80,18 @@ def md_code(text: object, *, cell: bool = False) -> str:
         body = body.replace("|", "\\|")
     longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
     fence = "`" * (longest + 1)
-    pad = " " if body.startswith("`") or body.endswith("`") or not body.strip() else ""
+    # CommonMark strips one space from each end when both ends are spaces: pad to survive it.
+    spaced = body.startswith(" ") and body.endswith(" ") and bool(body.strip(" "))
+    pad = " " if body.startswith("`") or body.endswith("`") or spaced else ""
     return f"{fence}{pad}{body}{pad}{fence}"
 
 
 def md_fence(text: str, info: str = "") -> str:
     """``text`` as a fenced code block whose fence no line of ``text`` can close."""
-    longest = max((len(run) for run in re.findall(r"`{3,}", text)), default=2)
+    body = "\n".join(re.split(r"\r\n|\r|\n", text.rstrip()))
+    longest = max((len(run) for run in re.findall(r"`{3,}", body)), default=2)
     fence = "`" * (longest + 1)
-    return f"{fence}{oneline(info)}\n{text.rstrip()}\n{fence}"
+    return f"{fence}{oneline(info)}\n{body}\n{fence}"
 
 
 def html(text: object) -> Markup:

@@ -59,16 +59,15 @@ def _macros_for(view: ClaimView) -> list[Macro]:
     for measure in _bound(view):
         for rv in view.rows:
             m = rv.record.measurement(measure) if rv.record is not None else None
+            full = paper_key(view.id, measure, rv.ref.id)
             value = (latex_measurement(m, view.digits, ci=False) if m is not None
-                     else r"\falsifynoevidence{" + paper_key(view.id, measure, rv.ref.id) + "}")
-            ci = latex_ci(m, view.digits) if m is not None else None
-            keys = [paper_key(view.id, measure, rv.ref.id)]
-            if rv.ref.id == first:
-                keys.append(paper_key(view.id, measure))
+                     else r"\falsifynoevidence{" + full + "}")
+            ci = (latex_ci(m, view.digits) or r"\falsifynoci{" + full + "}" if m is not None
+                  else r"\falsifynoevidence{" + full + "}")
+            keys = [full] + ([paper_key(view.id, measure)] if rv.ref.id == first else [])
             for key in keys:
                 out.append(Macro(key, value, _note(rv)))
-                if ci is not None:
-                    out.append(Macro(f"{key}/ci", ci, _note(rv)))
+                out.append(Macro(f"{key}/ci", ci, _note(rv)))
     return out
 
 

@@ -10,8 +10,9 @@ LaTeX comments ignored) it is a problem when
 3. a literal number *next to* the citation disagrees with the ledger.
 
 "Next to" means: in the same sentence, where a sentence ends at ``.``, ``!`` or ``?`` followed by
-white space or at a blank line. A literal "looks like the same quantity" when it is written with
-a unit of the same dimension as the cited measurement, directly after the number (``3.41 nats``,
+white space (not the period of "e.g.", "i.e.", "cf.", "Fig." and the like) or at a blank line.
+A literal "looks like the same quantity" when it is written with a unit of the same dimension as
+the cited measurement, directly after the number (``3.41 nats``,
 ``3.41\\,nats``, ``17.2~bits``, ``12.5\\,\\%``, ``1{,}024 tokens``). It agrees when the ledger's
 value or either CI bound, converted to the literal's unit, rounds to the literal at the literal's
 own precision (``3.4 nats`` agrees with 3.412 nats). Bare numbers (no unit) are never compared:
@@ -28,6 +29,7 @@ from pathlib import Path
 
 from harness.contracts import Claim, ContractSet
 from harness.records import Measurement, Record
+from harness.render.fmt import measurement_text
 from harness.status import StatusReport
 from harness.units import Quantity, UnitError, parse_unit
 
@@ -42,6 +44,9 @@ _NUMBER = re.compile(
     r"\$?(?:\s|~|\\,|\\ |\\;|\\:|\\!)*(?P<unit>\\%|%|[A-Za-z][A-Za-z/]*(?![A-Za-z/]))"
     r"(?!(?:\s|~|\\,|-)*(?:CI|confidence|credible))")  # "95 % CI" is a level, not a result
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
+# A period after these ends no sentence.
+_ABBREVIATIONS = frozenset({"e.g", "i.e", "cf", "vs", "etc", "al", "fig", "figs", "eq", "eqs",
+                            "sec", "tab", "resp", "approx", "no", "ca"})
 
 
 @dataclass(frozen=True)
@@ -160,9 +165,18 @@ def _agrees(lit: Literal, m: Measurement) -> bool | None:
     return any(abs(v - lit.value) <= tolerance for v in converted)
 
 
+def _ends_sentence(text: str, end: int) -> bool:
+    if text[end - 1] != ".":
+        return True
+    word = re.search(r"([A-Za-z.]*)\.$", text[:end])
+    return word is None or word.group(1).lower() not in _ABBREVIATIONS
+
+
 def _sentences(text: str) -> Iterator[tuple[int, str]]:
     start = 0
     for m in _SENTENCE_END.finditer(text):
+        if m.group(0).count("\n") < 2 and not _ends_sentence(text, m.start()):
+            continue
         yield start, text[start:m.start()]
         start = m.end()
     yield start, text[start:]
@@ -192,8 +206,8 @@ def _literal_problems(path: Path, text: str, contracts: ContractSet,
                 c, m, r, _ = comparable[0]
                 yield PaperProblem(
                     path, clean.count("\n", 0, lit.start) + 1,
-                    f"literal {lit.text!r} next to \\{c.macro}{{{c.key}}} disagrees with the "
-                    f"ledger: {m.format()} (record {r.id})",
+                    f"literal '{lit.text}' next to \\{c.macro}{{{c.key}}} disagrees with the "
+                    f"ledger: {measurement_text(m, with_n=False)} (record {r.id})",
                     f"write \\{c.macro}{{{c.key}}} instead of the literal, or correct it")
 
 

@@ -5,7 +5,7 @@ Three kinds, each from the ledger alone:
 - ``timeline``: per area, every claim record as a dot at its UTC time, coloured by verdict
   (controls as crosses);
 - ``history``: per claim, the first key measurement across records, a line per subject, the CI
-  as a band; drawn only when the claim has more than one finite value of it;
+  as a band; drawn only when some subject has more than one finite value of it;
 - ``curves``: per claim and attachment name, the latest record of each subject whose attachment
   has a plottable shape (see :func:`curve_data` and ``docs/INTERNALS.md``).
 
@@ -101,8 +101,8 @@ def history_spec(view: ClaimView) -> PlotSpec | None:
             continue
         lo, hi = m.ci if m.ci is not None else (None, None)
         series.setdefault(r.subject, []).append([r.created, m.value, _finite(lo), _finite(hi)])
-    if sum(len(points) for points in series.values()) < 2:
-        return None
+    if max((len(points) for points in series.values()), default=0) < 2:
+        return None  # one point per subject is no history
     controls = sorted(ref.id for ref in view.claim.controls)
     unit = spec.unit if spec is not None else ""
     return PlotSpec("history", f"{view.id}: {name} across records",
@@ -111,10 +111,14 @@ def history_spec(view: ClaimView) -> PlotSpec | None:
 
 
 def _moving_measure(view: ClaimView) -> str:
-    """The first key measurement whose value changes across records, else the first."""
+    """The first key measurement whose value changes over time on some subject, else the first."""
     for name in view.key_measures:
-        values = {m.value for r in view.history if (m := r.measurement(name)) and m.finite}
-        if len(values) > 1:
+        values: dict[str, set[float]] = {}
+        for r in view.history:
+            m = r.measurement(name)
+            if m is not None and m.finite:
+                values.setdefault(r.subject, set()).add(m.value)
+        if any(len(v) > 1 for v in values.values()):
             return name
     return view.key_measures[0]
 

@@ -1,0 +1,63 @@
+"""Plots: accepted attachment shapes, the embedded source hash, repeatable bytes."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from harness.render.plots import PlotSpec, curve_data, draw, read_source_hash, source_hash_of
+
+JSON = st.recursive(st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=5),
+                    lambda inner: st.lists(inner, max_size=4)
+                    | st.dictionaries(st.text(max_size=6), inner, max_size=4), max_leaves=12)
+
+
+def test_generic_shape() -> None:
+    data = curve_data({"x": [0, 1, 2], "series": {"b": [1, None, 3], "a": [0.5, 0.1, 0.0]},
+                       "x_label": "layer", "y_label": "max |Δ|"})
+    assert data == {"x": [0.0, 1.0, 2.0], "x_label": "layer", "y_label": "max |Δ|",
+                    "series": {"a": [0.5, 0.1, 0.0], "b": [1.0, None, 3.0]}}
+
+
+def test_flat_per_layer_shape() -> None:
+    data = curve_data({"layers": [0, 1], "max_abs_diff": [0.0, math.inf]})
+    assert data is not None
+    assert data["x_label"] == "layers"
+    assert data["series"] == {"max_abs_diff": [0.0, None]}  # non-finite: a gap, kept visible
+
+
+def test_unplottable_shapes() -> None:
+    assert curve_data([1, 2, 3]) is None
+    assert curve_data({"layers": [0, 1], "y": [1]}) is None  # lengths differ
+    assert curve_data({"x": [0, "a"], "series": {"y": [1, 2]}}) is None
+    assert curve_data({"x": [], "series": {"y": []}}) is None
+
+
+@settings(max_examples=200)
+@given(JSON)
+def test_curve_data_never_raises(value: Any) -> None:
+    data = curve_data(value)
+    if data is not None:
+        assert all(len(s) == len(data["x"]) for s in data["series"].values())
+
+
+def test_png_carries_its_source_hash_and_repeats(tmp_path: Path) -> None:
+    spec = PlotSpec("curves", "T: per_layer", {"x_label": "layer", "y_label": "",
+                                               "lines": [["s: y", [0.0, 1.0], [1.0, None]]]})
+    first, second = draw(spec), draw(spec)
+    assert first == second
+    assert source_hash_of(first) == spec.source_hash
+    (tmp_path / "p.png").write_bytes(first)
+    assert read_source_hash(tmp_path / "p.png") == spec.source_hash
+    assert b"Software" not in first
+    other = PlotSpec("curves", "T: per_layer", {**spec.data, "y_label": "nats"})
+    assert other.source_hash != spec.source_hash
+
+
+def test_foreign_files_have_no_source_hash(tmp_path: Path) -> None:
+    assert source_hash_of(b"GIF89a") is None
+    assert read_source_hash(tmp_path / "missing.png") is None
