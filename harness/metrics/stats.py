@@ -481,17 +481,16 @@ def paired_approximate_randomization(
     delta = float(_deltas(_four_sums(rows)[None, :], shared_refs=False)[0])
     deltas = _randomized_deltas(rows, n_trials, seed)
     p = (int(np.count_nonzero(np.abs(deltas) >= abs(delta))) + 1) / (n_trials + 1)
-    nan = float("nan")
     return PairedResult(
         delta=delta,
-        ci_low=nan,
-        ci_high=nan,
+        ci_low=math.nan,
+        ci_high=math.nan,
         p_value=p,
         n_rows=rows.n,
         n_resamples=n_trials,
         seed=seed,
         method="approximate-randomization",
-        confidence=nan,
+        confidence=math.nan,
         cer_a=rows.cer(rows.edits_a, rows.ref_a),
         cer_b=rows.cer(rows.edits_b, rows.ref_b),
     )

@@ -16,7 +16,9 @@ this order, to hypotheses and references alike:
    - ``"keep"``: text is compared as it is, leading and trailing whitespace included;
    - ``"collapse"`` (the default): leading and trailing whitespace is stripped and every run of
      whitespace becomes one U+0020 SPACE, which counts as a character;
-   - ``"remove"``: all whitespace is deleted, so CER is over non-whitespace characters only.
+   - ``"remove"``: all whitespace is deleted, so CER is over non-whitespace characters only;
+     the normalisation form is then applied once more, because deleting a space can join a
+     letter and a mark that it separated (NFKC turns U+00A8 into a space and U+0308).
 
 A character is then one code point of the normalised text (not a grapheme cluster: an N'Ko
 letter with a tone mark is two characters). Edits are the Levenshtein distance between the two
@@ -111,12 +113,14 @@ DEFAULT_POLICY = TextPolicy()
 
 def normalize(text: str, policy: TextPolicy = DEFAULT_POLICY) -> str:
     """``text`` under ``policy``: Unicode normalisation, then the whitespace rule."""
-    if policy.normalization != "none":
-        text = unicodedata.normalize(_FORMS[policy.normalization], text)
+    form = policy.normalization
+    if form != "none":
+        text = unicodedata.normalize(_FORMS[form], text)
     if policy.whitespace == "collapse":
         return " ".join(text.split())
     if policy.whitespace == "remove":
-        return "".join(text.split())
+        text = "".join(text.split())
+        return text if form == "none" else unicodedata.normalize(_FORMS[form], text)
     return text
 
 
@@ -297,9 +301,9 @@ def per_partition_cer(
 #   letter, and any mark under "none": (0, 254): never starts a hit
 #   combining mark of class c (1..240) under a form: (c, c): a hit on a mark after a mark of a
 #       higher class, i.e. marks out of canonical order (row needs reordering only)
-#   U+0020 under "collapse": (252, 241): a hit on space then space (a run to collapse); the
-#       hit of a space before a mark is a false alarm that is ignored; a mark before a space
-#       is no hit, since c <= 240 < 241
+#   U+0020 under "collapse" or "remove": (252, 241): a hit on space then space (a run to
+#       collapse); a hit on a space before a mark is ignored under "collapse" and sends the
+#       row to the full path under "remove"; a mark before a space is no hit (c <= 240 < 241)
 #   unsafe: a character the form changes or may compose, or whitespace to rewrite: (255, 0):
 #       a hit with whatever follows (the last character of a chunk is checked apart)
 # A hit on a pair that straddles two rows is a harmless false alarm. Leading and trailing
@@ -405,7 +409,11 @@ def _scan_chunk(items: list[str], lens: IntArray, policy: TextPolicy) -> _Scan:
     kind = left[hits]
     ends = np.cumsum(lens)
     at_end = [units.size - 1] if left[-1] == _UNSAFE[0] else []
-    slow = _rows_at(ends, np.concatenate([hits[kind == _UNSAFE[0]], at_end]))
+    unsafe = kind == _UNSAFE[0]
+    if policy.whitespace == "remove" and policy.normalization != "none":
+        # deleting a space before a mark joins the mark to what precedes: normalise in full
+        unsafe |= (kind == _SPACE[0]) & (right[hits + 1] != _SPACE[1])
+    slow = _rows_at(ends, np.concatenate([hits[unsafe], at_end]))
     reorder = _rows_at(ends, hits[kind <= _MAX_CCC])
     if policy.whitespace == "collapse":
         doubled = hits[(kind == _SPACE[0]) & (right[hits + 1] == _SPACE[1])]
@@ -469,7 +477,7 @@ def _pair_table(policy: TextPolicy, limit: int) -> NDArray[np.uint16]:
     space = _whitespace(limit)
     if policy.whitespace != "keep":
         table[space] = _UNSAFE
-        table[ord(" ")] = _SPACE if policy.whitespace == "collapse" else _LETTER
+        table[ord(" ")] = _SPACE
     if form != "none":
         table[_unstable(form, limit)] = _UNSAFE
     return table.view(np.uint16).reshape(-1)
