@@ -102,13 +102,17 @@ class _Synth:
 
 
 def write_synthetic_ledger(ledger_dir: Path, n_records: int = 100_000, *, seed: int = 0,
-                           per_segment: int = 500, n_claims: int = 60,
-                           n_subjects: int = 8) -> list[Path]:
-    """Write ``n_records`` sealed records into new segments under ``ledger_dir``; their paths."""
+                           per_segment: int = 500, n_claims: int = 60, n_subjects: int = 8,
+                           start: datetime = _START) -> list[Path]:
+    """Write ``n_records`` sealed records into new segments under ``ledger_dir``; their paths.
+
+    Records are 37 s apart from ``start``; a later ``start`` and another ``seed`` add sessions
+    to an existing synthetic ledger.
+    """
     synth = _Synth(seed, n_claims, n_subjects)
     ledger_dir.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
-    when = _START
+    when = start
     for first in range(0, n_records, per_segment):
         session = _sha(f"{seed}:{first}")[:16]
         path = ledger_dir / f"{when.strftime('%Y%m%dT%H%M%S%fZ')}-{session[:8]}-main.jsonl"
