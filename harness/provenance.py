@@ -39,6 +39,10 @@ CHUNK_BYTES = 1 << 20
 # clean", as git calls it), so its hash is used but not remembered.
 _RACY_WINDOW_NS = 2_000_000_000
 _CACHE_FORMAT = 1
+# hash() writes the cache file itself once this much uncached work has piled up; the rest waits
+# for save() (the plugin calls it at session end), and costs little to redo if it never comes.
+_SAVE_AFTER_BYTES = 64 << 20
+_SAVE_AFTER_NS = 500_000_000
 # distribution name -> key in env_info()["packages"]
 _PACKAGES = {"torch": "torch", "mlx": "mlx", "mlx-lm": "mlx_lm", "transformers": "transformers",
              "numpy": "numpy"}
@@ -191,7 +195,9 @@ class InputHasher:
     """sha256 of input files and folders, remembered across processes in ``cache_path``.
 
     ``root``: paths under it are reported relative to it (portable across checkouts); others
-    are reported absolute. ``cache_path=None`` keeps the cache in memory only.
+    are reported absolute. ``cache_path=None`` keeps the cache in memory only. ``hash()`` saves
+    the cache after expensive work (64 MiB or half a second of hashing); call ``save()`` when
+    done to keep the rest.
     """
 
     def __init__(self, cache_path: Path | None, root: Path | None = None) -> None:
@@ -199,6 +205,8 @@ class InputHasher:
         self.root = None if root is None else root.resolve()
         self._entries: dict[str, dict[str, Any]] = self._load()
         self._dirty = False
+        self._unsaved_bytes = 0
+        self._unsaved_ns = 0
 
     def _load(self) -> dict[str, dict[str, Any]]:
         if self.cache_path is None or not self.cache_path.is_file():
@@ -237,7 +245,8 @@ class InputHasher:
         else:
             sha, size = self._hash_file(target)
             kind = "file"
-        self.save()
+        if self._unsaved_bytes >= _SAVE_AFTER_BYTES or self._unsaved_ns >= _SAVE_AFTER_NS:
+            self.save()
         return {"path": self.display(target), "kind": kind, "sha256": sha, "bytes": size}
 
     def _hash_file(self, path: Path) -> tuple[str, int]:
@@ -246,10 +255,13 @@ class InputHasher:
         hit = self._entries.get(key)
         if hit and hit.get("size") == st.st_size and hit.get("mtime_ns") == st.st_mtime_ns:
             return str(hit["sha256"]), st.st_size
+        began = time.monotonic_ns()
         sha = _sha256_file(path)
         if time.time_ns() - st.st_mtime_ns > _RACY_WINDOW_NS:
             self._entries[key] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": sha}
             self._dirty = True
+            self._unsaved_bytes += st.st_size
+            self._unsaved_ns += time.monotonic_ns() - began
         return sha, st.st_size
 
     def _hash_dir(self, folder: Path) -> tuple[str, int]:
@@ -277,3 +289,4 @@ class InputHasher:
         os.replace(tmp, self.cache_path)
         self._entries = merged
         self._dirty = False
+        self._unsaved_bytes = self._unsaved_ns = 0

@@ -173,7 +173,9 @@ def test_hash_cache_is_keyed_by_path_size_and_mtime(tmp_path: Path) -> None:
     f = tmp_path / "model.bin"
     f.write_bytes(b"a" * 1000)
     _old(f)
-    first = InputHasher(cache).hash(f)
+    hasher = InputHasher(cache)
+    first = hasher.hash(f)
+    hasher.save()
     assert str(f) in json.loads(cache.read_text())["entries"]
     f.write_bytes(b"b" * 1000)  # same size; restoring the mtime hides the edit from the cache
     _old(f)
@@ -182,12 +184,29 @@ def test_hash_cache_is_keyed_by_path_size_and_mtime(tmp_path: Path) -> None:
     assert InputHasher(cache).hash(f)["sha256"] == hashlib.sha256(b"b" * 1000).hexdigest()
 
 
+def test_expensive_hashing_saves_the_cache_by_itself(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the work threshold hash() writes the cache file without waiting for save()."""
+    monkeypatch.setattr(provenance, "_SAVE_AFTER_BYTES", 100)
+    cache = tmp_path / "hashes.json"
+    small, big = tmp_path / "small", tmp_path / "big"
+    small.write_bytes(b"s")
+    big.write_bytes(b"b" * 200)
+    hasher = InputHasher(cache)
+    hasher.hash(_old(small))
+    assert not cache.exists()
+    hasher.hash(_old(big))
+    assert set(json.loads(cache.read_text())["entries"]) == {str(small), str(big)}
+
+
 def test_recently_modified_files_are_not_cached(tmp_path: Path) -> None:
     """A file modified just now may change again within its mtime tick: hashed, not cached."""
     cache = tmp_path / "hashes.json"
     f = tmp_path / "fresh.txt"
     f.write_text("x")
-    InputHasher(cache).hash(f)
+    hasher = InputHasher(cache)
+    hasher.hash(f)
+    hasher.save()
     assert not cache.exists()
 
 
@@ -198,7 +217,9 @@ def test_broken_cache_file_is_rebuilt(tmp_path: Path) -> None:
     f = tmp_path / "f"
     f.write_bytes(b"1")
     _old(f)
-    assert InputHasher(cache).hash(f)["sha256"] == hashlib.sha256(b"1").hexdigest()
+    hasher = InputHasher(cache)
+    assert hasher.hash(f)["sha256"] == hashlib.sha256(b"1").hexdigest()
+    hasher.save()
     assert json.loads(cache.read_text())["format"] == 1
 
 
