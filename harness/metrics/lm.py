@@ -44,21 +44,28 @@ if TYPE_CHECKING:
     from harness.workspace import SubjectSpec, Workspace
 
 __all__ = [
+    "AddedVocab",
     "EvalSet",
     "EvalSetError",
     "LmEval",
     "NllStats",
     "NonFiniteNllError",
+    "RowDistances",
     "ScoringModel",
     "Window",
+    "added_vocabulary",
     "duplicate_count",
+    "evalset_nll",
     "finite_fraction",
     "load_evalset",
     "load_lm_eval",
+    "max_abs_difference",
     "max_positions",
+    "new_row_distances",
     "normalise_text",
     "read_evalset",
     "relative_difference",
+    "save_and_reload",
     "sliding_windows",
     "token_nll_stats",
 ]
@@ -373,6 +380,12 @@ def token_nll_stats(model: ScoringModel, texts: Sequence[str], max_len: int,
     return NllStats(total, n_tokens, n_bytes, len(texts), len(windows))
 
 
+def evalset_nll(model: Any, evalset: EvalSet, batch_size: int = 32) -> NllStats:
+    """:func:`token_nll_stats` of ``model`` on every example of ``evalset``, with windows as long
+    as the model's max positions and half that stride."""
+    return token_nll_stats(model, evalset.texts, max_positions(model), batch_size=batch_size)
+
+
 def _score_batch(model: ScoringModel, sequences: Sequence[Sequence[int]],
                  batch: Sequence[Window], texts: Sequence[str]) -> tuple[float, int]:
     width = max(w.end - w.begin for w in batch)
@@ -410,6 +423,102 @@ def _raise_non_finite(model: ScoringModel, batch: Sequence[Window],
 
 
 # --------------------------------------------------------------------------------------------
+# Added vocabulary (resized embeddings)
+
+
+@dataclass(frozen=True)
+class AddedVocab:
+    """The non-special tokens added to a model's tokenizer, and how the tokenizer without them
+    (the one the model was trained with) splits each.
+
+    Fields:
+        path: the tokenizer.json read.
+        tokens: the added tokens' text, by id.
+        ids: their ids.
+        splits: each token's ids under the old tokenizer (empty when it encodes to nothing).
+        old_json / new_json: the old and the current tokenizer, serialised.
+    """
+
+    path: Path
+    tokens: tuple[str, ...]
+    ids: tuple[int, ...]
+    splits: tuple[tuple[int, ...], ...]
+    old_json: str
+    new_json: str
+
+    def encode_old(self, texts: Sequence[str]) -> list[list[int]]:
+        return _encode_with(self.old_json, texts)
+
+    def encode_new(self, texts: Sequence[str]) -> list[list[int]]:
+        return _encode_with(self.new_json, texts)
+
+
+def _encode_with(tokenizer_json: str, texts: Sequence[str]) -> list[list[int]]:
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_str(tokenizer_json)
+    return [list(e.ids) for e in tok.encode_batch(list(texts), add_special_tokens=False)]
+
+
+def added_vocabulary(folder: Path) -> AddedVocab:
+    """Read ``folder/tokenizer.json``: its non-special added tokens and their old splits.
+
+    Adding tokens leaves the BPE model and merges untouched, so the tokenizer with those entries
+    removed is exactly the tokenizer before the resize.
+    """
+    import json
+
+    path = folder / "tokenizer.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        added = data["added_tokens"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        msg = (f"{path}: cannot read the tokenizer's added_tokens ({exc}); save the tokenizer "
+               f"with tokenizer.save_pretrained() next to the weights")
+        raise ValueError(msg) from None
+    new = sorted((int(t["id"]), str(t["content"])) for t in added if not t.get("special"))
+    if not new:
+        msg = (f"{path}: no added (non-special) tokens: this model's vocabulary was not "
+               f"extended, so there are no new rows to check")
+        raise ValueError(msg)
+    data["added_tokens"] = [t for t in added if t.get("special")]
+    old_json = json.dumps(data, ensure_ascii=False)
+    tokens = tuple(t for _, t in new)
+    splits = tuple(tuple(s) for s in _encode_with(old_json, tokens))
+    return AddedVocab(path, tokens, tuple(i for i, _ in new), splits, old_json,
+                      path.read_text(encoding="utf-8"))
+
+
+@dataclass(frozen=True)
+class RowDistances:
+    """How far each new embedding row is from the mean of its constituents' rows."""
+
+    max_l2: float
+    max_abs: float
+    n_initialised: int  # rows with a non-empty split: the target is the constituents' mean
+    n_fallback: int  # rows whose split is empty: the target is the mean of all other rows
+    mean_old_row_norm: float
+
+
+def new_row_distances(embedding: npt.NDArray[Any], added: AddedVocab) -> RowDistances:
+    """Distances of the added rows of ``embedding`` [V, H] from their constituent means."""
+    emb = np.asarray(embedding, dtype=np.float64)
+    ids = np.asarray(added.ids)
+    if ids.max() >= emb.shape[0]:
+        msg = (f"{added.path}: added token id {int(ids.max())} has no embedding row (the "
+               f"embedding has {emb.shape[0]}); resize the embedding after adding tokens")
+        raise ValueError(msg)
+    old = np.delete(emb, ids, axis=0)
+    overall = old.mean(axis=0)
+    targets = np.stack([emb[list(s)].mean(axis=0) if s else overall for s in added.splits])
+    gap = emb[ids] - targets
+    n_init = sum(1 for s in added.splits if s)
+    return RowDistances(float(np.linalg.norm(gap, axis=1).max()), float(np.abs(gap).max()),
+                        n_init, len(added.splits) - n_init,
+                        float(np.linalg.norm(old, axis=1).mean()))
+
+
+# --------------------------------------------------------------------------------------------
 # Small measurement helpers shared by falsifiers
 
 
@@ -421,6 +530,48 @@ def max_positions(model: Any) -> int:
                f"set it in config.json to the context length the model was trained for")
         raise ValueError(msg)
     return value
+
+
+def max_abs_difference(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> float:
+    """Largest ``|a - b|`` over all entries; bit-identical entries count 0 (NaN included), any
+    other pair involving NaN or inf counts inf. 0.0 means the arrays are bitwise equal."""
+    x, y = np.ascontiguousarray(a), np.ascontiguousarray(b)
+    if x.shape != y.shape:
+        msg = f"cannot compare arrays of shapes {x.shape} and {y.shape} entry by entry"
+        raise ValueError(msg)
+    if x.size == 0:
+        return 0.0
+    same = (x.view(np.uint8).reshape(*x.shape, -1) == y.view(np.uint8).reshape(*y.shape, -1)
+            ).all(axis=-1) if x.dtype == y.dtype else np.zeros(x.shape, dtype=np.bool_)
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.abs(x.astype(np.float64) - y.astype(np.float64))
+    diff[np.isnan(diff)] = np.inf
+    diff[same] = 0.0
+    return float(diff.max())
+
+
+def save_and_reload(model: Any, out_dir: Path) -> Any:
+    """Save the live model with its own framework's writer into ``out_dir``, load it back.
+
+    torch: ``save_pretrained`` (model and tokenizer); MLX: ``mlx_lm.utils.save`` (weights,
+    config, tokenizer). The reload goes through :func:`harness.models.open_model`, like any
+    subject's load.
+    """
+    from harness.models.load import open_model
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if model.backend == "torch":
+        model.module.save_pretrained(out_dir)
+        model.tokenizer.save_pretrained(out_dir)
+    elif model.backend == "mlx":
+        from mlx_lm.utils import save
+
+        save(out_dir, model.path, model.module, model.tokenizer, dict(model.config),
+             donate_model=False)
+    else:
+        msg = f"{model.path}: no writer for backend {model.backend!r}; expected torch or mlx"
+        raise ValueError(msg)
+    return open_model(out_dir, model.backend)
 
 
 def finite_fraction(values: npt.NDArray[Any]) -> float:

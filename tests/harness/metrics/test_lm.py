@@ -16,11 +16,15 @@ from harness.demo import CORPORA_DIR
 from harness.metrics.lm import (
     EvalSetError,
     NonFiniteNllError,
+    added_vocabulary,
     duplicate_count,
     finite_fraction,
+    max_abs_difference,
+    new_row_distances,
     normalise_text,
     read_evalset,
     relative_difference,
+    save_and_reload,
     sliding_windows,
     token_nll_stats,
 )
@@ -397,3 +401,119 @@ def test_helpers() -> None:
     assert relative_difference(101.0, 100.0) == pytest.approx(0.01)
     with pytest.raises(ValueError):
         relative_difference(1.0, 0.0)
+
+
+# --------------------------------------------------------------------------------------------
+# Through the project's own loader: model folders, resizes, round trips
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory, tokenizer: Any) -> Path:
+    """A tiny Qwen3 saved as a model folder (safetensors + config + tokenizer)."""
+    from transformers import PreTrainedTokenizerFast
+
+    out = tmp_path_factory.mktemp("tiny-folder")
+    module = _tiny_qwen3(tokenizer.get_vocab_size())
+    module.config.eos_token_id = tokenizer.token_to_id("<|endoftext|>")
+    module.save_pretrained(out)
+    PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="<unk>",
+                            eos_token="<|endoftext|>", pad_token="<pad>").save_pretrained(out)
+    return out
+
+
+def test_real_loader_scores_like_the_module(folder: Path, english: tuple[str, ...]) -> None:
+    """token_nll_stats through harness.models.open_model equals the HF loss per example."""
+    from harness.models.load import open_model
+
+    live = open_model(folder)
+    stats = token_nll_stats(live, english[:8], max_len=256)
+    total, n = _per_example_reference(
+        TorchScorer(live.module, _tokenizers_of(live), folder), english[:8])
+    assert stats.n_tokens == n
+    assert stats.total_nll == pytest.approx(total, rel=1e-5)
+
+
+def _tokenizers_of(live: Any) -> Any:
+    return live.tokenizer.backend_tokenizer
+
+
+def test_added_vocabulary_and_row_distances(folder: Path, tmp_path: Path) -> None:
+    """The added tokens and their old splits are read back from tokenizer.json alone; rows set
+    to their constituent mean sit at float rounding from it, uninitialised rows far away."""
+    from harness.models.resize import (
+        add_tokens_constituent_mean,
+        frequent_nko_words,
+        resize_uninitialised,
+    )
+
+    words = frequent_nko_words(30)
+    result = add_tokens_constituent_mean(folder, words, tmp_path / "resized")
+    added = added_vocabulary(tmp_path / "resized")
+    assert added.ids == result.new_ids
+    assert added.tokens == result.new_tokens
+    assert all(len(s) >= 2 for s in added.splits)
+    from harness.models.load import open_model
+
+    good = new_row_distances(open_model(tmp_path / "resized").input_embedding(), added)
+    assert good.max_l2 == pytest.approx(result.max_distance, rel=1e-6, abs=1e-9)
+    assert good.max_l2 / good.mean_old_row_norm < 1e-6
+    assert (good.n_initialised, good.n_fallback) == (len(added.ids), 0)
+    resize_uninitialised(folder, words, tmp_path / "uninit")
+    bad_added = added_vocabulary(tmp_path / "uninit")
+    bad = new_row_distances(open_model(tmp_path / "uninit").input_embedding(), bad_added)
+    assert bad.max_l2 / bad.mean_old_row_norm > 0.1
+    old = sum(map(len, added.encode_old(words)))
+    assert old > sum(map(len, added.encode_new(words))) == len(added.ids)
+
+
+def test_added_vocabulary_refuses_an_unextended_tokenizer(folder: Path) -> None:
+    """A model whose tokenizer has no added tokens has no new rows: a clear error."""
+    with pytest.raises(ValueError, match=r"tokenizer\.json: no added"):
+        added_vocabulary(folder)
+
+
+def test_max_abs_difference_is_bitwise() -> None:
+    """0 means bitwise equal (NaN matching NaN included); any other NaN/inf gap is inf."""
+    a = np.array([[1.0, np.nan], [np.inf, 2.0]], dtype=np.float32)
+    assert max_abs_difference(a, a.copy()) == 0.0
+    b = a.copy()
+    b[1, 1] = 2.5
+    assert max_abs_difference(a, b) == 0.5
+    b[0, 1] = 1.0
+    assert max_abs_difference(a, b) == math.inf
+    with pytest.raises(ValueError, match="shapes"):
+        max_abs_difference(a, a[:1])
+
+
+@pytest.mark.parametrize("untie", [False, True])
+def test_save_and_reload_torch(folder: Path, tmp_path: Path, untie: bool) -> None:
+    """A tied torch model stays tied through save_pretrained + reload; the untied load does not."""
+    from harness.models.load import open_model
+
+    live = open_model(folder, untie=untie)
+    again = save_and_reload(live, tmp_path / "rt")
+    assert again.head_shares_storage() is (not untie)
+    same = max_abs_difference(again.output_projection(), again.input_embedding()) == 0.0
+    assert same is (not untie)
+
+
+def test_save_and_reload_mlx_q4(folder: Path, tmp_path: Path) -> None:
+    """A 4-bit MLX conversion keeps its head as the (dequantized) embedding through a round trip."""
+    pytest.importorskip("mlx_lm")
+    import contextlib
+    import io
+
+    from mlx_lm.convert import convert
+
+    from harness.models.load import open_model
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        convert(str(folder), str(tmp_path / "q4"), quantize=True, q_group_size=32, q_bits=4,
+                dtype="float32")
+    live = open_model(tmp_path / "q4")
+    again = save_and_reload(live, tmp_path / "rt")
+    assert again.backend == "mlx"
+    assert again.quantization is not None
+    assert again.head_shares_storage()
+    assert max_abs_difference(again.output_projection(), again.input_embedding()) == 0.0
+    assert max_abs_difference(again.input_embedding(), live.input_embedding()) == 0.0
