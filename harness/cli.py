@@ -203,6 +203,23 @@ def cmd_ledger_merge(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_ledger_repair(args: argparse.Namespace) -> int:
+    from harness.ledger import LedgerError, repair_torn_tail
+
+    try:
+        done = repair_torn_tail(Path(args.segment))
+    except (LedgerError, OSError) as exc:
+        raise UsageFailure(str(exc)) from None
+    if done.action == "moved":
+        print(f"{done.segment}:{done.line}: torn line moved to {done.moved_to}; "
+              f"every complete record is intact")
+    elif done.action == "newline":
+        print(f"{done.segment}:{done.line}: the last record lacked only its newline; added")
+    else:
+        print(f"{done.segment}: no torn line; nothing to do")
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from harness.demo.build import build_demo
 
@@ -248,6 +265,10 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("source", help="ledger folder to merge from")
     _add_common(merge, ledger=False)
     merge.set_defaults(func=cmd_ledger_merge)
+    repair = lsub.add_parser("repair", help="move a torn last line (a writer killed mid-append) "
+                             "aside into SEGMENT.torn; every complete record stays")
+    repair.add_argument("segment", help="the segment file that verify reported")
+    repair.set_defaults(func=cmd_ledger_repair)
     demo = sub.add_parser("demo", help="build (or rebuild) the embedded demo workspace")
     demo.add_argument("--rebuild", action="store_true", help="rebuild even when cached")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -136,7 +136,8 @@ class FalsifySession:
         if self._hasher is None:
             from harness.provenance import InputHasher
 
-            self._hasher = InputHasher(self.workspace.cache_dir / "hashes.json")
+            self._hasher = InputHasher(self.workspace.cache_dir / "hashes.json",
+                                       root=self.workspace.root)
         return self._hasher
 
     def provenance(self) -> dict[str, Any]:
@@ -153,13 +154,13 @@ class FalsifySession:
             return None
         record = evidence.to_record(verdict, node_id=nodeid, session=self.session_id,
                                     provenance=self.provenance(), timing=timing)
+        from harness.ledger import LedgerError, LedgerWriter
+
         try:
             if self._writer is None:
-                from harness.ledger import LedgerWriter
-
                 self._writer = LedgerWriter(self.ledger_dir, self.session_id, self.worker)
             sealed = self._writer.append(record)
-        except OSError as exc:
+        except (OSError, LedgerError) as exc:
             self.write_failures.append(f"{nodeid}: could not append to {self.ledger_dir}: {exc}")
             return None
         return str(sealed.id)

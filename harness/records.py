@@ -115,6 +115,7 @@ class Measurement:
             out["n"] = self.n
         if self.ci is not None:
             out["ci"] = [self.ci[0], self.ci[1]]
+        if self.ci_level is not None:
             out["ci_level"] = self.ci_level
         return out
 
