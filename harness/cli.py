@@ -220,6 +220,42 @@ def cmd_ledger_repair(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_amend(args: argparse.Namespace) -> int:
+    """Append a correction naming the record it amends and why; never edits the record."""
+    import uuid
+    from dataclasses import replace
+
+    from harness.evidence import new_id, utc_now
+    from harness.ledger import LedgerError, LedgerWriter
+    from harness.provenance import collect
+    from harness.records import Status
+
+    ws = _workspace(args)
+    verdict = Status.parse(args.verdict)
+    if verdict not in (Status.FAIL, Status.SUSPECT, Status.INCONCLUSIVE, Status.ERROR):
+        raise UsageFailure("an amendment may set FAIL, SUSPECT, INCONCLUSIVE or ERROR; only a "
+                           "falsifier run can record a PASS")
+    ledger = _ledger(ws, args)
+    try:
+        original = ledger.get(args.record)
+    except (KeyError, LedgerError) as exc:
+        raise UsageFailure(f"no record {args.record!r} in {ledger.ledger_dir}: {exc}") from None
+    session = uuid.uuid4().hex
+    amendment = replace(
+        original, id=new_id(), kind="amendment", verdict=verdict,
+        reasons=(f"amended by hand: {args.why}", *original.reasons),
+        amends={"record": original.id, "why": args.why}, created=utc_now(), session=session,
+        node_id="falsify amend", provenance=collect(ws.root), timing={}, prev=None, hash="")
+    writer = LedgerWriter(ledger.ledger_dir, session, "amend")
+    try:
+        sealed = writer.append(amendment)
+    finally:
+        writer.close()
+    print(f"record {sealed.id} amends {original.id} ({original.claim} on {original.subject}): "
+          f"{original.verdict} → {verdict}: {args.why}")
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from harness.demo.build import build_demo
 
@@ -269,6 +305,13 @@ def build_parser() -> argparse.ArgumentParser:
                              "aside into SEGMENT.torn; every complete record stays")
     repair.add_argument("segment", help="the segment file that verify reported")
     repair.set_defaults(func=cmd_ledger_repair)
+    amend = sub.add_parser("amend", help="append a correction naming the record it amends")
+    amend.add_argument("record", help="id of the record to amend (see falsify show CLAIM)")
+    amend.add_argument("--why", required=True, help="why the record no longer stands")
+    amend.add_argument("--verdict", default="ERROR",
+                       help="the corrected verdict: FAIL, SUSPECT, INCONCLUSIVE or ERROR")
+    _add_common(amend)
+    amend.set_defaults(func=cmd_amend)
     demo = sub.add_parser("demo", help="build (or rebuild) the embedded demo workspace")
     demo.add_argument("--rebuild", action="store_true", help="rebuild even when cached")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -219,9 +219,13 @@ class SegmentIndex:
         return index
 
 
+# Bump when the cached layout changes: a cache of another layout is then never read, only rebuilt.
+INDEX_FORMAT = 2
+
+
 def _cache_file(index_dir: Path, segment: Path) -> Path:
     tag = hashlib.sha256(str(segment.resolve()).encode()).hexdigest()[:16]
-    return index_dir / f"{tag}-{segment.stem}.json"
+    return index_dir / f"{tag}-{segment.stem}.v{INDEX_FORMAT}.json"
 
 
 def _read_cached(index_dir: Path | None, segment: Path) -> SegmentIndex | None:

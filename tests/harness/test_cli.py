@@ -149,3 +149,29 @@ def test_no_workspace_is_usage_error(tmp_path: Path, capsys: pytest.CaptureFixtu
     code, out = run(tmp_path, capsys, "status")
     assert code == 2
     assert "no falsify workspace" in out
+
+
+def test_amend_appends_a_correction(green: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An amendment is a new record naming the one it amends; the original stays intact."""
+    _, shown = run(green, capsys, "show", "TOY-TEXT-NOT-TINY", "--json")
+    history = json.loads(shown)["history"]
+    original = next(r for r in history if r["subject"] == "short-lines")
+    code, out = run(green, capsys, "amend", original["id"], "--why", "data file was truncated",
+                    "--verdict", "INCONCLUSIVE")
+    assert code == 0 and "PASS → INCONCLUSIVE" in out
+    _, status = run(green, capsys, "status", "--json")
+    row = json.loads(status)["claims"][0]["rows"][0]
+    assert row["verdict"] == "INCONCLUSIVE"
+    assert "data file was truncated" in row["reasons"][0]
+    _, shown = run(green, capsys, "show", "TOY-TEXT-NOT-TINY", "--json")
+    ids = [r["id"] for r in json.loads(shown)["history"]]
+    assert original["id"] in ids and len(ids) == 4
+    assert run(green, capsys, "verify")[0] == 0
+    assert run(green, capsys, "gate")[0] == 1
+
+
+def test_amend_cannot_make_a_pass(green: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _, shown = run(green, capsys, "show", "TOY-TEXT-NOT-TINY", "--json")
+    rid = json.loads(shown)["history"][0]["id"]
+    code, out = run(green, capsys, "amend", rid, "--why", "trust me", "--verdict", "PASS")
+    assert code == 2 and "only a falsifier run can record a PASS" in out
