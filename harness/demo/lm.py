@@ -214,7 +214,7 @@ def _train(model: Any, data: _Data, recipe: LMRecipe, progress: bool) -> list[fl
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        curve.append(round(float(loss), 4))
+        curve.append(round(loss.item(), 4))
     model.eval()
     return curve
 
@@ -227,17 +227,19 @@ def _safetensors_keys(folder: Path) -> list[str]:
 
 def _make_torch(out: Path, tokenizer_json: Path, recipe: LMRecipe,
                 progress: bool) -> dict[str, Any]:
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     data = _data(tokenizer_json, recipe)
     with _deterministic_torch(recipe.threads, recipe.seed):
         model = _qwen3(recipe)
         curve = _train(model, data, recipe, progress)
         train_seconds = time.perf_counter() - start
+        train_cpu_seconds = time.process_time() - cpu_start
         dev = {name: round(_dev_loss(model, w), 4) for name, w in data.dev.items()}
     model.save_pretrained(out)
     _hf_tokenizer(tokenizer_json).save_pretrained(out)
     keys = _safetensors_keys(out)
     return {"seed": recipe.seed, "train_seconds": round(train_seconds, 2),
+            "train_cpu_seconds": round(train_cpu_seconds, 2), "threads": recipe.threads,
             "train_windows": len(data.train), "train_loss_first": curve[0],
             "train_loss_last": curve[-1], "train_loss_every_50": curve[::50],
             "dev_loss_nats": dev,
@@ -293,8 +295,8 @@ def nko_new_words(builder: Builder, recipe: LMRecipe = RECIPE) -> list[str]:
 
     from harness.models.resize import frequent_nko_words
 
-    vocab = Tokenizer.from_file(str(tokenizer_dir(builder, recipe) / "tokenizer.json")).get_vocab()
-    return frequent_nko_words(recipe.new_nko_words, exclude=vocab)
+    tok = Tokenizer.from_file(str(tokenizer_dir(builder, recipe) / "tokenizer.json"))
+    return frequent_nko_words(recipe.new_nko_words, tokenize=lambda w: tok.encode(w).ids)
 
 
 def resize_uninit_dir(builder: Builder, recipe: LMRecipe = RECIPE) -> Path:
@@ -321,7 +323,9 @@ def resized_dir(builder: Builder, source: Path, recipe: LMRecipe = RECIPE) -> Pa
     def make(out: Path) -> dict[str, Any]:
         from harness.models.resize import add_tokens_constituent_mean
 
-        return add_tokens_constituent_mean(source, words, out).facts()
+        facts = add_tokens_constituent_mean(source, words, out).facts()
+        facts.update(source=source.name, path=None)  # measured in a folder renamed afterwards
+        return facts
 
     return builder.artifact(f"{source.name.rsplit('-', 1)[0]}-resized", inputs, make)
 
