@@ -33,8 +33,9 @@ three steps: (1) independent Poisson counts with means ``lam * multiplicity / n`
 table; a vector whose total exceeds ``n`` is drawn again); (2) given their total ``t``, such
 counts are Multinomial(t, multiplicity / n); (3) ``n - t`` further rows drawn uniformly with
 replacement complete them to Multinomial(n, ...). The sums per resample are then a
-matrix-vector product and a gather, so B = 10,000 over 290,596 rows takes about a second and
-a few tens of MB, where materialising B x n indices takes tens of seconds and gigabytes.
+matrix product and a gather, and the cost is B x (number of categories), not B x n: on the
+benchmark (290,596 rows, 12,478 categories, B = 10,000) about 1 s of CPU and 26 MiB, where
+materialising the B x n indices (sacrebleu, or textbook numpy) needs 23 GB and minutes.
 The only approximation is double-precision rounding of the Poisson CDFs, as in any inversion
 sampler. Resamples are drawn in chunks, each from its own ``SeedSequence(seed).spawn`` child,
 so a seed gives the same result for any number of worker threads.

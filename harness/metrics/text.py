@@ -190,15 +190,17 @@ def corpus_cer(
     refs: Sequence[str],
     policy: TextPolicy = DEFAULT_POLICY,
     *,
-    workers: int = 1,
+    workers: int = -1,
 ) -> CerResult:
     """Corpus-level CER of aligned ``hyps`` against ``refs`` under ``policy``.
 
-    ``workers``: threads to use (-1: one per core). With more than one, distances of one block
-    of rows are computed (by rapidfuzz, without the GIL) while the next block is normalised;
-    the result does not depend on ``workers``. Raises ValueError when the lists differ in length
-    or when the references hold no character at all after normalisation (CER is undefined),
-    and TypeError naming the row when a hypothesis or reference is not a string.
+    ``workers``: threads to use (-1, the default: one per core). With more than one and more
+    than one block of ``_BLOCK_ROWS`` rows, rapidfuzz measures one block (without the GIL)
+    while this thread normalises the next; the result does not depend on ``workers``.
+
+    Raises ValueError when the lists differ in length or when the references hold no
+    character at all after normalisation (CER is undefined), and TypeError naming the row
+    when a hypothesis or reference is not a string.
     """
     hyp_list = _checked(hyps, "hypothesis")
     ref_list = _checked(refs, "reference")
@@ -209,8 +211,8 @@ def corpus_cer(
         )
         raise ValueError(msg)
     threads = _threads(workers)
-    if threads == 1 or not HAVE_RAPIDFUZZ:
-        edits, lens = _edits_and_lengths(hyp_list, ref_list, policy, 1)
+    if threads == 1 or not HAVE_RAPIDFUZZ or len(ref_list) <= _BLOCK_ROWS:
+        edits, lens = _edits_and_lengths(hyp_list, ref_list, policy, threads)
     else:
         edits, lens = _pipelined(hyp_list, ref_list, policy, threads - 1)
     result = _result(edits, lens)
@@ -341,11 +343,13 @@ def _normalize_items(items: list[str], policy: TextPolicy) -> tuple[list[str], I
         items[row] = normalize(items[row], policy)
     for row in scan.reorder:
         items[row] = _reorder(items[row], policy)
-    for row in scan.spaces:
-        items[row] = _fix_spaces(items[row], policy)
+    if scan.spaces:
+        fixed = _fix_spaces([items[row] for row in scan.spaces], policy.whitespace)
+        for row, value in zip(scan.spaces, fixed, strict=True):
+            items[row] = value
     changed = scan.slow + scan.reorder + scan.spaces
     if changed:
-        lens[changed] = [len(items[row]) for row in changed]
+        lens[changed] = np.fromiter(map(len, map(items.__getitem__, changed)), dtype=np.int64)
     return items, lens
 
 
@@ -361,14 +365,15 @@ def _reorder(text: str, policy: TextPolicy) -> str:
     return unicodedata.normalize(_FORMS[policy.normalization], text)
 
 
-def _fix_spaces(text: str, policy: TextPolicy) -> str:
-    """The whitespace rule for a normalised text whose only whitespace is U+0020."""
-    if policy.whitespace == "remove":
-        return text.replace(" ", "")
-    text = text.strip(" ")
-    while "  " in text:
-        text = text.replace("  ", " ")
-    return text
+def _fix_spaces(texts: list[str], whitespace: str) -> list[str]:
+    """The whitespace rule for normalised texts whose only whitespace is U+0020."""
+    if whitespace == "remove":
+        return list(map(str.replace, texts, repeat(" "), repeat("")))
+    fixed = list(map(str.strip, map(str.replace, texts, repeat("  "), repeat(" ")), repeat(" ")))
+    for i in [i for i, t in enumerate(fixed) if "  " in t]:  # runs of three or more spaces
+        while "  " in fixed[i]:
+            fixed[i] = fixed[i].replace("  ", " ")
+    return fixed
 
 
 @dataclass(frozen=True)
@@ -379,10 +384,10 @@ class _Scan:
     reorder: list[int] = field(default_factory=list)
     spaces: list[int] = field(default_factory=list)
 
-    def extend(self, offset: int, other: _Scan) -> None:
-        self.slow.extend(offset + row for row in other.slow)
-        self.reorder.extend(offset + row for row in other.reorder)
-        self.spaces.extend(offset + row for row in other.spaces)
+    def extend(self, other: _Scan) -> None:
+        self.slow.extend(other.slow)
+        self.reorder.extend(other.reorder)
+        self.spaces.extend(other.spaces)
 
 
 def _scan(items: list[str], lens: IntArray, policy: TextPolicy) -> _Scan:
@@ -394,11 +399,12 @@ def _scan(items: list[str], lens: IntArray, policy: TextPolicy) -> _Scan:
     cuts = np.searchsorted(ends, np.arange(_CHUNK_CHARS, int(ends[-1]), _CHUNK_CHARS)) + 1
     edges = [0, *sorted({int(c) for c in cuts if c < len(items)}), len(items)]
     for lo, hi in pairwise(edges):
-        scan.extend(lo, _scan_chunk(items[lo:hi], lens[lo:hi], policy))
+        scan.extend(_scan_chunk(items[lo:hi], lens[lo:hi], policy, lo))
     return scan
 
 
-def _scan_chunk(items: list[str], lens: IntArray, policy: TextPolicy) -> _Scan:
+def _scan_chunk(items: list[str], lens: IntArray, policy: TextPolicy, first: int) -> _Scan:
+    """The rows of one chunk that ``policy`` may change, numbered from ``first``."""
     units, limit = _code_units("".join(items), int(lens.sum()))
     if units.size == 0:
         return _Scan()
@@ -423,9 +429,9 @@ def _scan_chunk(items: list[str], lens: IntArray, policy: TextPolicy) -> _Scan:
     else:
         spaces = np.zeros(0, dtype=np.int64)
     return _Scan(
-        slow.tolist(),
-        np.setdiff1d(reorder, slow, assume_unique=True).tolist(),
-        np.setdiff1d(spaces, slow).tolist(),
+        (slow + first).tolist(),
+        (np.setdiff1d(reorder, slow, assume_unique=True) + first).tolist(),
+        (np.setdiff1d(spaces, slow) + first).tolist(),
     )
 
 
