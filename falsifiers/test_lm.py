@@ -24,6 +24,7 @@ from harness.metrics.lm import (
     finite_fraction,
     max_abs_difference,
     new_row_distances,
+    quantization_step,
     relative_difference,
     save_and_reload,
 )
@@ -166,18 +167,24 @@ def test_embed_resize_finite(evidence, subject, workspace):
     evidence.measure("finite_logit_fraction", finite_fraction(logits), unit="ratio",
                      n=int(logits.size))
     evidence.measure("new_ids_in_batch", int(np.isin(ids[mask], added.ids).sum()), unit="count")
-    dist = new_row_distances(model.input_embedding(), added)
+    embedding = model.input_embedding()
+    dist = new_row_distances(embedding, added)
     evidence.measure("n_new_tokens", len(added.ids), unit="count")
     evidence.measure("n_rows_initialised", dist.n_initialised, unit="count")
     evidence.measure("n_rows_fallback", dist.n_fallback, unit="count")
-    evidence.measure("max_new_row_dist", dist.max_l2, unit="1")
     evidence.measure("max_new_row_abs_error", dist.max_abs, unit="1")
-    evidence.measure("mean_old_row_norm", dist.mean_old_row_norm, unit="1")
+    q = model.quantization
+    step = 0.0 if q is None else quantization_step(embedding[list(added.ids)], q.group_size)
+    evidence.measure("quantization_step", step, unit="1")
+    evidence.measure("max_new_row_dist", dist.max_l2, unit="1")
     evidence.measure("new_row_rel_dist", dist.max_l2 / dist.mean_old_row_norm, unit="ratio")
-    old = sum(len(r) for r in added.encode_old(text.texts))
-    new = sum(len(r) for r in added.encode_new(text.texts))
+    old_rows, new_rows = added.encode_old(text.texts), added.encode_new(text.texts)
+    old = sum(len(r) for r in old_rows)
+    new = sum(len(r) for r in new_rows)
     evidence.measure("tokens_old", old, unit="count")
     evidence.measure("tokens_new", new, unit="count")
+    evidence.measure("new_token_uses", sum(int(np.isin(r, added.ids).sum()) for r in new_rows),
+                     unit="count")
     evidence.measure("compression", old / new, unit="ratio", n=len(text.texts))
     evidence.attach("new_tokens", [{"id": i, "token": t, "split": list(s)} for i, t, s in
                                    zip(added.ids[:20], added.tokens[:20], added.splits[:20],

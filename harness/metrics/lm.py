@@ -63,6 +63,7 @@ __all__ = [
     "max_positions",
     "new_row_distances",
     "normalise_text",
+    "quantization_step",
     "read_evalset",
     "relative_difference",
     "save_and_reload",
@@ -516,6 +517,29 @@ def new_row_distances(embedding: npt.NDArray[Any], added: AddedVocab) -> RowDist
     return RowDistances(float(np.linalg.norm(gap, axis=1).max()), float(np.abs(gap).max()),
                         n_init, len(added.splits) - n_init,
                         float(np.linalg.norm(old, axis=1).mean()))
+
+
+def quantization_step(rows: npt.NDArray[Any], group_size: int) -> float:
+    """The largest grid step among the quantization groups of ``rows`` [n, H] (dequantized).
+
+    An affine-quantized group holds values ``bias + scale * q``: the smallest gap between two of
+    its distinct values is ``scale`` (with 32 values on 16 levels, two adjacent levels are all
+    but certain to be used; if not, the estimate is a multiple of the step: looser, never
+    tighter). Groups of one repeated value carry no step. Rounding moves an element by at most
+    one step (MLX's affine quantizer keeps zero exact, which can cost a full step at the far end
+    of a group rather than half of one).
+    """
+    arr = np.asarray(rows, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] % group_size:
+        msg = (f"rows of shape {arr.shape} do not split into quantization groups of "
+               f"{group_size}; expected [n, H] with H a multiple of the group size")
+        raise ValueError(msg)
+    groups = np.sort(arr.reshape(arr.shape[0], -1, group_size), axis=-1)
+    gaps = np.diff(groups, axis=-1)
+    gaps[gaps <= 0] = np.inf
+    steps = gaps.min(axis=-1)
+    finite = steps[np.isfinite(steps)]
+    return float(finite.max()) if finite.size else 0.0
 
 
 # --------------------------------------------------------------------------------------------

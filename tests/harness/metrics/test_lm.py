@@ -22,6 +22,7 @@ from harness.metrics.lm import (
     max_abs_difference,
     new_row_distances,
     normalise_text,
+    quantization_step,
     read_evalset,
     relative_difference,
     save_and_reload,
@@ -517,3 +518,18 @@ def test_save_and_reload_mlx_q4(folder: Path, tmp_path: Path) -> None:
     assert again.head_shares_storage()
     assert max_abs_difference(again.output_projection(), again.input_embedding()) == 0.0
     assert max_abs_difference(again.input_embedding(), live.input_embedding()) == 0.0
+
+
+def test_quantization_step_bounds_mlx_rounding() -> None:
+    """The step read back from dequantized rows is MLX's scale, and rounding stays within it."""
+    mx = pytest.importorskip("mlx.core")
+    rng = np.random.default_rng(0)
+    w = (rng.normal(size=(64, 128)) * 0.3).astype(np.float32)
+    q, scales, biases = mx.quantize(mx.array(w), 32, 4)
+    back = np.array(mx.dequantize(q, scales, biases, 32, 4))
+    step = quantization_step(back, 32)
+    assert step == pytest.approx(float(np.abs(np.array(scales)).max()), rel=1e-5)
+    assert np.abs(back - w).max() <= step
+    assert quantization_step(np.zeros((2, 64)), 32) == 0.0
+    with pytest.raises(ValueError, match="groups of 32"):
+        quantization_step(back[:, :40], 32)
