@@ -358,29 +358,42 @@ def _spec(workspace: Any, subject_id: str, artifact: str, backend: str,
 
 
 def demo_torch(workspace: Any) -> SubjectSpec:
+    """The trained demo LM as transformers saved it (float32, tied head)."""
     return _spec(workspace, "demo-torch", "lm-torch", "torch")
 
 
 def demo_mlx(workspace: Any) -> SubjectSpec:
+    """The demo LM converted by mlx_lm.convert, float32."""
     return _spec(workspace, "demo-mlx", "lm-mlx", "mlx")
 
 
 def demo_mlx_q4(workspace: Any) -> SubjectSpec:
+    """The demo LM converted by mlx_lm.convert with 4-bit affine quantization (group 32),
+    embedding included: the tied head projects through the quantized embedding."""
     return _spec(workspace, "demo-mlx-q4", "lm-mlx-q4", "mlx")
 
 
 def demo_untied_head(workspace: Any) -> SubjectSpec:
-    """The demo checkpoint loaded as if untied: transformers leaves lm_head randomly initialised."""
+    """Control: the demo checkpoint loaded with tie_word_embeddings=False. The file holds no
+    lm_head.weight (it was tied), so transformers 5 reports it MISSING and leaves it at its
+    random initialisation, N(0, 0.02), drawn from a fixed seed by the loader."""
     return _spec(workspace, "demo-untied-head", "lm-torch", "torch", untie=True)
 
 
 def demo_resize_uninit(workspace: Any) -> SubjectSpec:
+    """Control: 250 N'Ko words added to the tokenizer and the embedding grown by
+    resize_token_embeddings(mean_resizing=False): transformers 5 draws the new rows from
+    N(0, initializer_range=0.02) (finite, but unrelated to the trained rows and the tokens'
+    pieces); the tied head follows. Saved and reloaded like any checkpoint."""
     return _spec(workspace, "demo-resize-uninit", "lm-resize-uninit", "torch")
 
 
 def demo_torch_resized(workspace: Any) -> SubjectSpec:
+    """The same 250 words added with each new row at the mean of its pieces' rows."""
     return _spec(workspace, "demo-torch-resized", "lm-torch-resized", "torch")
 
 
 def demo_mlx_q4_resized(workspace: Any) -> SubjectSpec:
+    """The 4-bit MLX model with the same words added: rows dequantized, set to the constituent
+    mean and quantized with the same bits and group size."""
     return _spec(workspace, "demo-mlx-q4-resized", "lm-mlx-q4-resized", "mlx")

@@ -166,12 +166,12 @@ def _resize_torch(source: Path, words: Sequence[str], out: Path) -> tuple[_Plan,
 
     tokenizer = _hf_tokenizer(source)
     model: Any = AutoModelForCausalLM.from_pretrained(source, local_files_only=True,
-                                                      dtype=torch.float32)
+                                                      dtype="auto")  # keep the file's dtype
     plan = _plan(tokenizer, words)
     ids = _add_to_tokenizer(tokenizer, plan)
     rows = model.get_input_embeddings().weight.shape[0]
-    old_in = model.get_input_embeddings().weight.detach().clone()
-    old_out = model.get_output_embeddings().weight.detach().clone()
+    old_in = model.get_input_embeddings().weight.detach().float().clone()
+    old_out = model.get_output_embeddings().weight.detach().float().clone()
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)  # the rows are overwritten below; the seed only fixes the bytes
         model.resize_token_embeddings(max(rows, len(tokenizer)), mean_resizing=False)
