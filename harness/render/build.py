@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import gc
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,13 +15,34 @@ from harness.render.readme import render_readmes
 from harness.render.site import MARKER, render_site
 from harness.render.view import EvidenceView
 
-__all__ = ["PARTS", "Layout", "SiteError", "committed", "reusable_plots", "site"]
+__all__ = ["PARTS", "Layout", "LayoutError", "SiteError", "committed", "paused_gc",
+           "reusable_plots", "site"]
 
 PARTS = ("readmes", "paper")
 
 
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """No cyclic garbage collection while a render holds the whole ledger in memory.
+
+    With 100,000 records alive, every collection walks millions of objects: parsing and
+    rendering run about three times faster without it. Reference counting still frees memory.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 class SiteError(ValueError):
     """The site folder holds files falsify did not write."""
+
+
+class LayoutError(ValueError):
+    """A rendered file would land where it must not (the ledger folder)."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +62,11 @@ def committed(view: EvidenceView, layout: Layout, parts: Iterable[str] = PARTS,
               plans: PlotPlan | None = None) -> tuple[Rendered, Scope]:
     """The READMEs and/or the paper's generated files, and the scope they own."""
     chosen = set(parts)
+    for area in view.areas:
+        if (layout.evidence_dir / area.area).resolve() == layout.ledger_dir.resolve():
+            msg = (f"contract area {area.area!r} would render into the ledger folder "
+                   f"{layout.ledger_dir}; rename the area (the `area:` key of its contract file)")
+            raise LayoutError(msg)
     rendered, scope = Rendered(), Scope(ledger_dir=layout.ledger_dir)
     if "readmes" in chosen:
         plans = plot_plan(view) if plans is None else plans

@@ -10,6 +10,7 @@ from typing import Any
 
 from harness.records import Record
 from harness.render.fmt import age, measurement_text, short_sha, stamp
+from harness.render.history import Entry
 from harness.render.view import ClaimView, RowView
 
 __all__ = [
@@ -41,7 +42,7 @@ def role_text(rv: RowView) -> str:
     return f"{text}: {'holds' if holds else 'NO POWER'}"
 
 
-def measures_text(record: Record | None, names: Iterable[str], digits: int) -> str:
+def measures_text(record: Record | Entry | None, names: Iterable[str], digits: int) -> str:
     if record is None:
         return "—"
     parts = [measurement_text(m, digits) for n in names if (m := record.measurement(n))]
@@ -55,7 +56,7 @@ def age_text(rv: RowView, newest: datetime | None) -> str:
     return age(created, newest)
 
 
-def recorded_text(record: Record | None) -> str:
+def recorded_text(record: Record | Entry | None) -> str:
     return "—" if record is None else stamp(record.created)
 
 

@@ -36,12 +36,20 @@ def _view(ws: Workspace, args: argparse.Namespace, contracts: ContractSet) -> An
 
     ledger = _ledger(ws, args)
     try:
-        return build_view(contracts, ledger, ledger_label=_label(ws, ledger.ledger_dir))
+        return build_view(contracts, ledger, ledger_label=_label(ws, ledger.ledger_dir),
+                          cache_dir=ws.cache_dir / "render-history")
     except LedgerError as exc:
         raise UsageFailure(str(exc)) from None
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    from harness.render.build import paused_gc
+
+    with paused_gc():
+        return _render(args)
+
+
+def _render(args: argparse.Namespace) -> int:
     from harness.render import build, output
     from harness.render.plots import plot_plan
 
@@ -54,7 +62,10 @@ def cmd_render(args: argparse.Namespace) -> int:
     layout = build.Layout(ws.evidence_dir, ledger_dir, ws.paper_dir)
     parts = [args.only] if args.only else list(build.PARTS)
     plans = plot_plan(view)
-    rendered, scope = build.committed(view, layout, parts, plans)
+    try:
+        rendered, scope = build.committed(view, layout, parts, plans)
+    except build.LayoutError as exc:
+        raise UsageFailure(str(exc)) from None
     if args.check:
         return _report_drift(ws, output.check(rendered, scope), len(rendered.paths()))
     print(f"render: {output.write(rendered, scope).summary()}")
@@ -113,6 +124,13 @@ def cmd_paper_check(args: argparse.Namespace) -> int:
 
 
 def cmd_pr(args: argparse.Namespace) -> int:
+    from harness.render.build import paused_gc
+
+    with paused_gc():
+        return _pr(args)
+
+
+def _pr(args: argparse.Namespace) -> int:
     from harness.gate import evaluate_gate
     from harness.ledger import LedgerError
     from harness.render.gitstate import GitStateError, snapshot_at

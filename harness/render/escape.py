@@ -20,9 +20,6 @@ __all__ = [
     "oneline",
 ]
 
-# Characters that end a line somewhere (CommonMark: \n and \r; Python's splitlines: the rest).
-_LINE_BREAKS = re.compile(r"[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]+")
-_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x1f\x7f]")
 
 _LATEX = {
     "\\": r"\textbackslash{}",
@@ -39,22 +36,32 @@ _LATEX = {
     ">": r"\textgreater{}",
     "|": r"\textbar{}",
 }
-_LATEX_RE = re.compile("|".join(re.escape(c) for c in _LATEX))
 
-# Markdown: characters that can open or close inline syntax anywhere in a line.
-_MD_INLINE = re.compile(r"([\\`*_{}\[\]<>|~&!#$])")
-# ...and those that only matter at the start of a line (lists, headings, quotes, rules).
+# Markdown: what only matters at the start of a line (lists, headings, quotes, rules).
 _MD_LEADING = re.compile(r"^(\d{0,9})([-+*.)])(?=\s|$)")
+
+
+# str.translate tables: one C-level pass per string (renders escape hundreds of thousands).
+# Line breaks: CommonMark's \n and \r, and the rest of Python's splitlines; then control
+# characters; then Markdown's inline syntax (escaped anywhere in a line).
+_ONELINE = {**{ord(c): " " for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"},
+            **{c: None for c in (*range(0x00, 0x09), *range(0x0e, 0x1c), 0x1f, 0x7f)}}
+_LATEX_TABLE = {**_ONELINE, **{ord(c): v for c, v in _LATEX.items()}}
+_MD_TABLE = {**_ONELINE, **{ord(c): "\\" + c for c in "\\`*_{}[]<>|~&!#$"}}
 
 
 def oneline(text: str) -> str:
     """``text`` on one line: every line break becomes a space, control characters go."""
-    return _CONTROL.sub("", _LINE_BREAKS.sub(" ", text))
+    return text.translate(_ONELINE)
 
 
 def latex(text: object) -> str:
     """``text`` as LaTeX text-mode material: every special character escaped, on one line."""
-    return _LATEX_RE.sub(lambda m: _LATEX[m.group(0)], oneline(str(text)))
+    return str(text).translate(_LATEX_TABLE)
+
+
+# Anything md_text would change; text without it (most cells) takes the fast path.
+_MD_SPECIAL = re.compile(r"[\\`*_{}\[\]<>|~&!#$\x00-\x08\n\r\x0b-\x1f\x7f\x85\u2028\u2029]|^[ \t]")
 
 
 def md_text(text: object) -> str:
@@ -64,8 +71,11 @@ def md_text(text: object) -> str:
     opens inline syntax is backslash-escaped (pipes included, so a cell never splits), and a
     line-leading list, heading or quote marker is escaped too.
     """
+    raw = str(text)
+    if not _MD_SPECIAL.search(raw):
+        return _MD_LEADING.sub(r"\1\\\2", raw)
     # Leading white space means nothing in Markdown, except four spaces: a code block.
-    flat = _MD_INLINE.sub(r"\\\1", oneline(str(text)).lstrip(" \t"))
+    flat = raw.translate(_MD_TABLE).lstrip(" \t")
     return _MD_LEADING.sub(r"\1\\\2", flat)
 
 
@@ -78,7 +88,7 @@ def md_code(text: object, *, cell: bool = False) -> str:
     body = oneline(str(text))
     if cell:
         body = body.replace("|", "\\|")
-    longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
+    longest = max(map(len, re.findall(r"`+", body)), default=0) if "`" in body else 0
     fence = "`" * (longest + 1)
     # CommonMark strips one space from each end when both ends are spaces: pad to survive it.
     spaced = body.startswith(" ") and body.endswith(" ") and bool(body.strip(" "))

@@ -45,7 +45,7 @@ __all__ = [
     "read_source_hash",
 ]
 
-STYLE_VERSION = 1
+STYLE_VERSION = 2
 SOURCE_KEY = "falsify-source"
 VERDICT_COLOURS = {"PASS": "#2e7d32", "FAIL": "#c62828", "SUSPECT": "#ef6c00",
                    "INCONCLUSIVE": "#b08900", "ERROR": "#6a1b9a", "SKIPPED": "#8a8a8a"}
@@ -54,6 +54,7 @@ _STYLE: dict[str, Any] = {"font.family": "DejaVu Sans", "font.size": 8.0, "axes.
           "axes.grid": True, "grid.alpha": 0.3, "svg.hashsalt": "falsify",
           "path.simplify": False, "figure.dpi": 80.0, "savefig.dpi": 80.0}
 _PARALLEL_FROM = 12
+_MARKERS_UP_TO = 40  # points per line; beyond that markers only clutter (and cost)
 
 
 @dataclass(frozen=True)
@@ -96,11 +97,9 @@ def history_spec(view: ClaimView) -> PlotSpec | None:
     spec = view.claim.measures.get(name)
     series: dict[str, list[list[Any]]] = {}
     for r in view.history:
-        m = r.measurement(name)
-        if m is None or _finite(m.value) is None:
-            continue
-        lo, hi = m.ci if m.ci is not None else (None, None)
-        series.setdefault(r.subject, []).append([r.created, m.value, _finite(lo), _finite(hi)])
+        p = r.point(name)
+        if p is not None:
+            series.setdefault(r.subject, []).append([r.created, *p])
     if max((len(points) for points in series.values()), default=0) < 2:
         return None  # one point per subject is no history
     controls = sorted(ref.id for ref in view.claim.controls)
@@ -115,9 +114,9 @@ def _moving_measure(view: ClaimView) -> str:
     for name in view.key_measures:
         values: dict[str, set[float]] = {}
         for r in view.history:
-            m = r.measurement(name)
-            if m is not None and m.finite:
-                values.setdefault(r.subject, set()).add(m.value)
+            p = r.point(name)
+            if p is not None:
+                values.setdefault(r.subject, set()).add(p[0])
         if any(len(v) > 1 for v in values.values()):
             return name
     return view.key_measures[0]
@@ -213,10 +212,19 @@ def _time_axis(ax: Any) -> None:
     ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
 
 
+def _axes(fig: Any, height: float, left: float, right: float = 1.9) -> Any:
+    """One axes with fixed margins in inches: no tight-bbox pass (it draws the figure twice)."""
+    width = 8.0
+    fig.set_size_inches(width, height)
+    fig.subplots_adjust(left=left / width, right=1 - right / width, top=1 - 0.3 / height,
+                        bottom=0.45 / height)
+    return fig.add_subplot()
+
+
 def _draw_timeline(fig: Any, spec: PlotSpec) -> None:
     claims = spec.data["claims"]
-    fig.set_size_inches(7.2, 1.3 + 0.22 * len(claims))
-    ax = fig.add_subplot()
+    longest = max((len(c) for c in claims), default=8)
+    ax = _axes(fig, 1.1 + 0.2 * len(claims), left=0.3 + 0.065 * longest)
     for verdict, colour in VERDICT_COLOURS.items():
         for control, marker in ((False, "o"), (True, "x")):
             pts = [p for p in spec.data["points"] if p[2] == verdict and p[3] is control]
@@ -231,14 +239,14 @@ def _draw_timeline(fig: Any, spec: PlotSpec) -> None:
 
 
 def _draw_history(fig: Any, spec: PlotSpec) -> None:
-    fig.set_size_inches(7.2, 2.8)
-    ax = fig.add_subplot()
+    ax = _axes(fig, 2.8, left=0.8)
     controls = set(spec.data["controls"])
     for subject, points in spec.data["series"].items():
         xs = _dates(p[0] for p in points)
         style = "--" if subject in controls else "-"
         label = f"{subject} (control)" if subject in controls else subject
-        line = ax.plot(xs, [p[1] for p in points], style, marker="o", ms=3, lw=1, label=label)
+        marker = "o" if len(points) <= _MARKERS_UP_TO else None
+        line = ax.plot(xs, [p[1] for p in points], style, marker=marker, ms=3, lw=1, label=label)
         bands = [(x, p[2], p[3]) for x, p in zip(xs, points, strict=True)
                  if p[2] is not None and p[3] is not None]
         if bands:
@@ -250,8 +258,7 @@ def _draw_history(fig: Any, spec: PlotSpec) -> None:
 
 
 def _draw_curves(fig: Any, spec: PlotSpec) -> None:
-    fig.set_size_inches(7.2, 2.8)
-    ax = fig.add_subplot()
+    ax = _axes(fig, 2.8, left=0.8)
     for label, xs, ys in spec.data["lines"]:
         ax.plot(xs, [math.nan if y is None else y for y in ys], marker=".", ms=3, lw=1,
                 label=label)
@@ -277,7 +284,7 @@ def draw(spec: PlotSpec) -> bytes:
         _DRAW[spec.kind](fig, spec)
         fig.axes[0].set_title(spec.title, loc="left")
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", bbox_inches="tight", pad_inches=0.1,
+        fig.savefig(buf, format="png",
                     metadata={"Software": None, SOURCE_KEY: spec.source_hash})
     return buf.getvalue()
 

@@ -90,11 +90,10 @@ def _history_table(c: ClaimView) -> Markup | None:
         return None
     rows = []
     for r in reversed(c.history[-HISTORY_ROWS:]):
-        amends = f" (amends {r.amends.get('record')}: {r.amends.get('why')})" if r.amends else ""
+        amends = f" (amends {r.amends}: {r.amends_why})" if r.amends else ""
         rows.append([stamp(r.created), safe(md_code(r.subject, cell=True)), str(r.verdict),
                      cells.measures_text(r, c.key_measures, c.digits),
-                     safe(md_code(short_sha(r.provenance.get("git", {}).get("commit"), 10),
-                                  cell=True)),
+                     safe(md_code(short_sha(r.commit, 10), cell=True)),
                      safe(md_code(r.id, cell=True) + md_text(amends))])
     return md_table(["recorded", "subject", "verdict", "key measurements", "commit", "record"],
                     rows)
@@ -129,7 +128,7 @@ def _claim_context(c: ClaimView, newest: Any, plots: Mapping[str, PlotSpec]) -> 
     own = [{"file": name, "alt": spec.title} for name, spec in plots.items()
            if name.startswith(f"{c.id}.")]
     return {
-        "id": claim.id, "title": claim.title, "statement": claim.statement,
+        "id": claim.id, "title": " ".join(claim.title.split()), "statement": claim.statement,
         "verdict": cells.claim_verdict_text(c),
         "milestones": ", ".join(claim.milestones) or "—",
         "source": f"contracts/{claim.source.name}",

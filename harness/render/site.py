@@ -8,6 +8,7 @@ only script is inline. Jinja autoescapes everything.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from markupsafe import Markup
 
 from harness.render import cells
 from harness.render.fmt import measurement_text, short_sha, stamp
+from harness.render.history import Entry
 from harness.render.output import Rendered
 from harness.render.plots import PlotPlan, PlotSpec
 from harness.render.templating import html_env
@@ -51,17 +53,18 @@ def _row(rv: RowView, c: ClaimView, newest: Any) -> dict[str, Any]:
             "why": "; ".join(rv.row.stale + rv.row.reasons)}
 
 
-_HISTORY_ROW = Markup(
-    '<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td><span class="badge v-{}">{}</span>'
-    '</td><td>{}</td><td><code>{}</code></td><td><code>{}</code></td></tr>')
+def _history_row(r: Entry, c: ClaimView) -> Markup:
+    cols = [html.escape(v) for v in (stamp(r.created), r.subject, r.role, r.verdict,
+                                cells.measures_text(r, c.key_measures, c.digits),
+                                short_sha(r.commit, 10), r.id)]
+    return Markup(f'<tr><td>{cols[0]}</td><td><code>{cols[1]}</code></td><td>{cols[2]}</td>'
+                  f'<td><span class="badge v-{cols[3]}">{cols[3]}</span></td><td>{cols[4]}</td>'
+                  f'<td><code>{cols[5]}</code></td><td><code>{cols[6]}</code></td></tr>')
 
 
 def _history(c: ClaimView) -> list[Markup]:
     """History rows, built here rather than in the template: a page can hold hundreds."""
-    return [_HISTORY_ROW.format(stamp(r.created), r.subject, r.role, r.verdict, r.verdict,
-                                cells.measures_text(r, c.key_measures, c.digits),
-                                short_sha(r.provenance.get("git", {}).get("commit"), 10), r.id)
-            for r in reversed(c.history[-SITE_HISTORY_ROWS:])]
+    return [_history_row(r, c) for r in reversed(c.history[-SITE_HISTORY_ROWS:])]
 
 
 def _claim_page(c: ClaimView, view: EvidenceView, plots: Mapping[str, PlotSpec]) -> str:

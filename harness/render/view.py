@@ -12,12 +12,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from harness.contracts import Claim, ContractSet, Hypothesis, SubjectRef
 from harness.ledger.query import parse_created
 from harness.records import Record
 from harness.render.fmt import DEFAULT_DIGITS
+from harness.render.history import Entry, history_entries
 from harness.status import ClaimState, Row, StatusReport, compute_status
 
 __all__ = [
@@ -68,7 +70,7 @@ class ClaimView:
     claim: Claim
     state: ClaimState
     rows: tuple[RowView, ...]
-    history: tuple[Record, ...]  # claim and amendment records, in ledger order
+    history: tuple[Entry, ...]  # claim and amendment records, in ledger order
     hypotheses: tuple[HypothesisView, ...]
 
     @property
@@ -146,7 +148,7 @@ def key_measures(claim: Claim) -> tuple[str, ...]:
 
 
 class _Preloaded:
-    """The ledger's ``latest()`` with ``load()`` answered from records already parsed."""
+    """The ledger's ``latest()`` with ``load()`` answered from records already loaded."""
 
     def __init__(self, latest: Mapping[tuple[str, str], Any],
                  by_id: Mapping[str, Record]) -> None:
@@ -181,7 +183,7 @@ def _hypotheses(claim: Claim, found: dict[str, list[Record]]) -> tuple[Hypothesi
 
 
 def _claim_view(state: ClaimState, latest: Mapping[tuple[str, str], Any],
-                history: list[Record], hyps: tuple[HypothesisView, ...],
+                history: list[Entry], hyps: tuple[HypothesisView, ...],
                 by_id: Mapping[str, Record]) -> ClaimView:
     claim = state.claim
     rows = []
@@ -191,19 +193,25 @@ def _claim_view(state: ClaimState, latest: Mapping[tuple[str, str], Any],
     return ClaimView(claim, state, tuple(rows), tuple(history), hyps)
 
 
-def build_view(contracts: ContractSet, ledger: Any, *, ledger_label: str) -> EvidenceView:
-    """Everything the renderers show, from ``contracts`` and ``ledger`` (a :class:`Ledger`)."""
-    records: list[Record] = ledger.records()
-    by_id = {r.id: r for r in records}
-    newest = max((parse_created(r.created) for r in records), default=None)
+def build_view(contracts: ContractSet, ledger: Any, *, ledger_label: str,
+               cache_dir: Path | None = None) -> EvidenceView:
+    """Everything the renderers show, from ``contracts`` and ``ledger`` (a :class:`Ledger`).
+
+    The latest records are loaded in full; every other record only as a history
+    :class:`Entry` (cached per segment in ``cache_dir`` when given).
+    """
+    entries = history_entries(ledger.ledger_dir, cache_dir)
+    newest = parse_created(max(e.created for e in entries)) if entries else None
     latest = ledger.latest()
+    hyp_latest = ledger.latest_hypotheses()
+    by_id = {s.id: ledger.load(s) for s in (*latest.values(), *hyp_latest.values())}
     report = compute_status(contracts, _Preloaded(latest, by_id), now=newest or EPOCH,
                             hasher=None)
-    hyps = _hypothesis_records(ledger.latest_hypotheses(), by_id)
-    history: dict[str, list[Record]] = {}
-    for r in records:
-        if r.kind != "hypothesis":
-            history.setdefault(r.claim, []).append(r)
+    hyps = _hypothesis_records(hyp_latest, by_id)
+    history: dict[str, list[Entry]] = {}
+    for e in entries:
+        if e.kind != "hypothesis":
+            history.setdefault(e.claim, []).append(e)
     states = {s.claim.id: s for s in report.claims}
     areas = []
     for area, ids in sorted(contracts.areas.items()):
@@ -211,4 +219,4 @@ def build_view(contracts: ContractSet, ledger: Any, *, ledger_label: str) -> Evi
                                    _hypotheses(contracts[i], dict(hyps.get(i, {}))), by_id)
                        for i in ids)
         areas.append(AreaView(area, contracts.area_titles.get(area, area), claims))
-    return EvidenceView(contracts, report, tuple(areas), newest, len(records), ledger_label)
+    return EvidenceView(contracts, report, tuple(areas), newest, len(entries), ledger_label)

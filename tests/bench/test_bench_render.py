@@ -7,6 +7,7 @@ Opt in with ``python -m pytest tests/bench/test_bench_render.py -m bench -s``. C
 - ``text``: view (ledger read, status) + every README, paper file and site page, no plot drawn;
 - ``check``: ``render --check`` against the committed result (plots compared by source hash);
 - ``warm``: ``render`` again with nothing changed (no file written, no plot drawn);
+- ``incremental``: ``render`` after one new record (its claim's plots and area timeline redrawn);
 - ``cold plots``: drawing every plot once (about one per claim: reported, not held to 5 s).
 """
 
@@ -119,6 +120,11 @@ def test_render_1000_claims_100k_records(workspace: Path) -> None:
     report, t_warm = _timed("warm render (nothing changed)", warm)
     assert not report.written
     assert not report.drawn
+    write_synthetic_ledger(workspace / "evidence" / "ledger", 1, n_claims=1, seed=7)
+    report, t_incr = _timed("incremental render (one new record)", warm)
+    print(f"  {report.summary()}")
+    assert len(report.drawn) <= 2
     print(f"\nsummary: contracts {t_contracts:.2f} s, text {t_text:.2f} s, "
-          f"check {t_check:.2f} s, warm {t_warm:.2f} s, cold plots {t_cold:.2f} s")
+          f"check {t_check:.2f} s, warm {t_warm:.2f} s, incremental {t_incr:.2f} s, "
+          f"cold plots {t_cold:.2f} s")
     assert max(t_text, t_check, t_warm) < BUDGET_S

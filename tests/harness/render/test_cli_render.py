@@ -95,3 +95,13 @@ def test_a_corrupt_ledger_is_an_error_not_an_empty_render(
     segment.write_bytes(segment.read_bytes() + b"{not json}\n")
     assert run(tmp_path) == 2
     assert segment.name in capsys.readouterr().err
+
+
+def test_an_area_named_like_the_ledger_folder_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    space = populated(tmp_path)
+    path = space.root / "contracts" / "lm.yaml"
+    path.write_text(path.read_text().replace("area: lm", "area: ledger"))
+    assert run(tmp_path) == 2
+    assert "rename the area" in capsys.readouterr().err
+    assert not (space.ledger_dir / "README.md").exists()

@@ -1,0 +1,138 @@
+"""Every record's history row: what verdict tables, timelines and metric plots need of it.
+
+A render needs the latest records in full (``Ledger.latest()`` and ``Ledger.load``) but of every
+other record only a few fields: id, kind, claim, subject, role, verdict, time, commit and the
+measurements. Parsing 100,000 full records on every render costs seconds, so each segment's rows
+are cached in ``<cache>/render-history/`` and reused while the segment's size and mtime are
+unchanged (segments only grow; a closed one never changes again). The cache is only a cache:
+an unreadable one is rebuilt from the segment. Lines are read with the ledger's own helpers, so
+a corrupt or torn line fails here exactly as it fails in ``Ledger.records()``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.ledger.index import check_tail, parse_line
+from harness.ledger.segment import LedgerError, segment_paths, split_lines, verify_hint
+from harness.records import Measurement
+
+__all__ = ["Entry", "history_entries"]
+
+_FORMAT = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One record as history shows it; ``measurement(name)`` builds that one Measurement."""
+
+    id: str
+    kind: str
+    claim: str
+    subject: str
+    role: str
+    verdict: str
+    created: str
+    hypothesis: str | None
+    amends: str | None
+    amends_why: str | None
+    commit: str | None
+    raw_measurements: tuple[dict[str, Any], ...]
+
+    @classmethod
+    def from_row(cls, row: list[Any]) -> Entry:
+        return cls(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8],
+                   row[9], row[10], tuple(row[11]))
+
+    def measurement(self, name: str) -> Measurement | None:
+        for raw in self.raw_measurements:
+            if raw.get("name") == name:
+                return Measurement.from_json(raw)
+        return None
+
+    def point(self, name: str) -> tuple[float, float | None, float | None] | None:
+        """(value, CI low, CI high) of a finite measurement, without building it; else None."""
+        for raw in self.raw_measurements:
+            if raw.get("name") == name:
+                value, ci = raw.get("value"), raw.get("ci")
+                if value is None:  # a non-finite value, recorded as "nonfinite"
+                    return None
+                return float(value), *((float(ci[0]), float(ci[1])) if ci else (None, None))
+        return None
+
+
+def _row(data: dict[str, Any], path: Path, line: int) -> list[Any]:
+    try:
+        amends = data.get("amends") or {}
+        git = (data.get("provenance") or {}).get("git") or {}
+        return [data["id"], data["kind"], data["claim"], data["subject"], data["role"],
+                data["verdict"], data["created"], data.get("hypothesis"), amends.get("record"),
+                amends.get("why"), git.get("commit"), list(data["measurements"])]
+    except (KeyError, TypeError, AttributeError) as exc:
+        problem = f"not a valid record (missing or malformed {exc})"
+        raise LedgerError(verify_hint(path, line, problem)) from None
+
+
+def _parse(path: Path) -> tuple[list[list[Any]], bool]:
+    """Rows of every complete line; and whether the segment ended cleanly (cacheable)."""
+    lines, _, tail = split_lines(path.read_bytes())
+    rows = [_row(parse_line(raw, path, n), path, n) for n, raw in enumerate(lines, 1)]
+    if tail is not None:
+        data = check_tail(path, tail)
+        if data is not None:
+            rows.append(_row(data, path, tail.line))
+    return rows, tail is None
+
+
+def _cache_file(cache_dir: Path, segment: Path) -> Path:
+    tag = hashlib.sha256(str(segment.resolve()).encode()).hexdigest()[:16]
+    return cache_dir / f"{tag}-{segment.stem}.json"
+
+
+def _cached(cache_dir: Path, segment: Path, stat: os.stat_result) -> list[list[Any]] | None:
+    try:
+        data = json.loads(_cache_file(cache_dir, segment).read_bytes())
+    except (OSError, ValueError):
+        return None
+    if (not isinstance(data, dict) or data.get("format") != _FORMAT
+            or data.get("size") != stat.st_size or data.get("mtime_ns") != stat.st_mtime_ns):
+        return None
+    rows: list[list[Any]] = data["rows"]
+    return rows
+
+
+def _save(cache_dir: Path, segment: Path, stat: os.stat_result, rows: list[list[Any]]) -> None:
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".hist-", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump({"format": _FORMAT, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+                   "rows": rows}, fh, separators=(",", ":"), ensure_ascii=False)
+    os.replace(tmp, _cache_file(cache_dir, segment))
+
+
+def _segment_rows(segment: Path, cache_dir: Path | None) -> list[list[Any]]:
+    stat = segment.stat()
+    if cache_dir is not None:
+        cached = _cached(cache_dir, segment, stat)
+        if cached is not None:
+            return cached
+    rows, clean = _parse(segment)
+    if cache_dir is not None and clean:
+        _save(cache_dir, segment, stat, rows)
+    return rows
+
+
+def history_entries(ledger_dir: Path, cache_dir: Path | None = None) -> list[Entry]:
+    """Every record's entry in ledger order: (created, segment name, line), as ``records()``."""
+    found: list[tuple[str, str, int, list[Any]]] = []
+    for path in segment_paths(ledger_dir):
+        found.extend((row[6], path.name, n, row)
+                     for n, row in enumerate(_segment_rows(path, cache_dir)))
+    found.sort(key=lambda t: t[:3])
+    return [Entry.from_row(t[3]) for t in found]
