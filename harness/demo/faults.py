@@ -21,8 +21,8 @@ measured number is written by hand.
   the faulty converter of ``demo-corpus-unk`` (BPE from ``added_tokens`` only, merges dropped):
   the eval text becomes 99.99 % ``<unk>``.
 
-Each has a ``-eng-dev`` pair (kind ``lm-eval``) scoring it on the English dev set beside its
-reference, the correct load of the same weights.
+Each has a ``-eng-200`` pair (kind ``lm-eval``) scoring it on the first 200 lines of the English
+dev set (``demo-eng-200``) beside its reference, the correct load of the same weights.
 
 Parity controls (contracts/parity.yaml):
 
@@ -35,6 +35,7 @@ Parity controls (contracts/parity.yaml):
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import asdict, replace
@@ -52,29 +53,34 @@ __all__ = [
     "MISSED_KEYS",
     "SUITE_CLAIM",
     "demo_dynamic_rope",
+    "demo_eng_200",
     "demo_fault_eps",
-    "demo_fault_eps_eng_dev",
+    "demo_fault_eps_eng_200",
     "demo_fault_no_bias",
-    "demo_fault_no_bias_eng_dev",
+    "demo_fault_no_bias_eng_200",
     "demo_fault_suite",
     "demo_fault_suite_stitched",
     "demo_fault_tokenizer",
-    "demo_fault_tokenizer_eng_dev",
+    "demo_fault_tokenizer_eng_200",
     "demo_fault_transposed",
-    "demo_fault_transposed_eng_dev",
+    "demo_fault_transposed_eng_200",
     "demo_fault_zero_branch",
-    "demo_fault_zero_branch_eng_dev",
+    "demo_fault_zero_branch_eng_200",
+    "demo_mlx_eng_200",
     "demo_mlx_q4_vs_torch",
     "demo_qwen2",
     "demo_stitched_block",
-    "demo_stitched_block_eng_dev",
+    "demo_stitched_block_eng_200",
     "demo_stitched_block_vs_mlx",
+    "demo_torch_eng_200",
+    "demo_untied_head_eng_200",
 ]
 
 BUILDER_VERSION = 1
 WEIGHTS = "model.safetensors"
 MISSED_KEYS = ("model.layers.0.self_attn.o_proj.weight", "model.layers.1.self_attn.o_proj.weight")
-QWEN2_STEPS = 400
+QWEN2_STEPS = 150
+EVAL_LINES = 200
 DYNAMIC_ROPE_FACTOR = 4.0
 DYNAMIC_ROPE_CONTEXT = 32  # shorter than prompt + generation: the scaling changes as it grows
 
@@ -309,33 +315,62 @@ def demo_dynamic_rope(workspace: Any) -> SubjectSpec:
     return _model(workspace, "demo-dynamic-rope", "fault-dynamic-rope")
 
 
+def demo_eng_200(workspace: Any) -> SubjectSpec:
+    """The first 200 lines of the English dev set (about 10,000 tokens), as their own file."""
+    from harness.demo.evalsets import ENG_DEV
+
+    head = b"".join(ENG_DEV.read_bytes().splitlines(keepends=True)[:EVAL_LINES])
+    target = workspace.cache_dir / "evalsets" / f"eng_Latn.dev.first{EVAL_LINES}.txt"
+    if not target.is_file() or target.read_bytes() != head:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(head)
+        tmp.replace(target)
+    return SubjectSpec("demo-eng-200", "evalset", {"path": str(target)}, "demo")
+
+
 def _pair(model: str, reference: str = "demo-torch") -> SubjectSpec:
-    """``<model>-eng-dev``: the model on the English dev set beside its correct load."""
-    return SubjectSpec(f"{model}-eng-dev", "lm-eval",
-                       {"model": model, "evalset": "demo-eng-dev", "reference": reference}, "demo")
+    """``<model>-eng-200``: the model on 200 English dev lines beside its trusted load."""
+    return SubjectSpec(f"{model}-eng-200", "lm-eval",
+                       {"model": model, "evalset": "demo-eng-200", "reference": reference}, "demo")
 
 
-def demo_fault_transposed_eng_dev(workspace: Any) -> SubjectSpec:
+def demo_torch_eng_200(workspace: Any) -> SubjectSpec:
+    del workspace
+    return _pair("demo-torch", reference="demo-mlx")
+
+
+def demo_mlx_eng_200(workspace: Any) -> SubjectSpec:
+    del workspace
+    return _pair("demo-mlx")
+
+
+def demo_untied_head_eng_200(workspace: Any) -> SubjectSpec:
+    del workspace
+    return _pair("demo-untied-head")
+
+
+def demo_fault_transposed_eng_200(workspace: Any) -> SubjectSpec:
     del workspace
     return _pair("demo-fault-transposed")
 
 
-def demo_fault_eps_eng_dev(workspace: Any) -> SubjectSpec:
+def demo_fault_eps_eng_200(workspace: Any) -> SubjectSpec:
     del workspace
     return _pair("demo-fault-eps")
 
 
-def demo_fault_zero_branch_eng_dev(workspace: Any) -> SubjectSpec:
+def demo_fault_zero_branch_eng_200(workspace: Any) -> SubjectSpec:
     del workspace
     return _pair("demo-fault-zero-branch")
 
 
-def demo_fault_tokenizer_eng_dev(workspace: Any) -> SubjectSpec:
+def demo_fault_tokenizer_eng_200(workspace: Any) -> SubjectSpec:
     del workspace
     return _pair("demo-fault-tokenizer")
 
 
-def demo_fault_no_bias_eng_dev(workspace: Any) -> SubjectSpec:
+def demo_fault_no_bias_eng_200(workspace: Any) -> SubjectSpec:
     del workspace
     return _pair("demo-fault-no-bias", reference="demo-qwen2")
 
@@ -344,7 +379,7 @@ def demo_stitched_block_vs_mlx(workspace: Any) -> SubjectSpec:
     """The stitched checkpoint (torch) against the demo's fp32 MLX conversion."""
     del workspace
     return SubjectSpec("demo-stitched-block-vs-mlx", "lm-eval",
-                       {"model": "demo-stitched-block", "evalset": "demo-eng-dev",
+                       {"model": "demo-stitched-block", "evalset": "demo-eng-200",
                         "reference": "demo-mlx"}, "demo")
 
 
@@ -352,23 +387,23 @@ def demo_mlx_q4_vs_torch(workspace: Any) -> SubjectSpec:
     """The 4-bit MLX conversion against the torch checkpoint it was converted from."""
     del workspace
     return SubjectSpec("demo-mlx-q4-vs-torch", "lm-eval",
-                       {"model": "demo-mlx-q4", "evalset": "demo-eng-dev",
+                       {"model": "demo-mlx-q4", "evalset": "demo-eng-200",
                         "reference": "demo-torch"}, "demo")
 
 
 FAULT_SUITE = {
-    "demo-untied-head-eng-dev": "H4A",
-    "demo-fault-transposed-eng-dev": "H4B",
-    "demo-fault-eps-eng-dev": "H4C",
-    "demo-fault-zero-branch-eng-dev": "H4D",
-    "demo-fault-no-bias-eng-dev": "H-BIAS",
-    "demo-fault-tokenizer-eng-dev": "H-CORPUS",
+    "demo-untied-head-eng-200": "H4A",
+    "demo-fault-transposed-eng-200": "H4B",
+    "demo-fault-eps-eng-200": "H4C",
+    "demo-fault-zero-branch-eng-200": "H4D",
+    "demo-fault-no-bias-eng-200": "H-BIAS",
+    "demo-fault-tokenizer-eng-200": "H-CORPUS",
 }
-SUITE_CLAIM = "LM-VAL-BELOW-UNIFORM"
+SUITE_CLAIM = "LOAD-PARITY"
 
 
 def demo_fault_suite(workspace: Any) -> SubjectSpec:
-    """One faulty subject per hypothesis of LM-VAL-BELOW-UNIFORM, with the one it plants."""
+    """One faulty subject per hypothesis of LOAD-PARITY, with the one it plants."""
     del workspace
     return SubjectSpec("demo-fault-suite", "fault-suite",
                        {"claim": SUITE_CLAIM, "faults": dict(FAULT_SUITE)}, "demo")
@@ -377,11 +412,11 @@ def demo_fault_suite(workspace: Any) -> SubjectSpec:
 def demo_fault_suite_stitched(workspace: Any) -> SubjectSpec:
     """The suite plus a fault no hypothesis covers (a block from another run): a control."""
     del workspace
-    faults = {**FAULT_SUITE, "demo-stitched-block-eng-dev": "(none: a block from another run)"}
+    faults = {**FAULT_SUITE, "demo-stitched-block-eng-200": "(none: a block from another run)"}
     return SubjectSpec("demo-fault-suite-stitched", "fault-suite",
                        {"claim": SUITE_CLAIM, "faults": faults}, "demo")
 
 
-def demo_stitched_block_eng_dev(workspace: Any) -> SubjectSpec:
+def demo_stitched_block_eng_200(workspace: Any) -> SubjectSpec:
     del workspace
     return _pair("demo-stitched-block")
