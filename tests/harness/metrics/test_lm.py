@@ -533,3 +533,52 @@ def test_quantization_step_bounds_mlx_rounding() -> None:
     assert quantization_step(np.zeros((2, 64)), 32) == 0.0
     with pytest.raises(ValueError, match="groups of 32"):
         quantization_step(back[:, :40], 32)
+
+
+def test_falsifier_nan_model_is_error_and_random_model_fails(
+        pytester: pytest.Pytester, folder: Path, tokenizer: Any) -> None:
+    """End to end through the plugin: the real LM falsifier on configured subjects. A checkpoint
+    with a NaN weight gets ERROR naming its folder; a random model gets an honest FAIL."""
+    import json
+    import shutil
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[3]
+    nan_dir = pytester.path / "nan-model"
+    shutil.copytree(folder, nan_dir)
+    from safetensors.numpy import load_file, save_file
+
+    weights = load_file(nan_dir / "model.safetensors")
+    weights["model.layers.1.mlp.down_proj.weight"][0, 0] = np.nan
+    save_file(weights, nan_dir / "model.safetensors", metadata={"format": "pt"})
+    lines = (CORPORA_DIR / "eng_Latn.dev").read_text("utf-8").splitlines()[:80]
+    (pytester.path / "dev.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    subjects = {
+        "random-model": {"kind": "model", "path": str(folder), "backend": "torch"},
+        "nan-model": {"kind": "model", "path": str(nan_dir), "backend": "torch"},
+        "dev": {"kind": "evalset", "path": "dev.txt"},
+        "random-pair": {"kind": "lm-eval", "model": "random-model", "evalset": "dev"},
+        "nan-pair": {"kind": "lm-eval", "model": "nan-model", "evalset": "dev"},
+    }
+    (pytester.path / "falsify.toml").write_text("".join(
+        f"[subjects.{sid}]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in spec.items())
+        for sid, spec in subjects.items()), encoding="utf-8")
+    contract = yaml.safe_load((root / "contracts" / "lm.yaml").read_text("utf-8"))
+    claim = next(c for c in contract["claims"] if c["id"] == "LM-VAL-BELOW-UNIFORM")
+    claim["subjects"] = ["nan-pair"]
+    claim["controls"] = [{"subject": "random-pair", "expect": "FAIL", "why": "random weights"}]
+    (pytester.path / "contracts").mkdir()
+    (pytester.path / "contracts" / "lm.yaml").write_text(yaml.safe_dump(contract), "utf-8")
+    (pytester.path / "falsifiers").mkdir()
+    shutil.copy(root / "falsifiers" / "test_lm.py", pytester.path / "falsifiers")
+    result = pytester.runpytest("falsifiers", "-k", "val_below_uniform", "-p", "no:randomly")
+    result.assert_outcomes(errors=1, passed=1)
+    recs = [json.loads(line) for seg in (pytester.path / "evidence" / "ledger").glob("*.jsonl")
+            for line in seg.read_text("utf-8").splitlines()]
+    verdicts = {r["subject"]: r for r in recs}
+    assert verdicts["nan-pair"]["verdict"] == "ERROR"
+    assert "NonFiniteNllError" in verdicts["nan-pair"]["reasons"][0]
+    assert "nan-model" in verdicts["nan-pair"]["reasons"][0]
+    assert verdicts["random-pair"]["verdict"] == "FAIL"
+    assert "ln(vocab_size)" in verdicts["random-pair"]["reasons"][0]
