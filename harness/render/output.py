@@ -49,11 +49,11 @@ class Scope:
     paper_generated: Path | None = None
     owned_dir: Path | None = None  # a folder the render owns entirely (the site)
 
-    def existing(self) -> set[Path]:
-        """Generated files present now."""
+    def existing(self, known: set[Path] | frozenset[Path] = frozenset()) -> set[Path]:
+        """Generated files present now; paths in ``known`` count as generated unexamined."""
         found: set[Path] = set()
         if self.evidence_dir is not None and self.evidence_dir.is_dir():
-            found.update(_evidence_files(self.evidence_dir, self.ledger_dir))
+            found.update(_evidence_files(self.evidence_dir, self.ledger_dir, known))
         for folder in (self.paper_generated, self.owned_dir):
             if folder is not None and folder.is_dir():
                 found.update(p for p in folder.rglob("*") if p.is_file())
@@ -68,7 +68,8 @@ def _is_generated_md(path: Path) -> bool:
         return False
 
 
-def _evidence_files(evidence_dir: Path, ledger_dir: Path | None) -> Iterable[Path]:
+def _evidence_files(evidence_dir: Path, ledger_dir: Path | None,
+                    known: set[Path] | frozenset[Path]) -> Iterable[Path]:
     if _is_generated_md(evidence_dir / "README.md"):
         yield evidence_dir / "README.md"
     ledger = ledger_dir.resolve() if ledger_dir is not None else None
@@ -77,7 +78,8 @@ def _evidence_files(evidence_dir: Path, ledger_dir: Path | None) -> Iterable[Pat
             continue
         if _is_generated_md(sub / "README.md"):
             yield sub / "README.md"
-        yield from (png for png in sorted(sub.glob("*.png")) if read_source_hash(png))
+        yield from (png for png in sorted(sub.glob("*.png"))
+                    if png in known or read_source_hash(png))
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,8 @@ def check(rendered: Rendered, scope: Scope) -> Drift:
             missing.append(path)
         elif read_source_hash(path) != spec.source_hash:
             differs.append(path)
-    extra = scope.existing() - rendered.paths()
+    paths = rendered.paths()
+    extra = scope.existing(paths) - paths
     return Drift(tuple(sorted(missing)), tuple(sorted(differs)), tuple(sorted(extra)))
 
 
@@ -169,7 +172,8 @@ def write(rendered: Rendered, scope: Scope, *,
     to_draw = [(p, s) for p, s in stale if not (reuse and s.source_hash in reuse)]
     for (path, _), data in zip(to_draw, draw_many([s for _, s in to_draw]), strict=True):
         _atomic_write(path, data)
-    removed = sorted(scope.existing() - rendered.paths())
+    paths = rendered.paths()
+    removed = sorted(scope.existing(paths) - paths)
     for path in removed:
         path.unlink()
     unchanged = len(rendered.paths()) - len(written) - len(stale)

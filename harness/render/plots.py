@@ -26,6 +26,7 @@ import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,7 @@ _STYLE: dict[str, Any] = {"font.family": "DejaVu Sans", "font.size": 8.0, "axes.
           "axes.grid": True, "grid.alpha": 0.3, "svg.hashsalt": "falsify",
           "path.simplify": False, "figure.dpi": 80.0, "savefig.dpi": 80.0}
 _PARALLEL_FROM = 12
+_HEAD_BYTES = 4096
 _MARKERS_UP_TO = 40  # points per line; beyond that markers only clutter (and cost)
 
 
@@ -65,7 +67,7 @@ class PlotSpec:
     title: str
     data: Mapping[str, Any] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def source_hash(self) -> str:
         return sha256_text(canonical_json({"style": STYLE_VERSION, "kind": self.kind,
                                            "title": self.title, "data": self.data}))
@@ -299,12 +301,15 @@ def draw_many(specs: Sequence[PlotSpec]) -> list[bytes]:
 
 
 def read_source_hash(path: Path) -> str | None:
-    """The ``falsify-source`` hash in the PNG at ``path``; None when it is not a falsify plot."""
+    """The ``falsify-source`` hash in the PNG at ``path``; None when it is not a falsify plot.
+
+    Text chunks precede the image data, so only the head of the file is read."""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as fh:
+            head = fh.read(_HEAD_BYTES)
     except OSError:
         return None
-    return source_hash_of(data)
+    return source_hash_of(head)
 
 
 def source_hash_of(data: bytes) -> str | None:

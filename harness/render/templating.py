@@ -36,7 +36,7 @@ def _latex_finalize(value: Any) -> str:
 
 def _md_cell(value: Any) -> str:
     text = str(value) if isinstance(value, Markup) else md_text(value)
-    return text or " "
+    return text.strip() or " "
 
 
 def md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> Markup:
