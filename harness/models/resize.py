@@ -121,7 +121,10 @@ def _plan(tokenizer: Any, words: Sequence[str]) -> _Plan:
 def _add_to_tokenizer(tokenizer: Any, plan: _Plan) -> list[int]:
     from tokenizers import AddedToken
 
-    tokenizer.add_tokens([AddedToken(w, single_word=True, normalized=False) for w in plan.words])
+    # A token that carries its leading space starts at a word boundary by construction;
+    # single_word would refuse it, since the character before the space is a word character.
+    tokenizer.add_tokens([AddedToken(w, single_word=not w[:1].isspace(), normalized=False)
+                          for w in plan.words])
     ids: list[int] = [int(i) for i in tokenizer.convert_tokens_to_ids(list(plan.words))]
     return ids
 
