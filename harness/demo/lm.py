@@ -304,7 +304,7 @@ def nko_new_words(builder: Builder, recipe: LMRecipe = RECIPE) -> list[str]:
     from harness.models.resize import frequent_nko_words
 
     tok = Tokenizer.from_file(str(tokenizer_dir(builder, recipe) / "tokenizer.json"))
-    words = frequent_nko_words(recipe.new_nko_words, tokenize=lambda w: tok.encode(w).ids)
+    words = frequent_nko_words(recipe.new_nko_words, tokenize=lambda w: tok.encode(" " + w).ids)
     return [" " + w for w in words]
 
 
