@@ -65,9 +65,10 @@ def _macros_for(view: ClaimView) -> list[Macro]:
             ci = (latex_ci(m, view.digits) or r"\falsifynoci{" + full + "}" if m is not None
                   else r"\falsifynoevidence{" + full + "}")
             keys = [full] + ([paper_key(view.id, measure)] if rv.ref.id == first else [])
+            note = _note(rv)
             for key in keys:
-                out.append(Macro(key, value, _note(rv)))
-                out.append(Macro(f"{key}/ci", ci, _note(rv)))
+                out.append(Macro(key, value, note))
+                out.append(Macro(f"{key}/ci", ci, note))
     return out
 
 
@@ -78,10 +79,11 @@ def evidence_macros(view: EvidenceView) -> list[Macro]:
 
 
 def _evidence_tex(view: EvidenceView) -> str:
-    macros = [{"key": Markup(m.key), "value": Markup(m.value), "note": Markup(m.note)}
-              for m in evidence_macros(view)]
+    """The template writes the preamble; the macro lines (tens of thousands) are joined here."""
+    lines = "".join(f"\\falsifydef{{{m.key}}}{{{m.value}}}% {m.note}\n"
+                    for m in evidence_macros(view))
     return latex_env().get_template("evidence.tex.j2").render(mark=Markup(TEX_MARK),
-                                                               macros=macros)
+                                                               macros=Markup(lines))
 
 
 # --- tables ------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from harness.render.view import ClaimView, EvidenceView, RowView
 __all__ = ["MARKER", "SITE_HISTORY_ROWS", "render_site"]
 
 MARKER = ".falsify-site"
-SITE_HISTORY_ROWS = 50
+SITE_HISTORY_ROWS = 20
 
 
 def _badge(rv: RowView) -> dict[str, Any]:

@@ -1,0 +1,61 @@
+"""Number formatting shared by every renderer."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from harness.records import Measurement
+from harness.render.fmt import (
+    age,
+    latex_ci,
+    latex_measurement,
+    latex_number,
+    measurement_text,
+    number,
+    raw_measurement_text,
+)
+from tests.harness.render.space import BASE_TIME
+
+
+def test_numbers() -> None:
+    assert number(3.41234) == "3.412"
+    assert number(12000.0) == "12000"
+    assert number(1.5e-7) == "1.5e-7"
+    assert number(math.nan) == "nan"
+    assert number(-math.inf) == "-inf"
+
+
+def test_latex_numbers_and_units() -> None:
+    assert latex_number(1234567.0) == "1{,}234{,}567"
+    assert latex_number(1234.0) == "1234"
+    assert latex_number(0.00001234) == "$1.234\\times10^{-5}$"
+    assert latex_number(math.nan) == "\\textit{nan}"
+    nll = Measurement("val_nll", 3.41234, "nats", ci=(3.35, 3.47), ci_level=0.95)
+    assert latex_measurement(nll) == "3.412~[3.35, 3.47]\\,nats"
+    assert latex_measurement(nll, 3, ci=False) == "3.41\\,nats"
+    assert latex_ci(nll) == "[3.35, 3.47]\\,nats"
+    assert latex_measurement(Measurement("r", 0.125, "ratio")) == "12.5\\,\\%"
+    assert latex_measurement(Measurement("n", 5.0, "count")) == "5"
+    assert latex_measurement(Measurement("b", 1.1, "bits/byte")) == "1.1\\,bits/byte"
+
+
+def test_ages_are_relative_to_the_newest_record() -> None:
+    assert age(BASE_TIME, BASE_TIME) == "0 s"
+    assert age(BASE_TIME, BASE_TIME + timedelta(minutes=5)) == "5 min"
+    assert age(BASE_TIME, BASE_TIME + timedelta(hours=36)) == "1.5 d"
+
+
+FLOAT = st.floats(allow_nan=True, allow_infinity=True, width=64)
+
+
+@given(FLOAT, st.none() | st.tuples(st.floats(-1e6, 1e6), st.floats(-1e6, 1e6)),
+       st.none() | st.integers(0, 10**9), st.sampled_from(["nats", "count", "ratio", "percent"]),
+       st.integers(1, 8))
+def test_raw_json_formats_like_the_measurement(value: float, ci: tuple[float, float] | None,
+                                               n: int | None, unit: str, digits: int) -> None:
+    m = Measurement("x", value, unit, n, ci, 0.95 if ci else None)
+    assert raw_measurement_text(m.to_json(), digits) == measurement_text(m, digits)
