@@ -80,8 +80,8 @@ def evidence_macros(view: EvidenceView) -> list[Macro]:
 
 def _evidence_tex(view: EvidenceView) -> str:
     """The template writes the preamble; the macro lines (tens of thousands) are joined here."""
-    lines = "".join(f"\\falsifydef{{{m.key}}}{{{m.value}}}% {m.note}\n"
-                    for m in evidence_macros(view))
+    lines = "\n".join(f"\\falsifydef{{{m.key}}}{{{m.value}}}% {m.note}"
+                     for m in evidence_macros(view))
     return latex_env().get_template("evidence.tex.j2").render(mark=Markup(TEX_MARK),
                                                                macros=Markup(lines))
 
