@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +53,28 @@ class _Installer:
         config.pluginmanager.register(_WorkspaceFixture(self._workspace), "falsify-bisect-ws")
 
 
+@contextlib.contextmanager
+def _forgetting_test_modules(workspace: Workspace) -> Iterator[None]:
+    """Drop the falsifier and conftest modules a run imported, when it ends.
+
+    pytest names a falsifier module by its file's stem; a later run in another workspace with
+    a file of the same name would otherwise find this one in ``sys.modules`` and refuse it.
+    Library modules stay: a second copy of a class would break isinstance on live objects.
+    """
+    before = set(sys.modules)
+    falsifiers = workspace.falsifiers_dir.resolve()
+    try:
+        yield
+    finally:
+        for name in set(sys.modules) - before:
+            file = getattr(sys.modules[name], "__file__", None)
+            if file is None:
+                continue
+            path = Path(file).resolve()
+            if path.is_relative_to(falsifiers) or path.name == "conftest.py":
+                del sys.modules[name]
+
+
 def _read(ledger_dir: Path) -> list[Record]:
     from harness.ledger import segment_paths
 
@@ -69,9 +93,11 @@ def run_falsifier(workspace: Workspace, claim: Claim, subject_id: str) -> Record
         args = [str(workspace.root / node) for node in nodes]
         args += ["-m", "live", "--ledger", scratch, "--rootdir", str(workspace.root),
                  "--falsify-root", str(workspace.root), "-p", "no:cacheprovider", "-q",
-                 "--no-header", "-p", "no:xdist"]
+                 "--no-header", "-p", "no:xdist", "--capture=no"]
+        # No capture: pytest's capture files close when the run ends, and a library that set up
+        # its log handler during the run (transformers does) would then write to a closed file.
         output = io.StringIO()
-        with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+        with contextlib.redirect_stdout(output), _forgetting_test_modules(workspace):
             code = pytest.main(args, plugins=[_Installer(workspace)])
         found = [r for r in _read(Path(scratch)) if r.claim == claim.id and r.subject == subject_id]
     if len(found) != 1:

@@ -13,10 +13,14 @@ measured number is written by hand.
 - H4D ``demo-fault-zero-branch``: a converter that preallocates the target state dict with zero
   buffers and fills it through a key map; the map misses :data:`MISSED_KEYS`, whose buffers are
   written as zeros. The branch they feed adds nothing to the residual stream.
-- H-BIAS ``demo-fault-no-bias``: a Qwen2-architecture model (q/k/v biases always on), trained
-  here, "llamafied": config.json relabelled ``LlamaForCausalLM`` with Llama's default
-  ``attention_bias = false``. The biases are unexpected keys at load and are dropped.
-  ``demo-qwen2`` is the same checkpoint loaded as Qwen2: the trusted reference.
+- H-BIAS ``demo-fault-no-bias``: a Qwen3 model trained here with Qwen2-style attention biases
+  (``attention_bias = true``: q, k, v and o carry a bias), its config.json rewritten by a
+  converter from the architecture's defaults, which drop the flag. transformers builds the
+  projections without biases and drops the stored ones as unexpected keys (a warning).
+  ``demo-biased`` is the same checkpoint loaded with its own config: the trusted reference.
+  (A Qwen2-architecture model cannot show this fault in transformers, whose Qwen2 attention
+  always has the biases; and relabelling a Qwen2 checkpoint as Llama also swaps the tokenizer
+  class AutoTokenizer picks (Qwen2Tokenizer splits digits unlike tokenizer.json): two faults.)
 - H-CORPUS ``demo-fault-tokenizer``: the demo checkpoint saved with a tokenizer.json rebuilt by
   the faulty converter of ``demo-corpus-unk`` (BPE from ``added_tokens`` only, merges dropped):
   the eval text becomes 99.99 % ``<unk>``.
@@ -52,6 +56,7 @@ __all__ = [
     "FAULT_SUITE",
     "MISSED_KEYS",
     "SUITE_CLAIM",
+    "demo_biased",
     "demo_dynamic_rope",
     "demo_eng_200",
     "demo_fault_eps",
@@ -68,7 +73,6 @@ __all__ = [
     "demo_fault_zero_branch_eng_200",
     "demo_mlx_eng_200",
     "demo_mlx_q4_vs_torch",
-    "demo_qwen2",
     "demo_stitched_block",
     "demo_stitched_block_eng_200",
     "demo_stitched_block_vs_mlx",
@@ -79,7 +83,7 @@ __all__ = [
 BUILDER_VERSION = 1
 WEIGHTS = "model.safetensors"
 MISSED_KEYS = ("model.layers.0.self_attn.o_proj.weight", "model.layers.1.self_attn.o_proj.weight")
-QWEN2_STEPS = 150
+BIASED_STEPS = 150
 EVAL_LINES = 200
 DYNAMIC_ROPE_FACTOR = 4.0
 DYNAMIC_ROPE_CONTEXT = 32  # shorter than prompt + generation: the scaling changes as it grows
@@ -165,15 +169,11 @@ def misconverted_tokenizer(source: Path, out: Path) -> dict[str, Any]:
     return {"source": source.name, "tokenizer_entries": tokenizer.get_vocab_size()}
 
 
-def llamafy(source: Path, out: Path) -> dict[str, Any]:
-    """Relabel a Qwen2 checkpoint as Llama (keys are the same; attention_bias left default)."""
+def config_from_template(source: Path, out: Path) -> dict[str, Any]:
+    """config.json rebuilt from the architecture's defaults: ``attention_bias`` is lost."""
     _copy_folder(source, out)
-
-    def edit(config: dict[str, Any]) -> None:
-        config.update({"model_type": "llama", "architectures": ["LlamaForCausalLM"]})
-
-    _edit_config(out, edit)
-    return {"source": source.name, "model_type": "llama"}
+    _edit_config(out, lambda c: c.update({"attention_bias": False}))
+    return {"source": source.name, "attention_bias": False}
 
 
 def stitch_block(source: Path, out: Path, block: int = 1, seed: int = 1) -> dict[str, Any]:
@@ -210,46 +210,47 @@ def dynamic_rope(source: Path, out: Path) -> dict[str, Any]:
             "max_position_embeddings": DYNAMIC_ROPE_CONTEXT}
 
 
-# --- the Qwen2 demo model ----------------------------------------------------------------------
+# --- the demo model with attention biases --------------------------------------------------------
 
 
-def _qwen2_module(recipe: Any) -> Any:
-    from transformers import Qwen2Config, Qwen2ForCausalLM
+def _biased_module(recipe: Any) -> Any:
+    from transformers import Qwen3Config, Qwen3ForCausalLM
 
-    config = Qwen2Config(
+    config = Qwen3Config(
         vocab_size=recipe.vocab_size, hidden_size=recipe.hidden_size,
         num_hidden_layers=recipe.num_layers, num_attention_heads=recipe.num_heads,
-        num_key_value_heads=recipe.num_kv_heads, intermediate_size=recipe.intermediate_size,
-        max_position_embeddings=4 * recipe.context, tie_word_embeddings=True,
-        bos_token_id=None, eos_token_id=1, pad_token_id=2,
+        num_key_value_heads=recipe.num_kv_heads, head_dim=recipe.hidden_size // recipe.num_heads,
+        intermediate_size=recipe.intermediate_size, max_position_embeddings=4 * recipe.context,
+        tie_word_embeddings=True, bos_token_id=None, eos_token_id=1, pad_token_id=2,
+        attention_bias=True,
     )
-    return Qwen2ForCausalLM(config)
+    return Qwen3ForCausalLM(config)
 
 
-def train_qwen2(out: Path, tokenizer_json: Path, recipe: Any, progress: bool) -> dict[str, Any]:
-    """The demo recipe and data with the Qwen2 architecture (q/k/v biases)."""
+def train_biased(out: Path, tokenizer_json: Path, recipe: Any, progress: bool) -> dict[str, Any]:
+    """The demo recipe and data, with q/k/v/o biases in every attention block."""
     from harness.demo import lm
 
     data = lm._data(tokenizer_json, recipe)
     with lm._deterministic_torch(recipe.threads, recipe.seed):
-        model = _qwen2_module(recipe)
+        model = _biased_module(recipe)
         curve = lm._train(model, data, recipe, progress)
         dev = {name: round(lm._dev_loss(model, w), 4) for name, w in data.dev.items()}
     model.save_pretrained(out)
     lm._hf_tokenizer(tokenizer_json).save_pretrained(out)
     biases = [n for n, _ in model.named_parameters() if n.endswith("_proj.bias")]
     return {"steps": recipe.steps, "train_loss_last": curve[-1], "dev_loss_nats": dev,
-            "qkv_biases": len(biases)}
+            "attention_biases": len(biases)}
 
 
-def qwen2_dir(builder: Builder) -> Path:
+def biased_dir(builder: Builder) -> Path:
     from harness.demo.lm import RECIPE, TORCH_LIBS, tokenizer_dir
 
-    recipe = replace(RECIPE, steps=QWEN2_STEPS)
+    recipe = replace(RECIPE, steps=BIASED_STEPS)
     tok = tokenizer_dir(builder, recipe)
     inputs = {"version": BUILDER_VERSION, "recipe": asdict(recipe), "tokenizer": tok.name,
               "libraries": library_versions(*TORCH_LIBS)}
-    return builder.artifact("lm-qwen2", inputs, lambda out: train_qwen2(
+    return builder.artifact("lm-biased", inputs, lambda out: train_biased(
         out, tok / "tokenizer.json", recipe, builder.progress))
 
 
@@ -270,8 +271,8 @@ FAULTS: dict[str, Callable[[Builder], Path]] = {
                                             zero_buffer_converter),
     "fault-tokenizer": lambda b: _derived(b, "fault-tokenizer", _source(b),
                                           misconverted_tokenizer),
-    "lm-qwen2": qwen2_dir,
-    "fault-no-bias": lambda b: _derived(b, "fault-no-bias", qwen2_dir(b), llamafy),
+    "lm-biased": biased_dir,
+    "fault-no-bias": lambda b: _derived(b, "fault-no-bias", biased_dir(b), config_from_template),
     "fault-stitched-block": lambda b: _derived(b, "fault-stitched-block", _source(b),
                                                stitch_block),
     "fault-dynamic-rope": lambda b: _derived(b, "fault-dynamic-rope", _source(b), dynamic_rope),
@@ -299,8 +300,8 @@ def demo_fault_tokenizer(workspace: Any) -> SubjectSpec:
     return _model(workspace, "demo-fault-tokenizer", "fault-tokenizer")
 
 
-def demo_qwen2(workspace: Any) -> SubjectSpec:
-    return _model(workspace, "demo-qwen2", "lm-qwen2")
+def demo_biased(workspace: Any) -> SubjectSpec:
+    return _model(workspace, "demo-biased", "lm-biased")
 
 
 def demo_fault_no_bias(workspace: Any) -> SubjectSpec:
@@ -372,7 +373,7 @@ def demo_fault_tokenizer_eng_200(workspace: Any) -> SubjectSpec:
 
 def demo_fault_no_bias_eng_200(workspace: Any) -> SubjectSpec:
     del workspace
-    return _pair("demo-fault-no-bias", reference="demo-qwen2")
+    return _pair("demo-fault-no-bias", reference="demo-biased")
 
 
 def demo_stitched_block_vs_mlx(workspace: Any) -> SubjectSpec:

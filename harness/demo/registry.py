@@ -51,7 +51,7 @@ DEMO_SUBJECTS: dict[str, str] = {
     "demo-fault-eps": "harness.demo.faults:demo_fault_eps",
     "demo-fault-zero-branch": "harness.demo.faults:demo_fault_zero_branch",
     "demo-fault-tokenizer": "harness.demo.faults:demo_fault_tokenizer",
-    "demo-qwen2": "harness.demo.faults:demo_qwen2",
+    "demo-biased": "harness.demo.faults:demo_biased",
     "demo-fault-no-bias": "harness.demo.faults:demo_fault_no_bias",
     "demo-stitched-block": "harness.demo.faults:demo_stitched_block",
     "demo-dynamic-rope": "harness.demo.faults:demo_dynamic_rope",
