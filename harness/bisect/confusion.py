@@ -88,14 +88,23 @@ class Confusion:
 
 
 def confusion(ws: Workspace, contracts: ContractSet, suite: FaultSuite, *,
-              progress: Callable[[str], None] | None = None) -> Confusion:
-    """Bisect the suite's claim on each faulty subject (recording nothing) and tabulate."""
+              progress: Callable[[str], None] | None = None,
+              done: dict[tuple[str, str], FaultRow] | None = None) -> Confusion:
+    """Bisect the suite's claim on each faulty subject (recording nothing) and tabulate.
+
+    ``done`` remembers rows by (claim, subject) across suites that share faults.
+    """
     claim = contracts[suite.claim]
+    done = {} if done is None else done
     rows = []
     for subject, planted in suite.faults:
-        result = bisect_hypotheses(ws, contracts, claim, subject)
-        rows.append(FaultRow(subject, planted, result.baseline.verdict.value, result.causes,
-                             {p.hypothesis.id: p.status.value for p in result.probes}))
+        key = (claim.id, subject)
+        if key not in done:
+            result = bisect_hypotheses(ws, contracts, claim, subject)
+            done[key] = FaultRow(subject, planted, result.baseline.verdict.value, result.causes,
+                                 {p.hypothesis.id: p.status.value for p in result.probes})
+        row = done[key]
+        rows.append(FaultRow(subject, planted, row.baseline, row.causes, row.findings))
         if progress is not None:
-            progress(f"{subject}: planted {planted}, named {', '.join(result.causes) or NONE}")
+            progress(f"{subject}: planted {planted}, named {', '.join(row.causes) or NONE}")
     return Confusion(claim.id, tuple(h.id for h in claim.hypotheses), tuple(rows))

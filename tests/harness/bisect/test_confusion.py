@@ -32,3 +32,14 @@ def test_tiny_suite_is_diagonal(tiny: Path) -> None:
     assert (result.diagonal, result.off_diagonal, result.unexplained) == (4, 0, 0)
     attachment = result.attachment()
     assert attachment["x"] == ["H-TIE", "H-EPS", "H-LAYOUT", "H-RESIDUAL", "none"]
+
+
+@pytest.mark.slow
+def test_demo_suite_is_diagonal() -> None:
+    """The six demo faults (tie, layout, eps, zero branch, q/k/v bias, degenerate stream): 6 x 6."""
+    ws = Workspace.discover(Path(__file__).resolve().parents[3])
+    contracts = load_contracts(ws.contracts_dir)
+    result = confusion(ws, contracts, ws.resolve("demo-fault-suite"))
+    assert [r.baseline for r in result.rows] == ["FAIL"] * 6
+    identity = [[int(i == j) for j in range(7)] for i in range(6)]
+    assert result.matrix() == identity, result.table()
