@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.contracts import Claim, ContractSet, Hypothesis, SubjectRef
+from harness.ledger import Summary
 from harness.ledger.query import parse_created
 from harness.records import Record
 from harness.render.fmt import DEFAULT_DIGITS
@@ -61,7 +62,7 @@ class HypothesisView:
     """A hypothesis and the latest probe result on each subject that has one."""
 
     hypothesis: Hypothesis
-    results: tuple[Record, ...]
+    results: tuple[Summary, ...]  # the index knows all a probe result shows: no full load
     declared: bool = True
 
 
@@ -161,16 +162,16 @@ class _Preloaded:
         return self.by_id[summary.id]
 
 
-def _hypothesis_records(latest: Mapping[tuple[str, str, str], Any],
-                        by_id: Mapping[str, Record]) -> dict[str, dict[str, list[Record]]]:
-    """claim -> hypothesis id -> the latest record of it on each subject."""
-    out: dict[str, dict[str, list[Record]]] = {}
+def _hypothesis_records(
+        latest: Mapping[tuple[str, str, str], Summary]) -> dict[str, dict[str, list[Summary]]]:
+    """claim -> hypothesis id -> the latest result of it on each subject."""
+    out: dict[str, dict[str, list[Summary]]] = {}
     for (claim_id, _subject, hyp), summary in latest.items():
-        out.setdefault(claim_id, {}).setdefault(hyp, []).append(by_id[summary.id])
+        out.setdefault(claim_id, {}).setdefault(hyp, []).append(summary)
     return out
 
 
-def _hypotheses(claim: Claim, found: dict[str, list[Record]]) -> tuple[HypothesisView, ...]:
+def _hypotheses(claim: Claim, found: dict[str, list[Summary]]) -> tuple[HypothesisView, ...]:
     views = []
     for h in claim.hypotheses:
         results = sorted(found.pop(h.id, []), key=lambda r: r.subject)
@@ -203,11 +204,10 @@ def build_view(contracts: ContractSet, ledger: Any, *, ledger_label: str,
     entries = history_entries(ledger.ledger_dir, cache_dir)
     newest = parse_created(max(e.created for e in entries)) if entries else None
     latest = ledger.latest()
-    hyp_latest = ledger.latest_hypotheses()
-    by_id = {s.id: ledger.load(s) for s in (*latest.values(), *hyp_latest.values())}
+    by_id = {s.id: ledger.load(s) for s in latest.values()}
     report = compute_status(contracts, _Preloaded(latest, by_id), now=newest or EPOCH,
                             hasher=None)
-    hyps = _hypothesis_records(hyp_latest, by_id)
+    hyps = _hypothesis_records(ledger.latest_hypotheses())
     history: dict[str, list[Entry]] = {}
     for e in entries:
         if e.kind != "hypothesis":
