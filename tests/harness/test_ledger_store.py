@@ -121,7 +121,8 @@ def test_fsync_per_record_mode(tmp_path: Path) -> None:
 def _kill_mid_write(ledger: Path, size: int, deadline: float) -> Path:
     """Start a child appending `size`-byte records; SIGKILL it when a write is seen in flight."""
     child = subprocess.Popen(
-        [sys.executable, ledger_factory.__file__, "append-forever", str(ledger), str(size)],
+        # -P: the script's folder (tests/harness) must not shadow stdlib modules in the child
+        [sys.executable, "-P", ledger_factory.__file__, "append-forever", str(ledger), str(size)],
         stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout is not None
