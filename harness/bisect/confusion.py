@@ -77,8 +77,13 @@ class Confusion:
         return sum(not r.causes for r in self.rows)
 
     def attachment(self) -> dict[str, Any]:
-        """``{"x": columns, "series": {"<planted> (<subject>)": row}}``: a matrix renders read."""
-        return {"x": list(self.columns), "x_label": "named as cause", "y_label": "planted",
+        """The matrix as a curves attachment renders plot: x = column index, a series per row.
+
+        ``{"x": [0, 1, ...], "columns": [...], "series": {"<planted> (<subject>)": row}}``.
+        """
+        legend = ", ".join(f"{i} {c}" for i, c in enumerate(self.columns))
+        return {"x": list(range(len(self.columns))), "columns": list(self.columns),
+                "x_label": f"named as cause ({legend})", "y_label": "named (1) or not (0)",
                 "series": {f"{r.planted} ({r.subject})": row
                            for r, row in zip(self.rows, self.matrix(), strict=True)}}
 

@@ -92,7 +92,8 @@ class HypothesisBisection:
         if h not in tested:
             return None
         if len(tested) == 1:
-            return self.trial(h).flips  # type: ignore[union-attr]
+            alone = self.trial(h)
+            return None if alone is None else alone.flips
         together = self.trial(*tested)
         without = self.trial(*(x for x in tested if x != h))
         if together is None or without is None or not together.flips:

@@ -68,7 +68,7 @@ def norm_eps(ctx: ProbeContext, evidence: Evidence) -> Finding:
     if model.backend == "torch":
         shares = eps_shares(model, ctx.tokens())
         evidence.measure("max_eps_share", max(shares.values()), unit="ratio")
-        evidence.attach("eps_share", {"x": list(shares),
+        evidence.attach("eps_share", {"x": list(range(len(shares))), "norms": list(shares),
                                       "series": {"eps share": list(shares.values())}})
     return _decide(used, config_eps, reference_eps)
 

@@ -12,6 +12,7 @@ import pytest
 
 from harness.bisect.confusion import confusion
 from harness.contracts import load_contracts
+from harness.render.plots import curve_data
 from harness.workspace import Workspace
 from tests.harness.bisect.tinylm import write_tiny_space
 
@@ -31,7 +32,8 @@ def test_tiny_suite_is_diagonal(tiny: Path) -> None:
                                [0, 0, 0, 1, 0]]
     assert (result.diagonal, result.off_diagonal, result.unexplained) == (4, 0, 0)
     attachment = result.attachment()
-    assert attachment["x"] == ["H-TIE", "H-EPS", "H-LAYOUT", "H-RESIDUAL", "none"]
+    assert attachment["columns"] == ["H-TIE", "H-EPS", "H-LAYOUT", "H-RESIDUAL", "none"]
+    assert curve_data(attachment) is not None  # the evidence README draws it
 
 
 @pytest.mark.slow
