@@ -169,7 +169,7 @@ def latest(paths: list[Path], load: Callable[[Path], SegmentIndex], kind: str,
         if not any(t for ix in fresh for t in ix.cols["amends"]):
             found = _scan(fresh, kind, key, Amendments(fresh, saved.superseded))
             winners = _merge(dict(saved.winners), found)
-            if cache is not None and _complete(fresh, stats):
+            if cache is not None and fresh and _complete(fresh, stats):
                 _save(cache, tag, _Saved(stats, saved.superseded, winners))
             return {k: s for k, (_, s) in winners.items()}
     ixs = [load(p) for p in paths]
