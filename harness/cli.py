@@ -276,13 +276,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="falsify", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands: list[tuple[str, str, Callable[[argparse.Namespace], int]]] = [
-        ("status", "latest verdict of every claim and subject, STALE marks, ship %", cmd_status),
+        ("status", "latest verdict of every claim and subject, STALE marks, ship %%", cmd_status),
         ("show", "one claim and its evidence history", cmd_show),
         ("verify", "check the ledger: chain, schema, torn lines, duplicates", cmd_verify),
         ("gate", "exit 0 only when required claims have fresh PASS evidence", cmd_gate),
     ]
     for name, text, fn in commands:
-        p = sub.add_parser(name, help=text, description=text)
+        p = sub.add_parser(name, help=text, description=text.replace("%%", "%"))
         _add_common(p)
         p.set_defaults(func=fn)
         if name in ("status", "show", "gate"):

@@ -175,3 +175,13 @@ def test_amend_cannot_make_a_pass(green: Path, capsys: pytest.CaptureFixture[str
     rid = json.loads(shown)["history"][0]["id"]
     code, out = run(green, capsys, "amend", rid, "--why", "trust me", "--verdict", "PASS")
     assert code == 2 and "only a falsifier run can record a PASS" in out
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["status", "--help"], ["gate", "--help"],
+                                  ["render", "--help"], ["bisect", "--help"], ["pr", "--help"]])
+def test_help_renders(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """Every help page prints (argparse %-formats help strings; a stray % breaks it)."""
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 0
+    assert "usage: falsify" in capsys.readouterr().out
