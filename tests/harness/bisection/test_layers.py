@@ -13,7 +13,7 @@ from harness.bisect.layers import compare_layers, plot_layers, shared_tokens
 from harness.cli import main
 from harness.demo.faults import stitch_block
 from harness.models import open_model
-from tests.harness.bisect.tinylm import TEXT, save_tiny
+from tests.harness.bisection.tinylm import TEXT, save_tiny
 
 
 @pytest.fixture(scope="module")

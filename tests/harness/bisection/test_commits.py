@@ -12,7 +12,7 @@ from harness.bisect import Outcome, bisect_commits, run_bound
 from harness.bisect.commits import falsifier_nodes
 from harness.cli import main
 from harness.ledger import Ledger
-from tests.harness.bisect.gitrepo import make_history
+from tests.harness.bisection.gitrepo import make_history
 
 # The falsifier runs in a fresh interpreter per commit; the plugins the toy falsifier does not
 # use cost seconds of start-up each on a loaded CI machine.

@@ -14,7 +14,7 @@ from harness.bisect.confusion import confusion
 from harness.contracts import load_contracts
 from harness.render.plots import curve_data
 from harness.workspace import Workspace
-from tests.harness.bisect.tinylm import write_tiny_space
+from tests.harness.bisection.tinylm import write_tiny_space
 
 
 @pytest.fixture(scope="module")

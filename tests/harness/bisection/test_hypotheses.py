@@ -14,7 +14,7 @@ from harness.ledger import Ledger, LedgerWriter, verify
 from harness.probes import Finding, RegistryError, get_probe, probe
 from harness.records import Status
 from harness.workspace import Workspace
-from tests.harness.bisect.tinylm import write_tiny_space
+from tests.harness.bisection.tinylm import write_tiny_space
 
 CLAIM = "TINY-MATCHES-REFERENCE"
 
