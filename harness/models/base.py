@@ -5,14 +5,15 @@ Nothing here imports torch or mlx: the backends do, lazily, when a model is load
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["BACKENDS", "LiveModel", "ModelLoadError", "Quantization", "check_ids", "check_mask"]
+__all__ = ["BACKENDS", "LiveModel", "ModelLoadError", "Quantization", "check_ids", "check_mask",
+           "special_ids"]
 
 BACKENDS = ("torch", "mlx")
 
@@ -99,3 +100,17 @@ def check_mask(mask: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
         raise ValueError(msg)
     keep: np.ndarray = real[:, 1:] & real[:, :-1]
     return keep
+
+
+def _first_int(value: Any) -> int | None:
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return value if isinstance(value, int) else None
+
+
+def special_ids(tokenizer: Any, config: Mapping[str, Any]) -> tuple[int | None, int | None]:
+    """(eos, bos) ids: the tokenizer's, else the config's eos (lists: their first id)."""
+    eos = _first_int(tokenizer.eos_token_id)
+    if eos is None:
+        eos = _first_int(config.get("eos_token_id"))
+    return eos, _first_int(tokenizer.bos_token_id)

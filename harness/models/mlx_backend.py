@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.models.base import ModelLoadError, Quantization, check_ids, check_mask
+from harness.models.base import ModelLoadError, Quantization, check_ids, check_mask, special_ids
 from harness.models.folder import ModelFolder, check_tokenizer_fits
 
 __all__ = ["MlxModel", "dense_weight", "load_mlx"]
@@ -85,12 +85,6 @@ def _embedding(model: Module) -> Module:
     raise ModelLoadError(msg)
 
 
-def _first_int(value: Any) -> int | None:
-    if isinstance(value, list):
-        value = value[0] if value else None
-    return value if isinstance(value, int) else None
-
-
 class MlxModel:
     """A live mlx_lm model behind the ``LiveModel`` protocol."""
 
@@ -105,9 +99,7 @@ class MlxModel:
         emb = _embedding(module)
         self.vocab_size = int(emb.weight.shape[0])
         self.tokenizer_vocab_size = len(tokenizer)
-        eos = _first_int(tokenizer.eos_token_id)
-        self.eos_id = eos if eos is not None else _first_int(self.config.get("eos_token_id"))
-        self.bos_id = _first_int(tokenizer.bos_token_id)
+        self.eos_id, self.bos_id = special_ids(tokenizer, self.config)
         quantized = isinstance(emb, nn.QuantizedEmbedding)
         self.dtype = str((emb.scales if quantized else emb.weight).dtype).rsplit(".", 1)[-1]
         self.quantization = (Quantization(emb.bits, emb.group_size, emb.mode) if quantized

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from harness.models.base import ModelLoadError, Quantization, check_ids, check_mask
+from harness.models.base import ModelLoadError, Quantization, check_ids, check_mask, special_ids
 from harness.models.folder import ModelFolder, check_tokenizer_fits
 
 __all__ = ["TorchModel", "load_torch"]
@@ -74,12 +74,6 @@ def _tied_in_config(folder: ModelFolder) -> bool:
     return bool(AutoConfig.from_pretrained(folder.path, local_files_only=True).tie_word_embeddings)
 
 
-def _first_int(value: Any) -> int | None:
-    if isinstance(value, list):
-        value = value[0] if value else None
-    return value if isinstance(value, int) else None
-
-
 class TorchModel:
     """A live transformers causal LM (eval mode, on CPU) behind the ``LiveModel`` protocol."""
 
@@ -97,9 +91,7 @@ class TorchModel:
         weight = self._embedding().weight
         self.vocab_size = int(weight.shape[0])
         self.tokenizer_vocab_size = len(tokenizer)
-        eos = _first_int(tokenizer.eos_token_id)
-        self.eos_id = eos if eos is not None else _first_int(self.config.get("eos_token_id"))
-        self.bos_id = _first_int(tokenizer.bos_token_id)
+        self.eos_id, self.bos_id = special_ids(tokenizer, self.config)
         self.dtype = str(weight.dtype).removeprefix("torch.")
         self.tied_in_config = _tied_in_config(folder)
         check_tokenizer_fits(folder, self.tokenizer_vocab_size, self.vocab_size)
