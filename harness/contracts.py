@@ -320,7 +320,8 @@ class _Compiler:
             hypotheses=tuple(Hypothesis(h["id"], " ".join(h["statement"].split()),
                                         h.get("probe"), h.get("intervention"))
                              for h in raw.get("hypotheses", [])),
-            paper=raw.get("paper"), declares=raw.get("declares", {}), sha256=sha256_text(canonical_json(raw)), raw=raw,
+            paper=raw.get("paper"), declares=raw.get("declares", {}),
+            sha256=sha256_text(canonical_json(raw)), raw=raw,
         )
 
     def check_duplicate_subjects(self, refs: tuple[SubjectRef, ...]) -> None:

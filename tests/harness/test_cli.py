@@ -158,14 +158,16 @@ def test_amend_appends_a_correction(green: Path, capsys: pytest.CaptureFixture[s
     original = next(r for r in history if r["subject"] == "short-lines")
     code, out = run(green, capsys, "amend", original["id"], "--why", "data file was truncated",
                     "--verdict", "INCONCLUSIVE")
-    assert code == 0 and "PASS → INCONCLUSIVE" in out
+    assert code == 0
+    assert "PASS → INCONCLUSIVE" in out
     _, status = run(green, capsys, "status", "--json")
     row = json.loads(status)["claims"][0]["rows"][0]
     assert row["verdict"] == "INCONCLUSIVE"
     assert "data file was truncated" in row["reasons"][0]
     _, shown = run(green, capsys, "show", "TOY-TEXT-NOT-TINY", "--json")
     ids = [r["id"] for r in json.loads(shown)["history"]]
-    assert original["id"] in ids and len(ids) == 4
+    assert original["id"] in ids
+    assert len(ids) == 4
     assert run(green, capsys, "verify")[0] == 0
     assert run(green, capsys, "gate")[0] == 1
 
@@ -174,7 +176,8 @@ def test_amend_cannot_make_a_pass(green: Path, capsys: pytest.CaptureFixture[str
     _, shown = run(green, capsys, "show", "TOY-TEXT-NOT-TINY", "--json")
     rid = json.loads(shown)["history"][0]["id"]
     code, out = run(green, capsys, "amend", rid, "--why", "trust me", "--verdict", "PASS")
-    assert code == 2 and "only a falsifier run can record a PASS" in out
+    assert code == 2
+    assert "only a falsifier run can record a PASS" in out
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["status", "--help"], ["gate", "--help"],
