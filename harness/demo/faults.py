@@ -213,27 +213,13 @@ def dynamic_rope(source: Path, out: Path) -> dict[str, Any]:
 # --- the demo model with attention biases --------------------------------------------------------
 
 
-def _biased_module(recipe: Any) -> Any:
-    from transformers import Qwen3Config, Qwen3ForCausalLM
-
-    config = Qwen3Config(
-        vocab_size=recipe.vocab_size, hidden_size=recipe.hidden_size,
-        num_hidden_layers=recipe.num_layers, num_attention_heads=recipe.num_heads,
-        num_key_value_heads=recipe.num_kv_heads, head_dim=recipe.hidden_size // recipe.num_heads,
-        intermediate_size=recipe.intermediate_size, max_position_embeddings=4 * recipe.context,
-        tie_word_embeddings=True, bos_token_id=None, eos_token_id=1, pad_token_id=2,
-        attention_bias=True,
-    )
-    return Qwen3ForCausalLM(config)
-
-
 def train_biased(out: Path, tokenizer_json: Path, recipe: Any, progress: bool) -> dict[str, Any]:
     """The demo recipe and data, with q/k/v/o biases in every attention block."""
     from harness.demo import lm
 
     data = lm._data(tokenizer_json, recipe)
     with lm._deterministic_torch(recipe.threads, recipe.seed):
-        model = _biased_module(recipe)
+        model = lm._qwen3(recipe, attention_bias=True)
         curve = lm._train(model, data, recipe, progress)
         dev = {name: round(lm._dev_loss(model, w), 4) for name, w in data.dev.items()}
     model.save_pretrained(out)

@@ -142,7 +142,8 @@ def _data(tokenizer_json: Path, recipe: LMRecipe) -> _Data:
     return _Data(_windows(np.concatenate([eng, nko]), width), dev)
 
 
-def _qwen3(recipe: LMRecipe) -> Any:
+def _qwen3(recipe: LMRecipe, **overrides: Any) -> Any:
+    """The demo's tiny tied Qwen3, untrained; ``overrides`` go to its config (faults use them)."""
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
     config = Qwen3Config(
@@ -150,7 +151,7 @@ def _qwen3(recipe: LMRecipe) -> Any:
         num_hidden_layers=recipe.num_layers, num_attention_heads=recipe.num_heads,
         num_key_value_heads=recipe.num_kv_heads, head_dim=recipe.hidden_size // recipe.num_heads,
         intermediate_size=recipe.intermediate_size, max_position_embeddings=4 * recipe.context,
-        tie_word_embeddings=True, bos_token_id=None, eos_token_id=1, pad_token_id=2,
+        tie_word_embeddings=True, bos_token_id=None, eos_token_id=1, pad_token_id=2, **overrides,
     )
     return Qwen3ForCausalLM(config)
 
