@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from harness.models.base import pack_rows
+
 __all__ = ["LayerBisection", "LayerDiff", "compare_layers", "plot_layers", "shared_tokens"]
 
 
@@ -76,21 +78,19 @@ class LayerBisection:
 def shared_tokens(a: Any, b: Any, texts: Sequence[str], rows: int = 4,
                   length: int = 64) -> np.ndarray:
     """``rows`` x ``length`` ids of ``texts`` that both models' tokenizers agree on."""
-    stream: list[int] = []
-    for text in texts:
-        ids = a.encode(text)
+    def agreed(text: str) -> list[int]:
+        ids: list[int] = a.encode(text)
         if b.encode(text) != ids:
             msg = (f"{a.path} and {b.path} tokenize {text[:40]!r} differently: a layer "
                    f"comparison needs one token sequence; compare models that share a tokenizer")
             raise LayerBisectionError(msg)
-        stream += ids
-        if len(stream) >= rows * length:
-            break
-    n = min(rows, len(stream) // length)
-    if n == 0:
+        return ids
+
+    packed = pack_rows(map(agreed, texts), rows, length)
+    if packed is None:
         msg = f"the text encodes to fewer than {length} tokens: give a longer text"
         raise LayerBisectionError(msg)
-    return np.asarray(stream[: n * length], dtype=np.int64).reshape(n, length)
+    return packed
 
 
 def _diff(index: int, x: np.ndarray, y: np.ndarray) -> LayerDiff:

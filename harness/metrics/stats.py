@@ -51,12 +51,13 @@ Binomial(multiplicity, 1/2), so a trial costs one draw per category.
 from __future__ import annotations
 
 import math
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from harness.metrics.text import resolve_threads
 
 __all__ = [
     "PairedResult",
@@ -229,7 +230,7 @@ def paired_bootstrap(
         raise ValueError(msg)
     rows = _paired(edits_a, ref_a, edits_b, ref_b)
     delta = rows.delta
-    deltas = bootstrap_deltas(rows, n_resamples, seed, _threads(workers))
+    deltas = bootstrap_deltas(rows, n_resamples, seed, resolve_threads(workers))
     low, high = np.quantile(deltas, [(1.0 - confidence) / 2.0, (1.0 + confidence) / 2.0])
     return PairedResult(
         delta=delta,
@@ -258,15 +259,6 @@ def bootstrap_deltas(rows: _Paired, n_resamples: int, seed: int, workers: int = 
     sampler = _Sampler.build(rows.columns())
     sums = sampler.sums(n_resamples, seed, workers)
     return _deltas(sums, rows.shared_refs)
-
-
-def _threads(workers: int) -> int:
-    if workers == -1:
-        return os.cpu_count() or 1
-    if workers < 1:
-        msg = f"workers must be a positive number of threads or -1 (all cores), got {workers}"
-        raise ValueError(msg)
-    return workers
 
 
 # --- exact multinomial resampling of category counts ------------------------------------------

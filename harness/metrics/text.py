@@ -210,7 +210,7 @@ def corpus_cer(
             "align the rows"
         )
         raise ValueError(msg)
-    threads = _threads(workers)
+    threads = resolve_threads(workers)
     if threads == 1 or not HAVE_RAPIDFUZZ or len(ref_list) <= _BLOCK_ROWS:
         edits, lens = _edits_and_lengths(hyp_list, ref_list, policy, threads)
     else:
@@ -225,7 +225,8 @@ def corpus_cer(
     return result
 
 
-def _threads(workers: int) -> int:
+def resolve_threads(workers: int) -> int:
+    """Threads for ``workers``: -1 means every core; otherwise a positive count."""
     if workers == -1:
         return os.cpu_count() or 1
     if workers < 1:

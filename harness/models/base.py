@@ -5,7 +5,7 @@ Nothing here imports torch or mlx: the backends do, lazily, when a model is load
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -13,7 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 __all__ = ["BACKENDS", "LiveModel", "ModelLoadError", "Quantization", "check_ids", "check_mask",
-           "special_ids"]
+           "pack_rows", "special_ids"]
 
 BACKENDS = ("torch", "mlx")
 
@@ -114,3 +114,16 @@ def special_ids(tokenizer: Any, config: Mapping[str, Any]) -> tuple[int | None, 
     if eos is None:
         eos = _first_int(config.get("eos_token_id"))
     return eos, _first_int(tokenizer.bos_token_id)
+
+
+def pack_rows(encoded: Iterable[Sequence[int]], rows: int, length: int) -> np.ndarray | None:
+    """Up to ``rows`` x ``length`` ids from a stream of encoded texts; None when not one row."""
+    stream: list[int] = []
+    for ids in encoded:
+        stream += ids
+        if len(stream) >= rows * length:
+            break
+    n = min(rows, len(stream) // length)
+    if n == 0:
+        return None
+    return np.asarray(stream[: n * length], dtype=np.int64).reshape(n, length)

@@ -16,6 +16,7 @@ import numpy as np
 
 from harness.contracts import Claim, ContractSet, SubjectRef
 from harness.demo import CORPORA_DIR
+from harness.models.base import pack_rows
 from harness.probes.registry import ProbeUnsupported
 from harness.workspace import Workspace
 
@@ -69,13 +70,8 @@ class ProbeContext:
     def tokens(self, rows: int = 4, length: int = 64) -> np.ndarray:
         """Up to ``rows`` x ``length`` ids of the eval text as the subject's model encodes it."""
         model = self.model()
-        stream: list[int] = []
-        for text in self.texts():
-            stream += model.encode(text)
-            if len(stream) >= rows * length:
-                break
-        n = min(rows, len(stream) // length)
-        if n == 0:
+        packed = pack_rows(map(model.encode, self.texts()), rows, length)
+        if packed is None:
             msg = f"the eval text of {self.subject.id!r} encodes to fewer than {length} tokens"
             raise ProbeUnsupported(msg)
-        return np.asarray(stream[: n * length], dtype=np.int64).reshape(n, length)
+        return packed
