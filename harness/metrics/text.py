@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import os
 import unicodedata
+from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -195,8 +196,9 @@ def corpus_cer(
     """Corpus-level CER of aligned ``hyps`` against ``refs`` under ``policy``.
 
     ``workers``: threads to use (-1, the default: one per core). With more than one and more
-    than one block of ``_BLOCK_ROWS`` rows, rapidfuzz measures one block (without the GIL)
-    while this thread normalises the next; the result does not depend on ``workers``.
+    than one block of ``_BLOCK_ROWS`` rows, this thread normalises block k+1 while rapidfuzz
+    measures block k on ``workers`` threads of its own, without the GIL. The result does not
+    depend on ``workers``.
 
     Raises ValueError when the lists differ in length or when the references hold no
     character at all after normalisation (CER is undefined), and TypeError naming the row
@@ -212,9 +214,11 @@ def corpus_cer(
         raise ValueError(msg)
     threads = resolve_threads(workers)
     if threads == 1 or not HAVE_RAPIDFUZZ or len(ref_list) <= _BLOCK_ROWS:
-        edits, lens = _edits_and_lengths(hyp_list, ref_list, policy, threads)
+        norm_hyps, _ = _normalize_items(hyp_list, policy)
+        norm_refs, lens = _normalize_items(ref_list, policy)
+        edits = _distances(norm_hyps, norm_refs, threads)
     else:
-        edits, lens = _pipelined(hyp_list, ref_list, policy, threads - 1)
+        edits, lens = _pipelined(hyp_list, ref_list, policy, threads)
     result = _result(edits, lens)
     if result.ref_chars == 0:
         msg = (
@@ -235,18 +239,14 @@ def resolve_threads(workers: int) -> int:
     return workers
 
 
-def _edits_and_lengths(
-    hyps: list[str], refs: list[str], policy: TextPolicy, workers: int
-) -> tuple[IntArray, IntArray]:
-    norm_hyps, _ = _normalize_items(hyps, policy)
-    norm_refs, ref_lens = _normalize_items(refs, policy)
-    return _distances(norm_hyps, norm_refs, workers), ref_lens
-
-
 def _pipelined(
     hyps: list[str], refs: list[str], policy: TextPolicy, workers: int
 ) -> tuple[IntArray, IntArray]:
-    """Normalise block k+1 on this thread while rapidfuzz measures block k on another."""
+    """Normalise block k+1 on this thread while rapidfuzz measures block k on ``workers``.
+
+    Measured on two cores (docs/BENCHMARKS.md): giving rapidfuzz every core, not the cores
+    left over, is what makes the overlap pay; with one worker it runs slower than in sequence.
+    """
     futures: list[Future[IntArray]] = []
     lens: list[IntArray] = [np.zeros(0, dtype=np.int64)]
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -340,18 +340,22 @@ def _normalize_items(items: list[str], policy: TextPolicy) -> tuple[list[str], I
     """Normalise ``items`` in place; return them with their lengths in code points."""
     lens = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
     scan = _scan(items, lens, policy)
-    for row in scan.slow:
-        items[row] = normalize(items[row], policy)
-    for row in scan.reorder:
-        items[row] = _reorder(items[row], policy)
+    if scan.slow:
+        _replace(items, lens, scan.slow, [normalize(items[row], policy) for row in scan.slow])
+    if scan.reorder:
+        texts = map(items.__getitem__, scan.reorder)
+        _replace(items, lens, scan.reorder, list(map(_reorder, texts, repeat(policy))))
     if scan.spaces:
-        fixed = _fix_spaces([items[row] for row in scan.spaces], policy.whitespace)
-        for row, value in zip(scan.spaces, fixed, strict=True):
-            items[row] = value
-    changed = scan.slow + scan.reorder + scan.spaces
-    if changed:
-        lens[changed] = np.fromiter(map(len, map(items.__getitem__, changed)), dtype=np.int64)
+        long_runs = np.flatnonzero(np.isin(scan.spaces, scan.long_runs)).tolist()
+        texts = list(map(items.__getitem__, scan.spaces))
+        _replace(items, lens, scan.spaces, _fix_spaces(texts, policy.whitespace, long_runs))
     return items, lens
+
+
+def _replace(items: list[str], lens: IntArray, rows: list[int], values: list[str]) -> None:
+    """``items[row] = value`` row by row, and the lengths with them."""
+    deque(map(items.__setitem__, rows, values), maxlen=0)
+    lens[rows] = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
 
 
 def _reorder(text: str, policy: TextPolicy) -> str:
@@ -366,12 +370,16 @@ def _reorder(text: str, policy: TextPolicy) -> str:
     return unicodedata.normalize(_FORMS[policy.normalization], text)
 
 
-def _fix_spaces(texts: list[str], whitespace: str) -> list[str]:
-    """The whitespace rule for normalised texts whose only whitespace is U+0020."""
+def _fix_spaces(texts: list[str], whitespace: str, long_runs: list[int]) -> list[str]:
+    """The whitespace rule for normalised texts whose only whitespace is U+0020.
+
+    ``long_runs``: indices of the texts that hold a run of three or more spaces, which one
+    pass of ``replace("  ", " ")`` leaves doubled.
+    """
     if whitespace == "remove":
         return list(map(str.replace, texts, repeat(" "), repeat("")))
     fixed = list(map(str.strip, map(str.replace, texts, repeat("  "), repeat(" ")), repeat(" ")))
-    for i in [i for i, t in enumerate(fixed) if "  " in t]:  # runs of three or more spaces
+    for i in long_runs:
         while "  " in fixed[i]:
             fixed[i] = fixed[i].replace("  ", " ")
     return fixed
@@ -379,16 +387,22 @@ def _fix_spaces(texts: list[str], whitespace: str) -> list[str]:
 
 @dataclass(frozen=True)
 class _Scan:
-    """Rows to fix: in full (``slow``), by mark order only, and by U+0020 only."""
+    """Rows to fix: in full (``slow``), by mark order only, and by U+0020 only.
+
+    ``long_runs``: the rows that hold a run of three or more U+0020 (a subset of ``spaces``
+    and ``slow``).
+    """
 
     slow: list[int] = field(default_factory=list)
     reorder: list[int] = field(default_factory=list)
     spaces: list[int] = field(default_factory=list)
+    long_runs: list[int] = field(default_factory=list)
 
     def extend(self, other: _Scan) -> None:
         self.slow.extend(other.slow)
         self.reorder.extend(other.reorder)
         self.spaces.extend(other.spaces)
+        self.long_runs.extend(other.long_runs)
 
 
 def _scan(items: list[str], lens: IntArray, policy: TextPolicy) -> _Scan:
@@ -422,9 +436,12 @@ def _scan_chunk(items: list[str], lens: IntArray, policy: TextPolicy, first: int
         unsafe |= (kind == _SPACE[0]) & (right[hits + 1] != _SPACE[1])
     slow = _rows_at(ends, np.concatenate([hits[unsafe], at_end]))
     reorder = _rows_at(ends, hits[kind <= _MAX_CCC])
+    long_runs = np.zeros(0, dtype=np.int64)
     if policy.whitespace == "collapse":
         doubled = hits[(kind == _SPACE[0]) & (right[hits + 1] == _SPACE[1])]
         spaces = np.concatenate([_rows_at(ends, doubled), _edge_space_rows(units, lens, ends)])
+        # a run of three spaces is two doubled pairs in a row (a straddling run: a false alarm)
+        long_runs = _rows_at(ends, doubled[1:][np.diff(doubled) == 1])
     elif policy.whitespace == "remove":
         spaces = _rows_with_space(units, lens)
     else:
@@ -433,6 +450,7 @@ def _scan_chunk(items: list[str], lens: IntArray, policy: TextPolicy, first: int
         (slow + first).tolist(),
         (np.setdiff1d(reorder, slow, assume_unique=True) + first).tolist(),
         (np.setdiff1d(spaces, slow) + first).tolist(),
+        (long_runs + first).tolist(),
     )
 
 

@@ -12,8 +12,8 @@ another seed and a higher error rate.
   against the straightforward numpy resampling; both peers materialise a B x n index matrix
   (23 GB at B = 10,000), so they run at a smaller B and their time is scaled to B = 10,000.
 
-Wall time on a shared machine follows its load; the target tests print wall and process CPU
-time and assert on CPU time.
+Wall time on a shared machine follows its load: the CER target test interleaves its runs and
+keeps the best of five; the bootstrap target test asserts on process CPU time.
 """
 
 from __future__ import annotations
@@ -115,26 +115,29 @@ def test_bench_jiwer(
 
 
 def test_corpus_cer_ratio_to_plain_loop(rows_a: SynthRows) -> None:
-    """Ours (normalisation included) over the plain rapidfuzz loop; target <= 1.5x.
+    """Ours with its defaults (normalisation included) over the plain loop; target <= 1.5x.
 
-    Wall time on a shared 2-core machine follows its load, so the assertion is on process CPU
-    time: with two threads, normalisation (this thread) and distances (rapidfuzz, no GIL) run
-    side by side, and the run's critical path is the larger of the two.
+    Both are timed in wall seconds, best of five, interleaved so that a burst of load on a
+    shared machine hits both. The defaults use every core: this thread normalises a block of
+    rows while rapidfuzz's ``cpdist`` measures the previous one on all cores; the one-thread
+    figure is printed beside.
     """
-    plain = _best_of(lambda: plain_loop(rows_a.hyps, rows_a.refs))
-    one = _best_of(lambda: corpus_cer(rows_a.hyps, rows_a.refs, workers=1))
-    two = _best_of(lambda: corpus_cer(rows_a.hyps, rows_a.refs, workers=2))
+    plain, ours, one = [], [], []
+    for _ in range(5):
+        plain.append(_best_of(lambda: plain_loop(rows_a.hyps, rows_a.refs), 1)[0])
+        ours.append(_best_of(lambda: corpus_cer(rows_a.hyps, rows_a.refs), 1)[0])
+        one.append(_best_of(lambda: corpus_cer(rows_a.hyps, rows_a.refs, workers=1), 1)[0])
+    norm = _best_of(lambda: (normalize_many(rows_a.hyps), normalize_many(rows_a.refs)))[0]
     hyps, refs = normalize_many(rows_a.hyps), normalize_many(rows_a.refs)
-    norm = _best_of(lambda: (normalize_many(rows_a.hyps), normalize_many(rows_a.refs)))[1]
-    dist = _best_of(lambda: text._distances(hyps, refs, 1))[1]
+    dist = _best_of(lambda: text._distances(hyps, refs, text.resolve_threads(-1)))[0]
+    # normalisation and distances overlap: ours can take less than their sum
     print(
-        f"\ncorpus CER, {N_ROWS} rows: plain loop {plain[0]:.2f} s wall, {plain[1]:.2f} s CPU; "
-        f"ours, 1 thread: {one[0]:.2f} s wall ({one[0] / plain[0]:.2f}x), {one[1]:.2f} s CPU "
-        f"({one[1] / plain[1]:.2f}x); ours, 2 threads: {two[0]:.2f} s wall "
-        f"({two[0] / plain[0]:.2f}x); CPU split: normalisation {norm:.2f} s, distances "
-        f"{dist:.2f} s, critical path {max(norm, dist) / plain[1]:.2f}x the plain loop"
+        f"\ncorpus CER, {N_ROWS} rows (best of 5, wall): plain loop {min(plain):.2f} s; ours "
+        f"{min(ours):.2f} s ({min(ours) / min(plain):.2f}x; normalisation {norm:.2f} s, "
+        f"distances {dist:.2f} s); ours on one thread {min(one):.2f} s "
+        f"({min(one) / min(plain):.2f}x)"
     )
-    assert max(norm, dist) / plain[1] <= 1.5
+    assert min(ours) / min(plain) <= 1.5
 
 
 # --- paired bootstrap ---------------------------------------------------------------------------

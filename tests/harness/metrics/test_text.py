@@ -155,6 +155,7 @@ def test_nko_reordering_is_canonical_order() -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.lists(texts_st, max_size=30), st.sampled_from(ALL_POLICIES))
 @example(["  a", "b  ", "\t", "", " ", "e\u0301", "\u07ec\u07f2", "\u1100\u1161"], TextPolicy())
+@example(["a   b", "   ", "x    y  z", "a  ", "  b", "c     "], TextPolicy())
 def test_batch_normalisation_equals_normalize(texts: list[str], policy: TextPolicy) -> None:
     """The vectorised scan never skips a row that normalize() would change."""
     assert normalize_many(texts, policy) == [normalize(t, policy) for t in texts]
@@ -252,13 +253,17 @@ def test_corpus_cer_matches_row_by_row_counts() -> None:
     assert result.per_row_ref_chars.tolist() == [ref_chars(r, policy) for r in rows.refs]
 
 
-def test_workers_do_not_change_the_result() -> None:
-    """The pipelined path (blocks of rows on two threads) gives the sequential counts."""
-    rows = synth_rows(text._BLOCK_ROWS + 700, seed=5)
+def test_workers_do_not_change_the_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pipelined path (blocks of rows, rapidfuzz on a pool) gives the sequential counts."""
+    monkeypatch.setattr(text, "_CHUNK_CHARS", 4096)  # many scan chunks per block as well
+    rows = synth_rows(4 * text._BLOCK_ROWS + 700, seed=5)
     one = corpus_cer(rows.hyps, rows.refs, workers=1)
     two = corpus_cer(rows.hyps, rows.refs, workers=2)
     assert np.array_equal(one.per_row_edits, two.per_row_edits)
     assert np.array_equal(one.per_row_ref_chars, two.per_row_ref_chars)
+    assert one.per_row_edits.tolist() == [
+        char_edits(h, r) for h, r in zip(rows.hyps, rows.refs, strict=True)
+    ]
 
 
 def test_corpus_cer_refuses_bad_input() -> None:
