@@ -343,8 +343,8 @@ def _normalize_items(items: list[str], policy: TextPolicy) -> tuple[list[str], I
     if scan.slow:
         _replace(items, lens, scan.slow, [normalize(items[row], policy) for row in scan.slow])
     if scan.reorder:
-        texts = map(items.__getitem__, scan.reorder)
-        _replace(items, lens, scan.reorder, list(map(_reorder, texts, repeat(policy))))
+        marked = map(items.__getitem__, scan.reorder)
+        _replace(items, lens, scan.reorder, list(map(_reorder, marked, repeat(policy))))
     if scan.spaces:
         long_runs = np.flatnonzero(np.isin(scan.spaces, scan.long_runs)).tolist()
         texts = list(map(items.__getitem__, scan.spaces))
