@@ -37,7 +37,7 @@ def _workspace(args: argparse.Namespace) -> Workspace:
 
 def _contracts(ws: Workspace) -> ContractSet:
     try:
-        return load_contracts(ws.contracts_dir)
+        return load_contracts(ws.contracts_dir, ws.cache_dir / "contracts")
     except ContractError as exc:
         msg = "contracts do not load:\n" + "\n".join(f"  {p}" for p in exc.problems)
         raise UsageFailure(msg) from None

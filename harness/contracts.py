@@ -5,8 +5,13 @@ A contract error always names the file, the claim id and the offending key, and 
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import pickle
 import re
+import sys
+import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -332,9 +337,9 @@ class _Compiler:
             seen.add(ref.id)
 
 
-def _read_yaml(path: Path) -> tuple[Any, list[str]]:
+def _read_yaml(path: Path, data: bytes) -> tuple[Any, list[str]]:
     try:
-        return yaml.load(path.read_text("utf-8"), Loader=_SAFE_LOADER), []
+        return yaml.load(data.decode("utf-8"), Loader=_SAFE_LOADER), []
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
@@ -343,8 +348,90 @@ def _read_yaml(path: Path) -> tuple[Any, list[str]]:
         return None, [f"{path}: not UTF-8 text; save it as UTF-8"]
 
 
-def load_contracts(contracts_dir: Path) -> ContractSet:
-    """Every claim in ``contracts_dir/*.yaml``; raises ContractError listing every problem."""
+@dataclass(frozen=True)
+class _FileResult:
+    """One contract file compiled: its area, title, claims by id (None: did not compile)."""
+
+    area: str
+    title: str
+    claims: tuple[tuple[str, Claim | None], ...]
+    problems: tuple[str, ...]
+
+
+def _compile_file(path: Path, data: bytes) -> _FileResult:
+    doc, errs = _read_yaml(path, data)
+    if not errs and not isinstance(doc, dict):
+        errs = [f"{path}: a contract file must be a YAML mapping with a 'claims' list, "
+                f"got {type(doc).__name__}"]
+    errs = errs or _schema_problems(doc, str(path))
+    if errs:
+        return _FileResult(path.stem, path.stem, (), tuple(errs))
+    area = doc.get("area", path.stem)
+    problems: list[str] = []
+    claims = []
+    for raw in doc["claims"]:
+        compiler = _Compiler(raw, area, path)
+        claims.append((raw["id"], compiler.compile()))
+        problems += compiler.problems
+    return _FileResult(area, doc.get("title", area), tuple(claims), tuple(problems))
+
+
+# --- the compile cache: YAML, schema and compile cost about 1 ms per claim ------------------
+
+_CACHE_FORMAT = 1
+
+
+@cache
+def _code_tag() -> bytes:
+    """What a compiled file depends on besides its bytes: this code, the schema, Python."""
+    digest = hashlib.sha256(f"{_CACHE_FORMAT}:{sys.version_info[:2]}".encode())
+    here = Path(__file__).parent
+    for name in ("contracts.py", "expr.py", "units.py", "records.py", "schema/claim.schema.json"):
+        digest.update((here / name).read_bytes())
+    return digest.digest()
+
+
+def _cache_path(cache_dir: Path, path: Path) -> Path:
+    tag = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
+    return cache_dir / f"{tag}-{path.stem}.pickle"
+
+
+def _load_file(path: Path, cache_dir: Path | None) -> _FileResult:
+    """``path`` compiled, from ``cache_dir`` while its bytes and this code are unchanged.
+
+    Only files without problems are cached, so every error is reported fresh. The cache is
+    only a cache: an unreadable or foreign entry is compiled again and overwritten.
+    """
+    data = path.read_bytes()
+    if cache_dir is None:
+        return _compile_file(path, data)
+    key = hashlib.sha256(_code_tag() + str(path.resolve()).encode() + b"\0" + data).digest()
+    cached = _cache_path(cache_dir, path)
+    try:
+        saved_key, result = pickle.loads(cached.read_bytes())
+        if saved_key == key and isinstance(result, _FileResult):
+            return result
+    except Exception:  # any unreadable cache entry means: compile again
+        pass
+    result = _compile_file(path, data)
+    if not result.problems:
+        try:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".contracts-", suffix=".tmp")
+            with os.fdopen(fd, "wb") as fh:
+                pickle.dump((key, result), fh, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, cached)
+        except OSError:
+            pass  # a read-only cache only costs time
+    return result
+
+
+def load_contracts(contracts_dir: Path, cache_dir: Path | None = None) -> ContractSet:
+    """Every claim in ``contracts_dir/*.yaml``; raises ContractError listing every problem.
+
+    ``cache_dir``: where compiled files are kept between runs (keyed by each file's bytes and
+    this code); None compiles every file.
+    """
     problems: list[str] = []
     claims: dict[str, Claim] = {}
     areas: dict[str, tuple[str, ...]] = {}
@@ -355,30 +442,22 @@ def load_contracts(contracts_dir: Path) -> ContractSet:
                f"(see README: Writing a claim)")
         raise ContractError([msg])
     for path in files:
-        doc, errs = _read_yaml(path)
-        if not errs and not isinstance(doc, dict):
-            errs = [f"{path}: a contract file must be a YAML mapping with a 'claims' list, "
-                    f"got {type(doc).__name__}"]
-        errs = errs or _schema_problems(doc, str(path))
-        if errs:
-            problems += errs
+        result = _load_file(path, cache_dir)
+        problems += result.problems
+        if not result.claims and result.problems:
             continue
-        area = doc.get("area", path.stem)
-        titles[area] = doc.get("title", area)
-        ids = []
-        for raw in doc["claims"]:
-            compiler = _Compiler(raw, area, path)
-            claim = compiler.compile()
-            problems += compiler.problems
-            if raw["id"] in claims or raw["id"] in ids:
-                other = claims[raw["id"]].source if raw["id"] in claims else path
-                problems.append(f"{path}: claim {raw['id']}: key id: duplicate claim id "
+        titles[result.area] = result.title
+        ids: list[str] = []
+        for claim_id, claim in result.claims:
+            if claim_id in claims or claim_id in ids:
+                other = claims[claim_id].source if claim_id in claims else path
+                problems.append(f"{path}: claim {claim_id}: key id: duplicate claim id "
                                 f"(also in {other}); claim ids must be unique")
                 continue
             if claim is not None:
                 claims[claim.id] = claim
                 ids.append(claim.id)
-        areas[area] = areas.get(area, ()) + tuple(ids)
+        areas[result.area] = areas.get(result.area, ()) + tuple(ids)
     if problems:
         raise ContractError(problems)
     return ContractSet(claims, areas, titles)

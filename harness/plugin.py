@@ -116,7 +116,8 @@ class FalsifySession:
     def contracts(self) -> ContractSet:
         if self._contracts is None:
             try:
-                self._contracts = load_contracts(self.workspace.contracts_dir)
+                ws = self.workspace
+                self._contracts = load_contracts(ws.contracts_dir, ws.cache_dir / "contracts")
             except ContractError as exc:
                 msg = "falsify: contracts do not load; nothing was run or recorded:\n" + "\n".join(
                     f"  {p}" for p in exc.problems)

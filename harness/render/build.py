@@ -9,14 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.render.output import Rendered, Scope
-from harness.render.paper import render_paper
+from harness.render.parallel import Part, render_parts
 from harness.render.plots import PlotPlan, plot_plan, read_source_hash
-from harness.render.readme import render_readmes
-from harness.render.site import MARKER, render_site
+from harness.render.readme import readme_plots
+from harness.render.site import MARKER, render_site, site_plots
 from harness.render.view import EvidenceView
 
-__all__ = ["PARTS", "Layout", "LayoutError", "SiteError", "committed", "paused_gc",
-           "reusable_plots", "site"]
+__all__ = ["PARTS", "Layout", "LayoutError", "Renders", "SiteError", "committed", "paused_gc",
+           "render", "reusable_plots", "site"]
 
 PARTS = ("readmes", "paper")
 
@@ -58,33 +58,76 @@ class Layout:
         return self.paper_dir / "generated"
 
 
-def committed(view: EvidenceView, layout: Layout, parts: Iterable[str] = PARTS,
-              plans: PlotPlan | None = None) -> tuple[Rendered, Scope]:
-    """The READMEs and/or the paper's generated files, and the scope they own."""
-    chosen = set(parts)
+def _check_layout(view: EvidenceView, layout: Layout) -> None:
     for area in view.areas:
         if (layout.evidence_dir / area.area).resolve() == layout.ledger_dir.resolve():
             msg = (f"contract area {area.area!r} would render into the ledger folder "
                    f"{layout.ledger_dir}; rename the area (the `area:` key of its contract file)")
             raise LayoutError(msg)
-    rendered, scope = Rendered(), Scope(ledger_dir=layout.ledger_dir)
+
+
+def _check_site(site_dir: Path) -> None:
+    if site_dir.exists() and any(site_dir.iterdir()) and not (site_dir / MARKER).is_file():
+        msg = (f"{site_dir} is not empty and is not a falsify site (no {MARKER}); pass an empty "
+               f"or new folder to --site")
+        raise SiteError(msg)
+
+
+@dataclass(frozen=True)
+class Renders:
+    """A whole render: the committed files (READMEs and/or paper) and, when asked, the site."""
+
+    committed: Rendered
+    scope: Scope
+    site: Rendered | None = None
+    site_scope: Scope | None = None
+
+
+def render(view: EvidenceView, layout: Layout, parts: Iterable[str] = PARTS,
+           plans: PlotPlan | None = None, site_dir: Path | None = None,
+           workers: int = -1) -> Renders:
+    """Everything ``falsify render`` writes, the text rendered on ``workers`` processes (-1:
+    one per core; see :mod:`harness.render.parallel`). LayoutError or SiteError up front."""
+    chosen = set(parts)
+    _check_layout(view, layout)
+    if site_dir is not None:
+        _check_site(site_dir)
+    plans = plot_plan(view) if plans is None else plans
+    areas: list[str | None] = [None, *(a.area for a in view.areas)]
+    todo = [Part("readme", a) for a in areas] if "readmes" in chosen else []
+    todo += [Part("paper")] if "paper" in chosen else []
+    todo += [Part("site", a) for a in areas] if site_dir is not None else []
+    done = render_parts(view, plans, todo, evidence_dir=layout.evidence_dir,
+                        paper_generated=layout.paper_generated, site_dir=site_dir,
+                        workers=workers)
+    texts: dict[str, dict[Path, bytes]] = {"readme": {}, "paper": {}, "site": {}}
+    for part, result in zip(todo, done, strict=True):
+        texts[part.kind].update(result)
+    scope = Scope(ledger_dir=layout.ledger_dir)
+    plots = {}
     if "readmes" in chosen:
-        plans = plot_plan(view) if plans is None else plans
-        rendered = rendered.merged(render_readmes(view, layout.evidence_dir, plans))
         scope = Scope(layout.evidence_dir, layout.ledger_dir)
+        plots = readme_plots(view, layout.evidence_dir, plans)
     if "paper" in chosen:
-        rendered = rendered.merged(render_paper(view, layout.paper_generated))
         scope = Scope(scope.evidence_dir, layout.ledger_dir, layout.paper_generated)
-    return rendered, scope
+    committed = Rendered({**texts["readme"], **texts["paper"]}, plots)
+    if site_dir is None:
+        return Renders(committed, scope)
+    site = Rendered(texts["site"], site_plots(view, site_dir, plans))
+    return Renders(committed, scope, site, Scope(owned_dir=site_dir))
+
+
+def committed(view: EvidenceView, layout: Layout, parts: Iterable[str] = PARTS,
+              plans: PlotPlan | None = None) -> tuple[Rendered, Scope]:
+    """The READMEs and/or the paper's generated files, and the scope they own."""
+    renders = render(view, layout, parts, plans)
+    return renders.committed, renders.scope
 
 
 def site(view: EvidenceView, site_dir: Path,
          plans: PlotPlan | None = None) -> tuple[Rendered, Scope]:
     """The site's pages and plots; SiteError when ``site_dir`` holds foreign files."""
-    if site_dir.exists() and any(site_dir.iterdir()) and not (site_dir / MARKER).is_file():
-        msg = (f"{site_dir} is not empty and is not a falsify site (no {MARKER}); pass an empty "
-               f"or new folder to --site")
-        raise SiteError(msg)
+    _check_site(site_dir)
     plans = plot_plan(view) if plans is None else plans
     return render_site(view, site_dir, plans), Scope(owned_dir=site_dir)
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from harness.records import Record
-from harness.render.fmt import age, measurement_text, raw_measurement_text, short_sha, stamp
+from harness.render.fmt import age, measurement_text, short_sha, stamp
 from harness.render.history import Entry
 from harness.render.view import ClaimView, RowView
 
@@ -45,11 +45,7 @@ def role_text(rv: RowView) -> str:
 def measures_text(record: Record | Entry | None, names: Iterable[str], digits: int) -> str:
     if record is None:
         return "—"
-    if isinstance(record, Entry):  # history rows: formatted from the raw JSON, no Measurement
-        parts = [raw_measurement_text(raw, digits) for n in names
-                 for raw in record.raw_measurements if raw.get("name") == n]
-    else:
-        parts = [measurement_text(m, digits) for n in names if (m := record.measurement(n))]
+    parts = [measurement_text(m, digits) for n in names if (m := record.measurement(n))]
     return "; ".join(parts) or "—"
 
 

@@ -61,18 +61,21 @@ def _render(args: argparse.Namespace) -> int:
     ledger_dir = Path(args.ledger) if args.ledger else ws.ledger_dir
     layout = build.Layout(ws.evidence_dir, ledger_dir, ws.paper_dir)
     parts = [args.only] if args.only else list(build.PARTS)
-    plans = plot_plan(view)
+    site_dir = Path(args.site) if args.site else None
     try:
-        rendered, scope = build.committed(view, layout, parts, plans)
-    except build.LayoutError as exc:
+        renders = build.render(view, layout, parts, plot_plan(view), site_dir)
+    except (build.LayoutError, build.SiteError) as exc:
         raise UsageFailure(str(exc)) from None
+    rendered, scope = renders.committed, renders.scope
     if args.check:
         return _report_drift(ws, output.check(rendered, scope), len(rendered.paths()))
     print(f"render: {output.write(rendered, scope).summary()}")
     if view.n_records == 0:
         print("render: no evidence yet (the ledger is empty); the READMEs say so")
-    if args.site:
-        _write_site(view, Path(args.site), plans, build.reusable_plots(rendered))
+    if renders.site is not None and renders.site_scope is not None and site_dir is not None:
+        report = output.write(renders.site, renders.site_scope,
+                              reuse=build.reusable_plots(rendered))
+        print(f"render --site: {report.summary()}; open {site_dir / 'index.html'}")
     return EXIT_OK
 
 
@@ -85,17 +88,6 @@ def _report_drift(ws: Workspace, drift: Any, total: int) -> int:
     print(f"render --check: {n} rendered file(s) out of date with the ledger and contracts; "
           f"run `falsify render` and commit the result")
     return EXIT_PROBLEMS
-
-
-def _write_site(view: Any, site_dir: Path, plans: Any, reuse: dict[str, Path]) -> None:
-    from harness.render import build, output
-
-    try:
-        rendered, scope = build.site(view, site_dir, plans)
-    except build.SiteError as exc:
-        raise UsageFailure(str(exc)) from None
-    report = output.write(rendered, scope, reuse=reuse)
-    print(f"render --site: {report.summary()}; open {site_dir / 'index.html'}")
 
 
 def cmd_paper_check(args: argparse.Namespace) -> int:

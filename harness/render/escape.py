@@ -47,17 +47,48 @@ _MD_LEADING = re.compile(r"^(\d{0,9})([-+*.)])(?=\s|$)")
 _ONELINE = {**{ord(c): " " for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"},
             **{c: None for c in (*range(0x00, 0x09), *range(0x0e, 0x1c), 0x1f, 0x7f)}}
 _LATEX_TABLE = {**_ONELINE, **{ord(c): v for c, v in _LATEX.items()}}
-_MD_TABLE = {**_ONELINE, **{ord(c): "\\" + c for c in "\\`*_{}[]<>|~&!#$"}}
+_MD_INLINE = "\\`*_{}[]<>|~&!#$"
+_MD_TABLE = {**_ONELINE, **{ord(c): "\\" + c for c in _MD_INLINE}}
 
 
 def oneline(text: str) -> str:
     """``text`` on one line: every line break becomes a space, control characters go."""
-    return text.translate(_ONELINE)
+    return text.translate(_ONELINE) if _CONTROL.search(text) else text
+
+
+# Control characters and line breaks: rare, so they are looked for before translating.
+_CONTROL = re.compile(r"[\x00-\x08\n\r\x0b-\x1f\x7f\x85\u2028\u2029]")
+_LEADING_MARKS = frozenset("-+*.)")
+
+
+def _md_leading(text: str) -> str:
+    """``_MD_LEADING`` applied, for a text whose first character it can match (\\d: Nd)."""
+    first = text[:1]
+    if first in _LEADING_MARKS or first.isdecimal():
+        return _MD_LEADING.sub(r"\1\\\2", text)
+    return text
+
+
+# str.translate maps to multi-character strings one dict lookup per character; a chain of
+# str.replace over the specials present is several times faster on table cells. Braces go
+# first (their escapes add backslashes, and the split below has already taken the input's).
+_LATEX_CHAIN = tuple((c, _LATEX[c]) for c in "{}&%$#_~^<>|")
 
 
 def latex(text: object) -> str:
-    """``text`` as LaTeX text-mode material: every special character escaped, on one line."""
-    return str(text).translate(_LATEX_TABLE)
+    """``text`` as LaTeX text-mode material: every special character escaped, on one line.
+
+    The same as ``str(text).translate(_LATEX_TABLE)`` (a property test holds it to that)."""
+    raw = str(text)
+    if _CONTROL.search(raw):
+        raw = raw.translate(_ONELINE)
+    parts = raw.split("\\")
+    for i, part in enumerate(parts):
+        for c, escaped in _LATEX_CHAIN:
+            if c in part:
+                part = part.replace(c, escaped)
+        parts[i] = part
+    return _LATEX["\\"].join(parts)
 
 
 # Anything md_text would change; text without it (most cells) takes the fast path.
@@ -73,10 +104,15 @@ def md_text(text: object) -> str:
     """
     raw = str(text)
     if not _MD_SPECIAL.search(raw):
-        return _MD_LEADING.sub(r"\1\\\2", raw)
+        return _md_leading(raw)
+    if _CONTROL.search(raw):
+        raw = raw.translate(_ONELINE)
+    for c in _MD_INLINE:  # the backslash first: the escapes after it add backslashes
+        if c in raw:
+            raw = raw.replace(c, "\\" + c)
     # Leading white space means nothing in Markdown, except four spaces: a code block.
-    flat = raw.translate(_MD_TABLE).lstrip(" \t")
-    return _MD_LEADING.sub(r"\1\\\2", flat)
+    flat = raw.lstrip(" \t")
+    return _md_leading(flat)
 
 
 def md_code(text: object, *, cell: bool = False) -> str:

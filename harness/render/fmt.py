@@ -21,7 +21,6 @@ __all__ = [
     "latex_number",
     "measurement_text",
     "number",
-    "raw_measurement_text",
     "short_sha",
     "stamp",
     "unit_suffix",
@@ -61,20 +60,6 @@ def measurement_text(m: Measurement, digits: int = DEFAULT_DIGITS, *, with_name:
     if with_n and m.n is not None:
         text += f" (n={m.n})"
     return f"{m.name} {text}" if with_name else text
-
-
-def raw_measurement_text(raw: dict[str, object], digits: int = DEFAULT_DIGITS) -> str:
-    """:func:`measurement_text` of a measurement still in its record JSON form."""
-    value = raw.get("value")
-    if not isinstance(value, int | float):
-        value = {"inf": math.inf, "-inf": -math.inf}.get(str(raw.get("nonfinite")), math.nan)
-    text = f"{raw.get('name')} {number(float(value), digits)}{unit_suffix(str(raw.get('unit')))}"
-    ci = raw.get("ci")
-    if isinstance(ci, list) and len(ci) == 2:
-        text += f" [{number(float(ci[0]), digits)}, {number(float(ci[1]), digits)}]"
-    if raw.get("n") is not None:
-        text += f" (n={raw['n']})"
-    return text
 
 
 # --- LaTeX ------------------------------------------------------------------------------------

@@ -3,17 +3,20 @@
 A render needs the latest records in full (``Ledger.latest()`` and ``Ledger.load``) but of every
 other record only a few fields: id, kind, claim, subject, role, verdict, time, commit and the
 measurements. Parsing 100,000 full records on every render costs seconds, so each segment's rows
-are cached in ``<cache>/render-history/`` and reused while the segment's size and mtime are
-unchanged (segments only grow; a closed one never changes again). The cache is only a cache:
-an unreadable one is rebuilt from the segment. Lines are read with the ledger's own helpers, so
-a corrupt or torn line fails here exactly as it fails in ``Ledger.records()``.
+are cached (marshal, flat tuples) in ``<cache>/render-history/`` and reused while the segment's
+size and mtime are unchanged (segments only grow; a closed one never changes again). The cache
+is only a cache: an unreadable one (or one written by another Python) is rebuilt from the
+segment. Lines are read with the ledger's own helpers, so a corrupt or torn line fails here
+exactly as it fails in ``Ledger.records()``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
+import marshal
+import math
 import os
+import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,7 +28,22 @@ from harness.records import Measurement
 
 __all__ = ["Entry", "history_entries"]
 
-_FORMAT = 1
+_FORMAT = 2
+# marshal's format belongs to the interpreter: a cache written by another Python is rebuilt
+_TAG = (_FORMAT, marshal.version, *sys.version_info[:2])
+
+# A measurement as history keeps it: (name, value, unit, n, ci low, ci high, ci level,
+# nonfinite); value is None when nonfinite names it. Flat tuples load several times faster
+# than the record's JSON objects.
+RawMeasurement = tuple[str, float | None, str, int | None, float | None, float | None,
+                       float | None, str | None]
+
+
+def _raw(m: dict[str, Any]) -> RawMeasurement:
+    ci = m.get("ci")
+    lo, hi = (ci[0], ci[1]) if ci else (None, None)
+    return (m["name"], m["value"], m["unit"], m.get("n"), lo, hi, m.get("ci_level"),
+            m.get("nonfinite"))
 
 
 class Entry(NamedTuple):
@@ -45,38 +63,46 @@ class Entry(NamedTuple):
     amends: str | None
     amends_why: str | None
     commit: str | None
-    raw_measurements: Sequence[dict[str, Any]]
+    raw_measurements: Sequence[RawMeasurement]
 
     def measurement(self, name: str) -> Measurement | None:
-        for raw in self.raw_measurements:
-            if raw.get("name") == name:
-                return Measurement.from_json(raw)
+        for name_, value, unit, n, lo, hi, level, nonfinite in self.raw_measurements:
+            if name_ == name:
+                if value is None:
+                    value = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}[
+                        str(nonfinite)]
+                ci = None if lo is None or hi is None else (float(lo), float(hi))
+                return Measurement(name=name, value=float(value), unit=unit, n=n, ci=ci,
+                                   ci_level=level)
         return None
 
     def point(self, name: str) -> tuple[float, float | None, float | None] | None:
         """(value, CI low, CI high) of a finite measurement, without building it; else None."""
         for raw in self.raw_measurements:
-            if raw.get("name") == name:
-                value, ci = raw.get("value"), raw.get("ci")
+            if raw[0] == name:
+                value, lo, hi = raw[1], raw[4], raw[5]
                 if value is None:  # a non-finite value, recorded as "nonfinite"
                     return None
-                return float(value), *((float(ci[0]), float(ci[1])) if ci else (None, None))
+                if lo is None or hi is None:
+                    return float(value), None, None
+                return float(value), float(lo), float(hi)
         return None
 
 
-def _row(data: dict[str, Any], path: Path, line: int) -> list[Any]:
+def _row(data: dict[str, Any], path: Path, line: int) -> tuple[Any, ...]:
     try:
         amends = data.get("amends") or {}
         git = (data.get("provenance") or {}).get("git") or {}
-        return [data["id"], data["kind"], data["claim"], data["subject"], data["role"],
+        return (data["id"], data["kind"], data["claim"], data["subject"], data["role"],
                 data["verdict"], data["created"], data.get("hypothesis"), amends.get("record"),
-                amends.get("why"), git.get("commit"), list(data["measurements"])]
-    except (KeyError, TypeError, AttributeError) as exc:
+                amends.get("why"), git.get("commit"),
+                tuple(_raw(m) for m in data["measurements"]))
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:
         problem = f"not a valid record (missing or malformed {exc})"
         raise LedgerError(verify_hint(path, line, problem)) from None
 
 
-def _parse(path: Path) -> tuple[list[list[Any]], bool]:
+def _parse(path: Path) -> tuple[list[tuple[Any, ...]], bool]:
     """Rows of every complete line; and whether the segment ended cleanly (cacheable)."""
     lines, _, tail = split_lines(path.read_bytes())
     rows = [_row(parse_line(raw, path, n), path, n) for n, raw in enumerate(lines, 1)]
@@ -89,31 +115,32 @@ def _parse(path: Path) -> tuple[list[list[Any]], bool]:
 
 def _cache_file(cache_dir: Path, segment: Path) -> Path:
     tag = hashlib.sha256(str(segment.resolve()).encode()).hexdigest()[:16]
-    return cache_dir / f"{tag}-{segment.stem}.json"
+    return cache_dir / f"{tag}-{segment.stem}.marshal"
 
 
-def _cached(cache_dir: Path, segment: Path, stat: os.stat_result) -> list[list[Any]] | None:
+def _cached(cache_dir: Path, segment: Path, stat: os.stat_result) -> list[tuple[Any, ...]] | None:
     try:
-        data = json.loads(_cache_file(cache_dir, segment).read_bytes())
-    except (OSError, ValueError):
+        data = marshal.loads(_cache_file(cache_dir, segment).read_bytes())
+    except (OSError, ValueError, EOFError, TypeError):
         return None
-    if (not isinstance(data, dict) or data.get("format") != _FORMAT
-            or data.get("size") != stat.st_size or data.get("mtime_ns") != stat.st_mtime_ns):
+    if (not isinstance(data, tuple) or len(data) != 4 or data[0] != _TAG
+            or data[1] != stat.st_size or data[2] != stat.st_mtime_ns
+            or not isinstance(data[3], list)):
         return None
-    rows: list[list[Any]] = data["rows"]
+    rows: list[tuple[Any, ...]] = data[3]
     return rows
 
 
-def _save(cache_dir: Path, segment: Path, stat: os.stat_result, rows: list[list[Any]]) -> None:
+def _save(cache_dir: Path, segment: Path, stat: os.stat_result,
+          rows: list[tuple[Any, ...]]) -> None:
     cache_dir.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".hist-", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump({"format": _FORMAT, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-                   "rows": rows}, fh, separators=(",", ":"), ensure_ascii=False)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(marshal.dumps((_TAG, stat.st_size, stat.st_mtime_ns, rows)))
     os.replace(tmp, _cache_file(cache_dir, segment))
 
 
-def _segment_rows(segment: Path, cache_dir: Path | None) -> list[list[Any]]:
+def _segment_rows(segment: Path, cache_dir: Path | None) -> list[tuple[Any, ...]]:
     stat = segment.stat()
     if cache_dir is not None:
         cached = _cached(cache_dir, segment, stat)

@@ -20,7 +20,7 @@ from harness.render.plots import PlotPlan, PlotSpec
 from harness.render.templating import markdown_env, md_table, safe
 from harness.render.view import AreaView, ClaimView, EvidenceView
 
-__all__ = ["HISTORY_ROWS", "render_readmes"]
+__all__ = ["HISTORY_ROWS", "readme_part", "readme_plots", "render_readmes"]
 
 HISTORY_ROWS = 20
 _VERDICTS = ("PASS", "FAIL", "SUSPECT", "INCONCLUSIVE", "ERROR", "SKIPPED", "MISSING")
@@ -216,15 +216,26 @@ def _read_notes(folder: Path) -> str | None:
     return path.read_text("utf-8") if path.is_file() else None
 
 
+def readme_part(view: EvidenceView, evidence_dir: Path, plans: PlotPlan,
+                area: str | None) -> dict[Path, bytes]:
+    """One README: the index (``area`` None) or one area's; a unit of parallel rendering."""
+    if area is None:
+        return {evidence_dir / "README.md": index_readme(view).encode()}
+    folder = evidence_dir / area
+    text = area_readme(view, view.area(area), plans[area], _read_notes(folder))
+    return {folder / "README.md": text.encode()}
+
+
+def readme_plots(view: EvidenceView, evidence_dir: Path,
+                 plans: PlotPlan) -> dict[Path, PlotSpec]:
+    """Every plot beside the area READMEs, by path."""
+    return {evidence_dir / a.area / name: spec
+            for a in view.areas for name, spec in plans[a.area].items()}
+
+
 def render_readmes(view: EvidenceView, evidence_dir: Path, plans: PlotPlan) -> Rendered:
     """Every README and plot under ``evidence_dir``."""
-    texts: dict[Path, bytes] = {evidence_dir / "README.md": index_readme(view).encode()}
-    plots: dict[Path, PlotSpec] = {}
-    for area in view.areas:
-        folder = evidence_dir / area.area
-        specs = plans[area.area]
-        text = area_readme(view, area, specs, _read_notes(folder))
-        texts[folder / "README.md"] = text.encode()
-        plots.update({folder / name: spec for name, spec in specs.items()})
-    return Rendered(texts, plots)
-
+    texts: dict[Path, bytes] = {}
+    for area in [None, *(a.area for a in view.areas)]:
+        texts.update(readme_part(view, evidence_dir, plans, area))
+    return Rendered(texts, readme_plots(view, evidence_dir, plans))

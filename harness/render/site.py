@@ -23,7 +23,7 @@ from harness.render.plots import PlotPlan, PlotSpec
 from harness.render.templating import html_env
 from harness.render.view import ClaimView, EvidenceView, RowView
 
-__all__ = ["MARKER", "SITE_HISTORY_ROWS", "render_site"]
+__all__ = ["MARKER", "SITE_HISTORY_ROWS", "render_site", "site_part", "site_plots"]
 
 MARKER = ".falsify-site"
 SITE_HISTORY_ROWS = 20
@@ -104,15 +104,27 @@ def _index_page(view: EvidenceView) -> str:
         claims=[_index_row(c) for c in view.claims])
 
 
+def site_part(view: EvidenceView, site_dir: Path, plans: PlotPlan,
+              area: str | None) -> dict[Path, bytes]:
+    """The index and marker (``area`` None) or one area's claim pages; a unit of parallel
+    rendering."""
+    if area is None:
+        return {site_dir / MARKER: b"falsify evidence site\n",
+                site_dir / "index.html": _index_page(view).encode()}
+    specs = plans[area]
+    return {site_dir / "claims" / f"{c.id}.html": _claim_page(c, view, specs).encode()
+            for c in view.area(area).claims}
+
+
+def site_plots(view: EvidenceView, site_dir: Path, plans: PlotPlan) -> dict[Path, PlotSpec]:
+    """Every plot of the site, by path."""
+    return {site_dir / "plots" / a.area / name: spec
+            for a in view.areas for name, spec in plans[a.area].items()}
+
+
 def render_site(view: EvidenceView, site_dir: Path, plans: PlotPlan) -> Rendered:
     """Every page and plot of the site under ``site_dir``."""
-    texts: dict[Path, bytes] = {site_dir / MARKER: b"falsify evidence site\n",
-                                site_dir / "index.html": _index_page(view).encode()}
-    plots: dict[Path, PlotSpec] = {}
-    for area in view.areas:
-        specs = plans[area.area]
-        plots.update({site_dir / "plots" / area.area / n: s for n, s in specs.items()})
-        for c in area.claims:
-            page = _claim_page(c, view, specs)
-            texts[site_dir / "claims" / f"{c.id}.html"] = page.encode()
-    return Rendered(texts, plots)
+    texts: dict[Path, bytes] = {}
+    for area in [None, *(a.area for a in view.areas)]:
+        texts.update(site_part(view, site_dir, plans, area))
+    return Rendered(texts, site_plots(view, site_dir, plans))

@@ -126,6 +126,13 @@ class EvidenceView:
     def claims(self) -> list[ClaimView]:
         return [c for a in self.areas for c in a.claims]
 
+    def area(self, name: str) -> AreaView:
+        for a in self.areas:
+            if a.area == name:
+                return a
+        msg = f"unknown area {name!r}"
+        raise KeyError(msg)
+
     def claim(self, claim_id: str) -> ClaimView:
         for c in self.claims:
             if c.id == claim_id:

@@ -127,3 +127,43 @@ def test_durations(text: str | int, seconds: float) -> None:
 def test_bad_duration() -> None:
     with pytest.raises(ValueError, match=r"write e\.g\. 30d"):
         parse_duration("a month")
+
+
+# --- the compile cache --------------------------------------------------------------------------
+
+
+def test_compile_cache_serves_unchanged_files_and_recompiles_edited_ones(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second load reads the cache (compiling is then impossible and not needed); an edit,
+    a corrupt entry or a foreign entry is compiled again; the result is always the same."""
+    from harness import contracts as contracts_mod
+
+    folder, cache = write(tmp_path, CONTRACT), tmp_path / "cache"
+    fresh = load_contracts(folder, cache)
+    assert len(list(cache.glob("*.pickle"))) == 1
+    with monkeypatch.context() as m:
+        m.setattr(contracts_mod, "_compile_file", lambda *a: pytest.fail("compiled again"))
+        assert load_contracts(folder, cache) == fresh
+    (folder / "toy.yaml").write_text(CONTRACT.replace("max_age: 30d", "max_age: 7d"))
+    assert load_contracts(folder, cache)["TOY-TEXT-NOT-TINY"].max_age_s == 7 * 86400
+    entry = next(cache.glob("*.pickle"))
+    for junk in (b"not a pickle", __import__("pickle").dumps(("key", {"a": 1}))):
+        entry.write_bytes(junk)
+        assert load_contracts(folder, cache)["TOY-TEXT-NOT-TINY"].max_age_s == 7 * 86400
+    assert load_contracts(folder, cache) == load_contracts(folder)
+
+
+def test_compile_cache_never_hides_a_problem(tmp_path: Path) -> None:
+    """A file with problems is not cached: the same error comes back on every load, and the
+    cached good version of a file is not used once the file is broken."""
+    folder, cache = write(tmp_path, CONTRACT), tmp_path / "cache"
+    load_contracts(folder, cache)
+    broken = CONTRACT.replace("max_age: 30d", "max_age: soon")
+    (folder / "toy.yaml").write_text(broken)
+    for _ in range(2):
+        with pytest.raises(ContractError, match="max_age"):
+            load_contracts(folder, cache)
+    (folder / "dup.yaml").write_text(CONTRACT.replace("area: toy", "area: toy2"))
+    (folder / "toy.yaml").write_text(CONTRACT)
+    with pytest.raises(ContractError, match="duplicate claim id"):
+        load_contracts(folder, cache)

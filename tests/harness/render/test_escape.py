@@ -116,3 +116,15 @@ def test_html_escape_leaves_no_markup(text: str) -> None:
     assert ">" not in escaped
     assert '"' not in escaped
     assert re.search(r"&(?!(amp|lt|gt|quot|#39|#34);)", escaped) is None
+
+
+@settings(max_examples=500)
+@given(st.one_of(TEXT, SPICY))
+@example("\\{}~^ \\textbackslash{} {\\}")
+def test_fast_escapes_equal_one_translate_pass(text: str) -> None:
+    """The replace chains give exactly what one simultaneous translate pass gives."""
+    from harness.render import escape
+
+    assert latex(text) == text.translate(escape._LATEX_TABLE)
+    reference = escape._MD_LEADING.sub(r"\1\\\2", text.translate(escape._MD_TABLE).lstrip(" \t"))
+    assert md_text(text) == reference

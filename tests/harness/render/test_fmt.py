@@ -16,8 +16,8 @@ from harness.render.fmt import (
     latex_number,
     measurement_text,
     number,
-    raw_measurement_text,
 )
+from harness.render.history import Entry, _raw
 from tests.harness.render.space import BASE_TIME
 
 
@@ -55,7 +55,13 @@ FLOAT = st.floats(allow_nan=True, allow_infinity=True, width=64)
 @given(FLOAT, st.none() | st.tuples(st.floats(-1e6, 1e6), st.floats(-1e6, 1e6)),
        st.none() | st.integers(0, 10**9), st.sampled_from(["nats", "count", "ratio", "percent"]),
        st.integers(1, 8))
-def test_raw_json_formats_like_the_measurement(value: float, ci: tuple[float, float] | None,
+def test_history_entry_measurement_round_trips(value: float, ci: tuple[float, float] | None,
                                                n: int | None, unit: str, digits: int) -> None:
+    """A measurement kept in history's flat form comes back as the record's, to the text."""
     m = Measurement("x", value, unit, n, ci, 0.95 if ci else None)
-    assert raw_measurement_text(m.to_json(), digits) == measurement_text(m, digits)
+    entry = Entry("id", "claim", "C", "s", "subject", "PASS", "2026-01-01T00:00:00Z", None, None,
+                  None, None, (_raw(m.to_json()),))
+    back = entry.measurement("x")
+    assert back is not None
+    assert measurement_text(back, digits) == measurement_text(m, digits)
+    assert (back.unit, back.n, back.ci, back.ci_level) == (m.unit, m.n, m.ci, m.ci_level)

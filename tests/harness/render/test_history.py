@@ -30,8 +30,9 @@ def test_cache_is_used_refreshed_and_rebuilt(tmp_path: Path) -> None:
     files = sorted(cache.iterdir())
     assert len(files) == 1
     assert history_entries(space.ledger_dir, cache) == first
-    files[0].write_text("{broken")
-    assert history_entries(space.ledger_dir, cache) == first  # a cache, rebuilt
+    for junk in (b"{broken", b"", __import__("marshal").dumps(("other", 1, 2, []))):
+        files[0].write_bytes(junk)
+        assert history_entries(space.ledger_dir, cache) == first  # a cache, rebuilt
     extra = space.append(space.record("LM-LOSS", "demo-torch", hours=9, measurements=lm_ms(3.1)))
     again = history_entries(space.ledger_dir, cache)
     assert [e.id for e in again] == [e.id for e in first] + [extra[0].id]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from pathlib import Path
 
+import pytest
 from markdown_it import MarkdownIt
 
 from harness.render import build, output
@@ -133,3 +135,29 @@ def test_stale_on_contract_change_is_marked(tmp_path: Path) -> None:
     rows = table_rows(text, "claim")
     assert rows[1][3] == "PASS (STALE)"
     assert "contract changed since the record" in text
+
+
+def test_forked_workers_render_the_same_bytes(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """READMEs, paper and site rendered on forked worker processes equal a one-process render,
+    file for file and byte for byte (the pool is forced on this small workspace)."""
+    from harness.render import parallel
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork on this platform: rendering stays in one process")
+    space = populated(tmp_path)
+    view = space.view()
+    layout = build.Layout(space.root / "evidence", space.ledger_dir, space.root / "paper")
+    site_dir = tmp_path / "site"
+    one = build.render(view, layout, site_dir=site_dir, workers=1)
+    monkeypatch.setattr(parallel, "PARALLEL_FROM_CLAIMS", 0)
+    assert parallel._workers(2, len(view.claims), 5) == 2
+    two = build.render(view, layout, site_dir=site_dir, workers=2)
+    assert two.committed.texts == one.committed.texts
+    assert two.committed.plots == one.committed.plots
+    assert two.scope == one.scope
+    assert two.site is not None
+    assert one.site is not None
+    assert two.site.texts == one.site.texts
+    assert len(one.site.texts) == len(view.claims) + 2
+    assert {p.name for p in one.committed.texts} >= {"README.md", "evidence.tex"}
