@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.render.memo import Memo
 from harness.render.output import Rendered, Scope
-from harness.render.parallel import Part, render_parts
-from harness.render.plots import PlotPlan, plot_plan, read_source_hash
+from harness.render.parallel import Part, Targets, plots_key, render_parts
+from harness.render.plots import PlotSpec, read_source_hash
 from harness.render.readme import readme_plots
-from harness.render.site import MARKER, render_site, site_plots
+from harness.render.site import MARKER, site_plots
 from harness.render.view import EvidenceView
 
 __all__ = ["PARTS", "Layout", "LayoutError", "Renders", "SiteError", "committed", "paused_gc",
-           "render", "reusable_plots", "site"]
+           "render", "reusable_plots"]
 
 PARTS = ("readmes", "paper")
 
@@ -81,55 +82,68 @@ class Renders:
     scope: Scope
     site: Rendered | None = None
     site_scope: Scope | None = None
+    drawn: Mapping[str, bytes] = field(default_factory=dict)  # plots drawn on the way
 
 
 def render(view: EvidenceView, layout: Layout, parts: Iterable[str] = PARTS,
-           plans: PlotPlan | None = None, site_dir: Path | None = None,
-           workers: int = -1) -> Renders:
-    """Everything ``falsify render`` writes, the text rendered on ``workers`` processes (-1:
-    one per core; see :mod:`harness.render.parallel`). LayoutError or SiteError up front."""
+           site_dir: Path | None = None, workers: int = -1,
+           memo_file: Path | None = None, draw: bool = False) -> Renders:
+    """Everything ``falsify render`` writes, rendered on ``workers`` processes (-1: one per
+    core; see :mod:`harness.render.parallel`). LayoutError or SiteError up front.
+
+    ``memo_file``: where pieces that depend on immutable records only are kept between
+    renders (:mod:`harness.render.memo`); None computes everything. ``draw``: draw the plots
+    whose README PNG is out of date while rendering (for a write; a check never draws)."""
     chosen = set(parts)
     _check_layout(view, layout)
     if site_dir is not None:
         _check_site(site_dir)
-    plans = plot_plan(view) if plans is None else plans
-    areas: list[str | None] = [None, *(a.area for a in view.areas)]
-    todo = [Part("readme", a) for a in areas] if "readmes" in chosen else []
+    readmes = "readmes" in chosen
+    targets = Targets(layout.evidence_dir if readmes else None, layout.paper_generated,
+                      site_dir, draw)
+    memo = Memo(memo_file) if memo_file is not None else None
+    # The longest parts first, as the last one taken sets the finish: areas whose plots are
+    # not in the memo (they may have plots to draw), then the paper, then the other areas.
+    areas = [a.area for a in view.areas] if readmes or site_dir else []
+    fresh = {a.area for a in view.areas if memo is None or plots_key(a) not in memo.old}
+    todo = [Part("area", a) for a in areas if a in fresh]
     todo += [Part("paper")] if "paper" in chosen else []
-    todo += [Part("site", a) for a in areas] if site_dir is not None else []
-    done = render_parts(view, plans, todo, evidence_dir=layout.evidence_dir,
-                        paper_generated=layout.paper_generated, site_dir=site_dir,
-                        workers=workers)
+    todo += [Part("area", a) for a in areas if a not in fresh]
+    todo += [Part("readme-index")] if readmes else []
+    todo += [Part("site-index")] if site_dir is not None else []
     texts: dict[str, dict[Path, bytes]] = {"readme": {}, "paper": {}, "site": {}}
-    for part, result in zip(todo, done, strict=True):
-        texts[part.kind].update(result)
+    plans: dict[str, Mapping[str, PlotSpec]] = {}
+    drawn: dict[str, bytes] = {}
+    outputs = render_parts(view, targets, todo, workers=workers, memo=memo)
+    for part, out in zip(todo, outputs, strict=True):
+        for kind, files in out.texts.items():
+            texts[kind].update(files)
+        if part.area is not None:
+            plans[part.area] = out.plots
+        drawn.update(out.drawn)
+        if memo is not None:
+            memo.used.update(out.memo)
+    if memo is not None:
+        memo.save()
     scope = Scope(ledger_dir=layout.ledger_dir)
     plots = {}
-    if "readmes" in chosen:
+    if readmes:
         scope = Scope(layout.evidence_dir, layout.ledger_dir)
         plots = readme_plots(view, layout.evidence_dir, plans)
     if "paper" in chosen:
         scope = Scope(scope.evidence_dir, layout.ledger_dir, layout.paper_generated)
     committed = Rendered({**texts["readme"], **texts["paper"]}, plots)
     if site_dir is None:
-        return Renders(committed, scope)
+        return Renders(committed, scope, drawn=drawn)
     site = Rendered(texts["site"], site_plots(view, site_dir, plans))
-    return Renders(committed, scope, site, Scope(owned_dir=site_dir))
+    return Renders(committed, scope, site, Scope(owned_dir=site_dir), drawn)
 
 
 def committed(view: EvidenceView, layout: Layout, parts: Iterable[str] = PARTS,
-              plans: PlotPlan | None = None) -> tuple[Rendered, Scope]:
+              workers: int = -1) -> tuple[Rendered, Scope]:
     """The READMEs and/or the paper's generated files, and the scope they own."""
-    renders = render(view, layout, parts, plans)
+    renders = render(view, layout, parts, workers=workers)
     return renders.committed, renders.scope
-
-
-def site(view: EvidenceView, site_dir: Path,
-         plans: PlotPlan | None = None) -> tuple[Rendered, Scope]:
-    """The site's pages and plots; SiteError when ``site_dir`` holds foreign files."""
-    _check_site(site_dir)
-    plans = plot_plan(view) if plans is None else plans
-    return render_site(view, site_dir, plans), Scope(owned_dir=site_dir)
 
 
 def reusable_plots(rendered: Rendered) -> dict[str, Path]:

@@ -6,6 +6,7 @@ import re
 import shlex
 from collections.abc import Iterable
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from harness.records import Record
@@ -45,7 +46,16 @@ def role_text(rv: RowView) -> str:
 def measures_text(record: Record | Entry | None, names: Iterable[str], digits: int) -> str:
     if record is None:
         return "—"
+    if isinstance(record, Entry):  # README and site both show an entry: formatted once
+        return _entry_measures(record, tuple(names), digits)
     parts = [measurement_text(m, digits) for n in names if (m := record.measurement(n))]
+    return "; ".join(parts) or "—"
+
+
+@lru_cache(maxsize=1 << 16)
+def _entry_measures(entry: Entry, names: tuple[str, ...], digits: int) -> str:
+    """Keyed by the whole entry (its measurements included), so never stale."""
+    parts = [measurement_text(m, digits) for n in names if (m := entry.measurement(n))]
     return "; ".join(parts) or "—"
 
 

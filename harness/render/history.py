@@ -26,9 +26,9 @@ from harness.ledger.index import check_tail, parse_line
 from harness.ledger.segment import LedgerError, segment_paths, split_lines, verify_hint
 from harness.records import Measurement
 
-__all__ = ["Entry", "history_entries"]
+__all__ = ["Entry", "RawMeasurement", "history_entries", "raw_point"]
 
-_FORMAT = 2
+_FORMAT = 3
 # marshal's format belongs to the interpreter: a cache written by another Python is rebuilt
 _TAG = (_FORMAT, marshal.version, *sys.version_info[:2])
 
@@ -64,6 +64,7 @@ class Entry(NamedTuple):
     amends_why: str | None
     commit: str | None
     raw_measurements: Sequence[RawMeasurement]
+    hash: str  # the record's own hash: it covers every field, so it names the content
 
     def measurement(self, name: str) -> Measurement | None:
         for name_, value, unit, n, lo, hi, level, nonfinite in self.raw_measurements:
@@ -80,13 +81,18 @@ class Entry(NamedTuple):
         """(value, CI low, CI high) of a finite measurement, without building it; else None."""
         for raw in self.raw_measurements:
             if raw[0] == name:
-                value, lo, hi = raw[1], raw[4], raw[5]
-                if value is None:  # a non-finite value, recorded as "nonfinite"
-                    return None
-                if lo is None or hi is None:
-                    return float(value), None, None
-                return float(value), float(lo), float(hi)
+                return raw_point(raw)
         return None
+
+
+def raw_point(raw: RawMeasurement) -> tuple[float, float | None, float | None] | None:
+    """(value, CI low, CI high) of a measurement in history's form; None when not finite."""
+    value, lo, hi = raw[1], raw[4], raw[5]
+    if value is None:  # a non-finite value, recorded as "nonfinite"
+        return None
+    if lo is None or hi is None:
+        return float(value), None, None
+    return float(value), float(lo), float(hi)
 
 
 def _row(data: dict[str, Any], path: Path, line: int) -> tuple[Any, ...]:
@@ -96,7 +102,7 @@ def _row(data: dict[str, Any], path: Path, line: int) -> tuple[Any, ...]:
         return (data["id"], data["kind"], data["claim"], data["subject"], data["role"],
                 data["verdict"], data["created"], data.get("hypothesis"), amends.get("record"),
                 amends.get("why"), git.get("commit"),
-                tuple(_raw(m) for m in data["measurements"]))
+                tuple(_raw(m) for m in data["measurements"]), data["hash"])
     except (KeyError, TypeError, AttributeError, IndexError) as exc:
         problem = f"not a valid record (missing or malformed {exc})"
         raise LedgerError(verify_hint(path, line, problem)) from None

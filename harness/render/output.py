@@ -157,19 +157,24 @@ def _atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def write(rendered: Rendered, scope: Scope, *,
-          reuse: Mapping[str, Path] | None = None) -> WriteReport:
+def write(rendered: Rendered, scope: Scope, *, reuse: Mapping[str, Path] | None = None,
+          drawn: Mapping[str, bytes] | None = None) -> WriteReport:
     """Bring the files on disk to ``rendered``. ``reuse`` maps plot source hashes to PNGs
-    already drawn elsewhere (copied instead of drawn)."""
+    already on disk elsewhere (copied instead of drawn); ``drawn`` to PNG bytes drawn for
+    this render already (written, and reported as drawn)."""
     written = [p for p, d in sorted(rendered.texts.items()) if _text_differs(p, d)]
     for path in written:
         _atomic_write(path, rendered.texts[path])
     stale = [(p, s) for p, s in sorted(rendered.plots.items())
              if read_source_hash(p) != s.source_hash]
-    copied = [(p, s) for p, s in stale if reuse and s.source_hash in reuse]
-    for path, spec in copied:
-        _atomic_write(path, (reuse or {})[spec.source_hash].read_bytes())
-    to_draw = [(p, s) for p, s in stale if not (reuse and s.source_hash in reuse)]
+    ready, reuse = drawn or {}, reuse or {}
+    copied = [p for p, s in stale if s.source_hash not in ready and s.source_hash in reuse]
+    to_draw = [(p, s) for p, s in stale if s.source_hash not in ready | reuse.keys()]
+    for path, spec in stale:
+        if spec.source_hash in ready:
+            _atomic_write(path, ready[spec.source_hash])
+        elif spec.source_hash in reuse:
+            _atomic_write(path, reuse[spec.source_hash].read_bytes())
     for (path, _), data in zip(to_draw, draw_many([s for _, s in to_draw]), strict=True):
         _atomic_write(path, data)
     paths = rendered.paths()
@@ -177,5 +182,6 @@ def write(rendered: Rendered, scope: Scope, *,
     for path in removed:
         path.unlink()
     unchanged = len(rendered.paths()) - len(written) - len(stale)
-    return WriteReport(tuple(written), tuple(p for p, _ in to_draw), tuple(p for p, _ in copied),
-                       tuple(removed), unchanged)
+    new = tuple(p for p, s in stale if s.source_hash in ready) + tuple(p for p, _ in to_draw)
+    return WriteReport(tuple(written), tuple(sorted(new)), tuple(copied), tuple(removed),
+                       unchanged)

@@ -1,11 +1,12 @@
-"""Rendering text on every core: the view is built once and forked worker processes inherit it.
+"""Rendering on every core: the view is built once and forked worker processes inherit it.
 
-A render is a set of independent parts (the README index and one README per area, the paper,
-the site's index and one batch of claim pages per area), each a pure function of the view. On a
-big workspace the parts run in a pool of processes forked after the view is built, so no worker
-parses the ledger again and nothing but the finished bytes crosses back. The result is the
-same, byte for byte, as rendering in this process (tested); small workspaces, one core, and
-platforms without ``fork`` render here.
+A render is a set of independent parts, each a pure function of the view: one per area (the
+area's plots and their source hashes, its README and its site pages, and, when writing, the
+PNGs of its plots that are out of date), the paper, and the two indexes. On a big workspace
+this process and children forked after the view is built take the parts one by one, so no
+child reads the ledger again and only finished bytes and plot specs cross back. The result is
+the same, byte for byte, as rendering in this process (tested); small workspaces, one core,
+and platforms without ``fork`` render here.
 """
 
 from __future__ import annotations
@@ -13,58 +14,118 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from multiprocessing.process import BaseProcess
+from multiprocessing.queues import Queue
 from pathlib import Path
+from queue import Empty
+from typing import Any
 
+from harness.render.memo import Memo, cached, key, scope
 from harness.render.paper import render_paper
-from harness.render.plots import PlotPlan
+from harness.render.plots import PlotSpec, area_plots, draw, read_source_hash
 from harness.render.readme import readme_part
 from harness.render.site import site_part
-from harness.render.view import EvidenceView
+from harness.render.view import AreaView, EvidenceView
 
-__all__ = ["PARALLEL_FROM_CLAIMS", "Part", "render_parts"]
+__all__ = ["PARALLEL_FROM_CLAIMS", "Part", "PartOutput", "Targets", "plots_key", "render_parts"]
 
 PARALLEL_FROM_CLAIMS = 200  # below this a pool costs more than it saves
 
 
 @dataclass(frozen=True)
 class Part:
-    """One unit of rendering: ``kind`` is readme, paper or site; ``area`` None is the index."""
+    """One unit of rendering: an ``area`` (its plots, README and site pages), ``paper``, or an
+    index (``readme-index``, ``site-index``)."""
 
     kind: str
     area: str | None = None
 
 
 @dataclass(frozen=True)
-class _Job:
-    view: EvidenceView
-    plans: PlotPlan
-    evidence_dir: Path
+class Targets:
+    """What to render and where: README and site folders (None: not rendered)."""
+
+    evidence_dir: Path | None
     paper_generated: Path
     site_dir: Path | None
+    draw: bool = False  # draw the area plots whose README PNG is out of date, on the worker
 
 
-_JOB: _Job | None = None  # set before the pool forks; the workers read their copy
+@dataclass(frozen=True)
+class PartOutput:
+    """Text files by output ("readme", "paper", "site"), an area's plots by file name, and the
+    memo entries the part used (see :mod:`harness.render.memo`)."""
+
+    texts: dict[str, dict[Path, bytes]] = field(default_factory=dict)
+    plots: dict[str, PlotSpec] = field(default_factory=dict)
+    memo: dict[str, Any] = field(default_factory=dict)
+    drawn: dict[str, bytes] = field(default_factory=dict)  # PNG bytes by source hash
 
 
-def _render(job: _Job, part: Part) -> dict[Path, bytes]:
-    if part.kind == "readme":
-        return readme_part(job.view, job.evidence_dir, job.plans, part.area)
+def render_part(view: EvidenceView, targets: Targets, part: Part,
+                memo: Memo | None = None) -> PartOutput:
+    """One part, rendered in this process, reading ``memo`` when given."""
+    with scope(memo) as used:
+        out = _render_part(view, targets, part)
+    return PartOutput(out.texts, out.plots, used, out.drawn)
+
+
+def plots_key(area: AreaView) -> str:
+    """The memo key of an area's plots: its contracts and the records they are drawn from."""
+    parts = [area.area, area.title]
+    for c in area.claims:
+        parts += [c.id, c.claim.sha256, *(e.hash for e in c.history),
+                  *(rv.record.hash if rv.record is not None else "-" for rv in c.rows)]
+    return key("plots", parts)
+
+
+def _dump_plots(plots: dict[str, PlotSpec]) -> dict[str, Any]:
+    return {name: (s.kind, s.title, dict(s.data), s.source_hash) for name, s in plots.items()}
+
+
+def _load_plots(kept: dict[str, Any]) -> dict[str, PlotSpec]:
+    plots = {}
+    for name, (kind, title, data, source_hash) in kept.items():
+        spec = PlotSpec(kind, title, data)
+        spec.__dict__["source_hash"] = source_hash  # the cached_property, as computed then
+        plots[name] = spec
+    return plots
+
+
+def _area_plots(area: AreaView) -> dict[str, PlotSpec]:
+    plots = area_plots(area)
+    for spec in plots.values():
+        _ = spec.source_hash  # hashed here, on the worker: JSON of every point is the cost
+    return plots
+
+
+def _render_part(view: EvidenceView, targets: Targets, part: Part) -> PartOutput:
+    if part.kind == "area" and part.area is not None:
+        area = view.area(part.area)
+        plots = cached(lambda: plots_key(area), lambda: _area_plots(area),
+                       _dump_plots, _load_plots)
+        plan = {part.area: plots}
+        texts: dict[str, dict[Path, bytes]] = {}
+        if targets.evidence_dir is not None:
+            texts["readme"] = readme_part(view, targets.evidence_dir, plan, part.area)
+        if targets.site_dir is not None:
+            texts["site"] = site_part(view, targets.site_dir, plan, part.area)
+        drawn = {}
+        if targets.draw and targets.evidence_dir is not None:
+            folder = targets.evidence_dir / part.area
+            stale = {s.source_hash: s for name, s in plots.items()
+                     if read_source_hash(folder / name) != s.source_hash}
+            drawn = {source_hash: draw(spec) for source_hash, spec in stale.items()}
+        return PartOutput(texts, plots, drawn=drawn)
+    if part.kind == "readme-index" and targets.evidence_dir is not None:
+        return PartOutput({"readme": readme_part(view, targets.evidence_dir, {}, None)})
+    if part.kind == "site-index" and targets.site_dir is not None:
+        return PartOutput({"site": site_part(view, targets.site_dir, {}, None)})
     if part.kind == "paper":
-        return dict(render_paper(job.view, job.paper_generated).texts)
-    if part.kind == "site" and job.site_dir is not None:
-        return site_part(job.view, job.site_dir, job.plans, part.area)
-    msg = f"unknown render part {part}"
+        return PartOutput({"paper": dict(render_paper(view, targets.paper_generated).texts)})
+    msg = f"render part {part} does not apply to {targets}"
     raise ValueError(msg)
-
-
-def _in_worker(part: Part) -> dict[Path, bytes]:
-    assert _JOB is not None, "render worker started without a job"
-    return _render(_JOB, part)
-
-
-def _is_index(part: Part) -> bool:
-    return part.area is None and part.kind != "paper"
 
 
 def _workers(requested: int, n_claims: int, n_parts: int) -> int:
@@ -74,24 +135,72 @@ def _workers(requested: int, n_claims: int, n_parts: int) -> int:
     return max(1, min(cores if requested == -1 else requested, n_parts))
 
 
-def render_parts(view: EvidenceView, plans: PlotPlan, parts: Sequence[Part], *,
-                 evidence_dir: Path, paper_generated: Path, site_dir: Path | None = None,
-                 workers: int = -1) -> list[dict[Path, bytes]]:
-    """The text of each part, by path, in the order of ``parts``. ``workers``: processes (-1:
-    one per core)."""
-    global _JOB
-    job = _Job(view, plans, evidence_dir, paper_generated, site_dir)
+def render_parts(view: EvidenceView, targets: Targets, parts: Sequence[Part], *,
+                 workers: int = -1, memo: Memo | None = None) -> list[PartOutput]:
+    """Each part's output, in the order of ``parts``. ``workers``: processes, this one
+    included (-1: one per core).
+
+    With more than one, ``workers - 1`` children are forked and every process, this one too,
+    takes the next part from a shared counter until none is left: no process idles while
+    another holds a queue of parts, and this process's share never crosses a pipe."""
     n = _workers(workers, len(view.claims), len(parts))
     if n == 1:
-        results = [_render(job, part) for part in parts]
-    else:
-        # the biggest parts first, so that no worker is left with a long one at the end
-        order = sorted(range(len(parts)), key=lambda i: _is_index(parts[i]))
-        _JOB = job
+        return [render_part(view, targets, part, memo) for part in parts]
+    ctx = multiprocessing.get_context("fork")
+    counter = ctx.Value("i", 0)
+    results: Queue[tuple[int, PartOutput | BaseException] | None] = ctx.Queue()
+
+    def take() -> int:
+        with counter.get_lock():
+            index = int(counter.value)
+            counter.value = index + 1
+        return index
+
+    def child() -> None:
         try:
-            with multiprocessing.get_context("fork").Pool(n) as pool:
-                done = pool.map(_in_worker, [parts[i] for i in order], chunksize=1)
+            while (i := take()) < len(parts):
+                try:
+                    results.put((i, render_part(view, targets, parts[i], memo)))
+                except BaseException as exc:  # the parent raises it; the child goes on
+                    results.put((i, exc))
         finally:
-            _JOB = None
-        results = [done[order.index(i)] for i in range(len(parts))]
-    return results
+            results.put(None)
+
+    children = [ctx.Process(target=child, daemon=True) for _ in range(n - 1)]
+    for process in children:
+        process.start()
+    done: dict[int, PartOutput | BaseException] = {}
+    try:
+        while (i := take()) < len(parts):
+            done[i] = render_part(view, targets, parts[i], memo)
+        _collect(results, children, done)
+    finally:
+        for process in children:
+            if process.is_alive():
+                process.terminate()
+    for i in range(len(parts)):
+        if isinstance(done.get(i), BaseException):
+            raise done[i]  # type: ignore[misc]
+    return [done[i] for i in range(len(parts))]  # type: ignore[misc]
+
+
+def _collect(results: Queue[tuple[int, PartOutput | BaseException] | None],
+             children: Sequence[BaseProcess], done: dict[int, PartOutput | BaseException]) -> None:
+    """Every child's results into ``done``; a child that died without finishing is an error."""
+    finished = 0
+    while finished < len(children):
+        try:
+            item = results.get(timeout=1.0)
+        except Empty:
+            dead = [p for p in children if not p.is_alive() and p.exitcode != 0]
+            if dead:
+                msg = (f"a render worker process died (exit code {dead[0].exitcode}); "
+                       f"run `falsify render` again, or report it if it repeats")
+                raise RuntimeError(msg) from None
+            continue
+        if item is None:
+            finished += 1
+        else:
+            done[item[0]] = item[1]
+    for process in children:
+        process.join()

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.records import Record, canonical_json, sha256_text
+from harness.render.history import raw_point
 from harness.render.view import AreaView, ClaimView, EvidenceView
 
 __all__ = [
@@ -95,15 +96,21 @@ def timeline_spec(area: AreaView) -> PlotSpec | None:
 def history_spec(view: ClaimView) -> PlotSpec | None:
     if not view.key_measures or len(view.history) < 2:
         return None
-    name = _moving_measure(view)
-    spec = view.claim.measures.get(name)
-    series: dict[str, list[list[Any]]] = {}
+    wanted = set(view.key_measures)
+    points: dict[str, dict[str, list[list[Any]]]] = {name: {} for name in view.key_measures}
     for r in view.history:
-        p = r.point(name)
-        if p is not None:
-            series.setdefault(r.subject, []).append([r.created, *p])
-    if max((len(points) for points in series.values()), default=0) < 2:
+        seen = set()  # the first measurement of a name counts, as in Entry.point
+        for raw in r.raw_measurements:
+            name = raw[0]
+            if name in wanted and name not in seen:
+                seen.add(name)
+                if (p := raw_point(raw)) is not None:
+                    points[name].setdefault(r.subject, []).append([r.created, *p])
+    name = _moving_measure(view.key_measures, points)
+    series = points[name]
+    if max((len(found) for found in series.values()), default=0) < 2:
         return None  # one point per subject is no history
+    spec = view.claim.measures.get(name)
     controls = sorted(ref.id for ref in view.claim.controls)
     unit = spec.unit if spec is not None else ""
     return PlotSpec("history", f"{view.id}: {name} across records",
@@ -111,17 +118,13 @@ def history_spec(view: ClaimView) -> PlotSpec | None:
                      "series": dict(sorted(series.items()))})
 
 
-def _moving_measure(view: ClaimView) -> str:
+def _moving_measure(names: Sequence[str], points: Mapping[str, Mapping[str, list[list[Any]]]]
+                    ) -> str:
     """The first key measurement whose value changes over time on some subject, else the first."""
-    for name in view.key_measures:
-        values: dict[str, set[float]] = {}
-        for r in view.history:
-            p = r.point(name)
-            if p is not None:
-                values.setdefault(r.subject, set()).add(p[0])
-        if any(len(v) > 1 for v in values.values()):
+    for name in names:
+        if any(len({p[1] for p in found}) > 1 for found in points[name].values()):
             return name
-    return view.key_measures[0]
+    return names[0]
 
 
 def curve_data(value: Any) -> dict[str, Any] | None:

@@ -15,6 +15,7 @@ from markupsafe import Markup
 from harness.render import cells
 from harness.render.escape import md_code, md_fence, md_text
 from harness.render.fmt import number, short_sha, stamp
+from harness.render.memo import cached, key
 from harness.render.output import MD_MARK, Rendered
 from harness.render.plots import PlotPlan, PlotSpec
 from harness.render.templating import markdown_env, md_table, safe
@@ -88,6 +89,17 @@ def _hypotheses_table(c: ClaimView) -> Markup | None:
 def _history_table(c: ClaimView) -> Markup | None:
     if not c.history:
         return None
+    return cached(lambda: history_key("md-history", c, HISTORY_ROWS),
+                  lambda: _history_rows(c), str, Markup)
+
+
+def history_key(namespace: str, c: ClaimView, shown: int) -> str:
+    """The memo key of a claim's newest ``shown`` history rows: they name their records."""
+    return key(namespace, [c.id, ",".join(c.key_measures), str(c.digits), str(shown),
+                           *(e.hash for e in c.history[-shown:])])
+
+
+def _history_rows(c: ClaimView) -> Markup:
     rows = []
     for r in reversed(c.history[-HISTORY_ROWS:]):
         amends = f" (amends {r.amends}: {r.amends_why})" if r.amends else ""

@@ -18,8 +18,10 @@ from markupsafe import Markup
 from harness.render import cells
 from harness.render.fmt import measurement_text, short_sha, stamp
 from harness.render.history import Entry
+from harness.render.memo import cached
 from harness.render.output import Rendered
 from harness.render.plots import PlotPlan, PlotSpec
+from harness.render.readme import history_key
 from harness.render.templating import html_env
 from harness.render.view import ClaimView, EvidenceView, RowView
 
@@ -64,7 +66,9 @@ def _history_row(r: Entry, c: ClaimView) -> Markup:
 
 def _history(c: ClaimView) -> list[Markup]:
     """History rows, built here rather than in the template: a page can hold hundreds."""
-    return [_history_row(r, c) for r in reversed(c.history[-SITE_HISTORY_ROWS:])]
+    return cached(lambda: history_key("html-history", c, SITE_HISTORY_ROWS),
+                  lambda: [_history_row(r, c) for r in reversed(c.history[-SITE_HISTORY_ROWS:])],
+                  lambda rows: [str(r) for r in rows], lambda kept: [Markup(r) for r in kept])
 
 
 def _claim_page(c: ClaimView, view: EvidenceView, plots: Mapping[str, PlotSpec]) -> str:

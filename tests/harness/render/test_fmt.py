@@ -60,7 +60,7 @@ def test_history_entry_measurement_round_trips(value: float, ci: tuple[float, fl
     """A measurement kept in history's flat form comes back as the record's, to the text."""
     m = Measurement("x", value, unit, n, ci, 0.95 if ci else None)
     entry = Entry("id", "claim", "C", "s", "subject", "PASS", "2026-01-01T00:00:00Z", None, None,
-                  None, None, (_raw(m.to_json()),))
+                  None, None, (_raw(m.to_json()),), "hash")
     back = entry.measurement("x")
     assert back is not None
     assert measurement_text(back, digits) == measurement_text(m, digits)
