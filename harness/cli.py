@@ -358,6 +358,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
+# Set by the console script: commands may then leave big structures alive (and frozen for the
+# collector) rather than free them, as the process ends without tearing them down.
+EXITS_AT_ONCE = False
+
+
 def run() -> None:
     """The console script: :func:`main`, then exit at once.
 
@@ -365,6 +370,8 @@ def run() -> None:
     would free them object by object (about a third of a second per 100,000 records), after
     everything has been written and closed. Output streams are flushed first; the command's
     files are all written and closed by then, and its worker processes joined."""
+    global EXITS_AT_ONCE
+    EXITS_AT_ONCE = True
     code = main()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing left to say

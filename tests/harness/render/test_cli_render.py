@@ -105,3 +105,27 @@ def test_an_area_named_like_the_ledger_folder_is_refused(
     assert run(tmp_path) == 2
     assert "rename the area" in capsys.readouterr().err
     assert not (space.ledger_dir / "README.md").exists()
+
+
+def test_console_script_exits_with_the_code_and_all_its_output(tmp_path: Path) -> None:
+    """The console script (harness.cli:run) leaves with os._exit: its exit code is the
+    command's and nothing it printed is lost, through a pipe as through a terminal."""
+    import subprocess
+    import sys
+
+    populated(tmp_path)
+
+    def script(*args: str) -> subprocess.CompletedProcess[str]:
+        code = "import sys; from harness.cli import run; sys.argv[1:] = sys.argv[2:]; run()"
+        return subprocess.run([sys.executable, "-c", code, "-", "render", "--root",
+                               str(tmp_path), *args], capture_output=True, text=True,
+                              check=False)
+
+    drift = script("--check")
+    assert drift.returncode == 1
+    assert drift.stdout.rstrip().endswith("run `falsify render` and commit the result")
+    done = script("--site", str(tmp_path / "site"))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("render: ")
+    assert "render --site: " in done.stdout
+    assert script("--check").stdout.startswith("render --check: all")
