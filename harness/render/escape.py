@@ -61,9 +61,16 @@ _CONTROL = re.compile(r"[\x00-\x08\n\r\x0b-\x1f\x7f\x85\u2028\u2029]")
 _LEADING_MARKS = frozenset("-+*.)")
 
 
+# A line of three or more dashes (spaces and tabs between) is a thematic break, not text.
+_DASH_RULE = re.compile(r"-[ \t]*-[ \t]*-[- \t]*\Z")
+
+
 def _md_leading(text: str) -> str:
-    """``_MD_LEADING`` applied, for a text whose first character it can match (\\d: Nd)."""
+    """``_MD_LEADING`` applied, for a text whose first character it can match (\\d: Nd); and
+    a dash rule escaped (``*`` and ``_`` rules are escaped as inline syntax already)."""
     first = text[:1]
+    if first == "-" and _DASH_RULE.match(text):
+        return "\\" + text
     if first in _LEADING_MARKS or first.isdecimal():
         match = _MD_LEADING.match(text)  # re.sub's template costs five times a match
         if match is not None:
