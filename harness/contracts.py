@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pickle
 import re
 import sys
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -20,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from harness.atomic import save_cache
 from harness.expr import Expr, ExprError, parse
 from harness.records import CLAIM_VERDICTS, Status, canonical_json, sha256_text
 from harness.units import Quantity, UnitError, parse_quantity, parse_unit
@@ -415,14 +414,7 @@ def _load_file(path: Path, cache_dir: Path | None) -> _FileResult:
         pass
     result = _compile_file(path, data)
     if not result.problems:
-        try:
-            cache_dir.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".contracts-", suffix=".tmp")
-            with os.fdopen(fd, "wb") as fh:
-                pickle.dump((key, result), fh, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, cached)
-        except OSError:
-            pass  # a read-only cache only costs time
+        save_cache(cached, pickle.dumps((key, result), protocol=pickle.HIGHEST_PROTOCOL))
     return result
 
 

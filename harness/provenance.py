@@ -16,12 +16,13 @@ import json
 import os
 import platform
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from harness.atomic import write_atomic
 
 __all__ = [
     "CHUNK_BYTES",
@@ -282,11 +283,8 @@ class InputHasher:
         if not self._dirty or self.cache_path is None:
             return
         merged = {**self._load(), **self._entries}
-        self.cache_path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.cache_path.parent, prefix=".hashes-", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump({"format": _CACHE_FORMAT, "entries": merged}, fh, sort_keys=True)
-        os.replace(tmp, self.cache_path)
+        text = json.dumps({"format": _CACHE_FORMAT, "entries": merged}, sort_keys=True)
+        write_atomic(self.cache_path, text.encode("utf-8"))
         self._entries = merged
         self._dirty = False
         self._unsaved_bytes = self._unsaved_ns = 0

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Hashable
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from harness.atomic import write_atomic
 from harness.ledger.segment import (
     LedgerError,
     Tail,
@@ -239,12 +238,8 @@ def _read_cached(index_dir: Path | None, segment: Path) -> SegmentIndex | None:
 
 
 def _save(index_dir: Path, index: SegmentIndex) -> None:
-    index_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=index_dir, prefix=".idx-", suffix=".tmp")
     text = json.dumps(index.to_json(), separators=(",", ":"), ensure_ascii=False)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, _cache_file(index_dir, index.path))
+    write_atomic(_cache_file(index_dir, index.path), text.encode("utf-8"))
 
 
 def load_index(segment: Path, index_dir: Path | None) -> SegmentIndex:

@@ -15,13 +15,12 @@ indexes.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.atomic import write_atomic
 from harness.ledger.index import SegmentIndex, Summary
 
 __all__ = ["Amendments", "latest"]
@@ -143,11 +142,7 @@ def _save(cache: Path, tag: str, saved: _Saved) -> None:
     data = {"format": _FORMAT, "tag": tag, "segments": saved.segments,
             "superseded": sorted(saved.superseded),
             "winners": [[list(k), list(o), s.to_json()] for k, (o, s) in saved.winners.items()]}
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=cache.parent, prefix=".latest-", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(json.dumps(data, separators=(",", ":"), ensure_ascii=False))
-    os.replace(tmp, cache)
+    write_atomic(cache, json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode())
 
 
 def _complete(ixs: list[SegmentIndex], stats: dict[str, tuple[int, int]]) -> bool:

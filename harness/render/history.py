@@ -17,11 +17,11 @@ import marshal
 import math
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from harness.atomic import write_atomic
 from harness.ledger.index import check_tail, parse_line
 from harness.ledger.segment import LedgerError, segment_paths, split_lines, verify_hint
 from harness.records import Measurement
@@ -139,11 +139,8 @@ def _cached(cache_dir: Path, segment: Path, stat: os.stat_result) -> list[tuple[
 
 def _save(cache_dir: Path, segment: Path, stat: os.stat_result,
           rows: list[tuple[Any, ...]]) -> None:
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".hist-", suffix=".tmp")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(marshal.dumps((_TAG, stat.st_size, stat.st_mtime_ns, rows)))
-    os.replace(tmp, _cache_file(cache_dir, segment))
+    write_atomic(_cache_file(cache_dir, segment),
+                 marshal.dumps((_TAG, stat.st_size, stat.st_mtime_ns, rows)))
 
 
 def _segment_rows(segment: Path, cache_dir: Path | None) -> list[tuple[Any, ...]]:

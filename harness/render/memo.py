@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import marshal
-import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
+
+from harness.atomic import save_cache
 
 __all__ = ["Memo", "cached", "key", "scope"]
 
@@ -61,16 +61,8 @@ class Memo:
 
     def save(self) -> None:
         """Write the pieces this render used, when they differ from the file's."""
-        if self.path is None or self.used.keys() == self.old.keys():
-            return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".memo-", suffix=".tmp")
-            with os.fdopen(fd, "wb") as fh:
-                marshal.dump((_code_tag(), self.used), fh)
-            os.replace(tmp, self.path)
-        except OSError:
-            pass  # a read-only cache only costs time
+        if self.path is not None and self.used.keys() != self.old.keys():
+            save_cache(self.path, marshal.dumps((_code_tag(), self.used)))
 
 
 def _load(path: Path) -> dict[str, Any]:

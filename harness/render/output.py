@@ -13,12 +13,11 @@ carry a ``falsify-source`` chunk, and everything under ``paper/generated/``. A h
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.atomic import write_atomic
 from harness.render.plots import PlotSpec, draw_many, read_source_hash
 
 __all__ = ["MD_MARK", "TEX_MARK", "Drift", "Rendered", "Scope", "WriteReport", "check", "write"]
@@ -149,12 +148,7 @@ class WriteReport:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".render-", suffix=".tmp")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    write_atomic(path, data, mode=0o644)  # committed files: readable by all, as git makes them
 
 
 def write(rendered: Rendered, scope: Scope, *, reuse: Mapping[str, Path] | None = None,

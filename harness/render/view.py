@@ -10,9 +10,7 @@ and `falsify gate` check it.
 from __future__ import annotations
 
 import hashlib
-import os
 import pickle
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +18,7 @@ from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
+from harness.atomic import save_cache
 from harness.contracts import Claim, ContractSet, Hypothesis, SubjectRef
 from harness.ledger import Summary
 from harness.ledger.query import parse_created
@@ -243,14 +242,7 @@ def _load_latest(ledger: Any, summaries: list[Summary],
             record = ledger.load(s)
         used[place] = by_id[s.id] = record
     if used.keys() != kept.keys():
-        try:
-            cache_dir.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".records-", suffix=".tmp")
-            with os.fdopen(fd, "wb") as fh:
-                pickle.dump((_records_tag(), used), fh, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, path)
-        except OSError:
-            pass  # a read-only cache only costs time
+        save_cache(path, pickle.dumps((_records_tag(), used), protocol=pickle.HIGHEST_PROTOCOL))
     return by_id
 
 
