@@ -32,7 +32,7 @@ from typing import Any
 
 from harness.records import Record, canonical_json, sha256_text
 from harness.render.history import raw_point
-from harness.render.view import AreaView, ClaimView, EvidenceView
+from harness.render.view import AreaView, ClaimView
 
 __all__ = [
     "SOURCE_KEY",
@@ -43,7 +43,6 @@ __all__ = [
     "curve_data",
     "draw",
     "draw_many",
-    "plot_plan",
     "read_source_hash",
 ]
 
@@ -173,11 +172,6 @@ def curve_specs(view: ClaimView) -> list[tuple[str, PlotSpec]]:
 
 
 PlotPlan = Mapping[str, Mapping[str, PlotSpec]]  # area -> file name -> plot
-
-
-def plot_plan(view: EvidenceView) -> PlotPlan:
-    """Every plot of every area, computed once for the READMEs and the site."""
-    return {area.area: area_plots(area) for area in view.areas}
 
 
 def area_plots(area: AreaView) -> dict[str, PlotSpec]:

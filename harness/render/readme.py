@@ -16,12 +16,12 @@ from harness.render import cells
 from harness.render.escape import md_code, md_fence, md_text
 from harness.render.fmt import number, short_sha, stamp
 from harness.render.memo import cached, key
-from harness.render.output import MD_MARK, Rendered
+from harness.render.output import MD_MARK
 from harness.render.plots import PlotPlan, PlotSpec
 from harness.render.templating import markdown_env, md_table, safe
 from harness.render.view import AreaView, ClaimView, EvidenceView
 
-__all__ = ["HISTORY_ROWS", "readme_part", "readme_plots", "render_readmes"]
+__all__ = ["HISTORY_ROWS", "history_key", "readme_part", "readme_plots"]
 
 HISTORY_ROWS = 20
 _VERDICTS = ("PASS", "FAIL", "SUSPECT", "INCONCLUSIVE", "ERROR", "SKIPPED", "MISSING")
@@ -243,11 +243,3 @@ def readme_plots(view: EvidenceView, evidence_dir: Path,
     """Every plot beside the area READMEs, by path."""
     return {evidence_dir / a.area / name: spec
             for a in view.areas for name, spec in plans[a.area].items()}
-
-
-def render_readmes(view: EvidenceView, evidence_dir: Path, plans: PlotPlan) -> Rendered:
-    """Every README and plot under ``evidence_dir``."""
-    texts: dict[Path, bytes] = {}
-    for area in [None, *(a.area for a in view.areas)]:
-        texts.update(readme_part(view, evidence_dir, plans, area))
-    return Rendered(texts, readme_plots(view, evidence_dir, plans))

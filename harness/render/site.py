@@ -19,13 +19,12 @@ from harness.render import cells
 from harness.render.fmt import measurement_text, short_sha, stamp
 from harness.render.history import Entry
 from harness.render.memo import cached
-from harness.render.output import Rendered
 from harness.render.plots import PlotPlan, PlotSpec
 from harness.render.readme import history_key
 from harness.render.templating import html_env
 from harness.render.view import ClaimView, EvidenceView, RowView
 
-__all__ = ["MARKER", "SITE_HISTORY_ROWS", "render_site", "site_part", "site_plots"]
+__all__ = ["MARKER", "SITE_HISTORY_ROWS", "site_part", "site_plots"]
 
 MARKER = ".falsify-site"
 SITE_HISTORY_ROWS = 20
@@ -124,11 +123,3 @@ def site_plots(view: EvidenceView, site_dir: Path, plans: PlotPlan) -> dict[Path
     """Every plot of the site, by path."""
     return {site_dir / "plots" / a.area / name: spec
             for a in view.areas for name, spec in plans[a.area].items()}
-
-
-def render_site(view: EvidenceView, site_dir: Path, plans: PlotPlan) -> Rendered:
-    """Every page and plot of the site under ``site_dir``."""
-    texts: dict[Path, bytes] = {}
-    for area in [None, *(a.area for a in view.areas)]:
-        texts.update(site_part(view, site_dir, plans, area))
-    return Rendered(texts, site_plots(view, site_dir, plans))

@@ -12,11 +12,11 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
+from harness.render import build
 from harness.render.escape import oneline
 from harness.render.paper import render_paper
-from harness.render.plots import plot_plan
+from harness.render.plots import area_plots
 from harness.render.readme import area_readme
-from harness.render.site import render_site
 from tests.harness.render.space import LM, Space, lm_ms
 from tests.harness.render.test_escape import latex_unescape
 
@@ -44,8 +44,7 @@ def test_titles_and_reasons_render_literally(title: str, reason: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         space = _space(Path(tmp), title, reason)
         view = space.view()
-        plans = plot_plan(view)
-        text = area_readme(view, view.areas[0], plans["lm"], None)
+        text = area_readme(view, view.areas[0], area_plots(view.areas[0]), None)
         tokens = MD.parse(text)
         inlines = ["".join(c.content for c in t.children or []) for t in tokens
                    if t.type == "inline"]
@@ -58,7 +57,9 @@ def test_titles_and_reasons_render_literally(title: str, reason: str) -> None:
         caption = re.search(r"\\caption\{(.*)\}\n", tex.decode())
         assert caption is not None
         assert latex_unescape(caption.group(1)) == oneline(title)
-        page = render_site(view, Path(tmp) / "s", plans).texts[
-            Path(tmp) / "s" / "claims" / "LM-LOSS.html"].decode()
+        layout = build.Layout(Path(tmp) / "evidence", space.ledger_dir, Path(tmp) / "paper")
+        site = build.render(view, layout, site_dir=Path(tmp) / "s", workers=1).site
+        assert site is not None
+        page = site.texts[Path(tmp) / "s" / "claims" / "LM-LOSS.html"].decode()
         assert "<script" not in page.lower()  # a claim page has no script, whatever the title
         assert title in html.unescape(page)
