@@ -10,7 +10,7 @@ from pathlib import Path
 
 from harness.render.memo import Memo
 from harness.render.output import Rendered, Scope
-from harness.render.parallel import Part, Targets, plots_key, render_parts
+from harness.render.parallel import Part, Progress, Targets, plots_key, render_parts
 from harness.render.plots import PlotSpec, read_source_hash
 from harness.render.readme import readme_plots
 from harness.render.site import MARKER, site_plots
@@ -87,13 +87,15 @@ class Renders:
 
 def render(view: EvidenceView, layout: Layout, parts: Iterable[str] = PARTS,
            site_dir: Path | None = None, workers: int = -1,
-           memo_file: Path | None = None, draw: bool = False) -> Renders:
+           memo_file: Path | None = None, draw: bool = False,
+           progress: Progress | None = None) -> Renders:
     """Everything ``falsify render`` writes, rendered on ``workers`` processes (-1: one per
     core; see :mod:`harness.render.parallel`). LayoutError or SiteError up front.
 
     ``memo_file``: where pieces that depend on immutable records only are kept between
     renders (:mod:`harness.render.memo`); None computes everything. ``draw``: draw the plots
-    whose README PNG is out of date while rendering (for a write; a check never draws)."""
+    whose README PNG is out of date while rendering (for a write; a check never draws).
+    ``progress(done, total)`` is called as parts finish."""
     chosen = set(parts)
     _check_layout(view, layout)
     if site_dir is not None:
@@ -114,7 +116,7 @@ def render(view: EvidenceView, layout: Layout, parts: Iterable[str] = PARTS,
     texts: dict[str, dict[Path, bytes]] = {"readme": {}, "paper": {}, "site": {}}
     plans: dict[str, Mapping[str, PlotSpec]] = {}
     drawn: dict[str, bytes] = {}
-    outputs = render_parts(view, targets, todo, workers=workers, memo=memo)
+    outputs = render_parts(view, targets, todo, workers=workers, memo=memo, progress=progress)
     for part, out in zip(todo, outputs, strict=True):
         for kind, files in out.texts.items():
             texts[kind].update(files)

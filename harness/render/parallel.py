@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
@@ -28,7 +28,8 @@ from harness.render.readme import readme_part
 from harness.render.site import site_part
 from harness.render.view import AreaView, EvidenceView
 
-__all__ = ["PARALLEL_FROM_CLAIMS", "Part", "PartOutput", "Targets", "plots_key", "render_parts"]
+__all__ = ["PARALLEL_FROM_CLAIMS", "Part", "PartOutput", "Progress", "Targets", "plots_key",
+           "render_parts"]
 
 PARALLEL_FROM_CLAIMS = 200  # below this a pool costs more than it saves
 
@@ -135,17 +136,26 @@ def _workers(requested: int, n_claims: int, n_parts: int) -> int:
     return max(1, min(cores if requested == -1 else requested, n_parts))
 
 
+Progress = Callable[[int, int], None]  # (parts done, parts in all)
+
+
 def render_parts(view: EvidenceView, targets: Targets, parts: Sequence[Part], *,
-                 workers: int = -1, memo: Memo | None = None) -> list[PartOutput]:
+                 workers: int = -1, memo: Memo | None = None,
+                 progress: Progress | None = None) -> list[PartOutput]:
     """Each part's output, in the order of ``parts``. ``workers``: processes, this one
-    included (-1: one per core).
+    included (-1: one per core); ``progress`` is called as parts finish.
 
     With more than one, ``workers - 1`` children are forked and every process, this one too,
     takes the next part from a shared counter until none is left: no process idles while
     another holds a queue of parts, and this process's share never crosses a pipe."""
+    report = progress or (lambda done, total: None)
     n = _workers(workers, len(view.claims), len(parts))
     if n == 1:
-        return [render_part(view, targets, part, memo) for part in parts]
+        outputs = []
+        for part in parts:
+            outputs.append(render_part(view, targets, part, memo))
+            report(len(outputs), len(parts))
+        return outputs
     ctx = multiprocessing.get_context("fork")
     counter = ctx.Value("i", 0)
     results: Queue[tuple[int, PartOutput | BaseException] | None] = ctx.Queue()
@@ -169,38 +179,53 @@ def render_parts(view: EvidenceView, targets: Targets, parts: Sequence[Part], *,
     children = [ctx.Process(target=child, daemon=True) for _ in range(n - 1)]
     for process in children:
         process.start()
-    done: dict[int, PartOutput | BaseException] = {}
+    gather = _Gather(results, children, len(parts), report)
     try:
         while (i := take()) < len(parts):
-            done[i] = render_part(view, targets, parts[i], memo)
-        _collect(results, children, done)
+            gather.done[i] = render_part(view, targets, parts[i], memo)
+            gather.poll(wait=False)
+        while gather.finished < len(children):
+            gather.poll(wait=True)
+        for process in children:
+            process.join()
     finally:
         for process in children:
             if process.is_alive():
                 process.terminate()
     for i in range(len(parts)):
-        if isinstance(done.get(i), BaseException):
-            raise done[i]  # type: ignore[misc]
-    return [done[i] for i in range(len(parts))]  # type: ignore[misc]
+        if isinstance(gather.done.get(i), BaseException):
+            raise gather.done[i]  # type: ignore[misc]
+    return [gather.done[i] for i in range(len(parts))]  # type: ignore[misc]
 
 
-def _collect(results: Queue[tuple[int, PartOutput | BaseException] | None],
-             children: Sequence[BaseProcess], done: dict[int, PartOutput | BaseException]) -> None:
-    """Every child's results into ``done``; a child that died without finishing is an error."""
-    finished = 0
-    while finished < len(children):
-        try:
-            item = results.get(timeout=1.0)
-        except Empty:
-            dead = [p for p in children if not p.is_alive() and p.exitcode != 0]
-            if dead:
-                msg = (f"a render worker process died (exit code {dead[0].exitcode}); "
-                       f"run `falsify render` again, or report it if it repeats")
-                raise RuntimeError(msg) from None
-            continue
-        if item is None:
-            finished += 1
-        else:
-            done[item[0]] = item[1]
-    for process in children:
-        process.join()
+class _Gather:
+    """The children's results as they arrive; a child that dies without finishing is an error."""
+
+    def __init__(self, results: Queue[tuple[int, PartOutput | BaseException] | None],
+                 children: Sequence[BaseProcess], total: int, report: Progress) -> None:
+        self.results, self.children, self.total, self.report = results, children, total, report
+        self.done: dict[int, PartOutput | BaseException] = {}
+        self.finished = 0
+
+    def poll(self, *, wait: bool) -> None:
+        """Take what has arrived (``wait``: at least one item, or a second's silence)."""
+        while True:
+            try:
+                item = self.results.get(timeout=1.0) if wait else self.results.get_nowait()
+            except Empty:
+                if wait:
+                    self._check_alive()
+                break
+            if item is None:
+                self.finished += 1
+            else:
+                self.done[item[0]] = item[1]
+            wait = False
+        self.report(len(self.done), self.total)
+
+    def _check_alive(self) -> None:
+        dead = [p for p in self.children if not p.is_alive() and p.exitcode != 0]
+        if dead:
+            msg = (f"a render worker process died (exit code {dead[0].exitcode}); "
+                   f"run `falsify render` again, or report it if it repeats")
+            raise RuntimeError(msg)

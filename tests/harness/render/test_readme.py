@@ -161,3 +161,27 @@ def test_forked_workers_render_the_same_bytes(tmp_path: Path,
     assert two.site.texts == one.site.texts
     assert len(one.site.texts) == len(view.claims) + 2
     assert {p.name for p in one.committed.texts} >= {"README.md", "evidence.tex"}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_progress_counts_every_part_once_to_the_end(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int) -> None:
+    """The progress callback sees the count of finished parts rise to the total, in one process
+    and with forked workers (whose results arrive as they finish)."""
+    from harness.render import parallel
+
+    if workers > 1 and "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    monkeypatch.setattr(parallel, "PARALLEL_FROM_CLAIMS", 0)
+    space = populated(tmp_path)
+    view = space.view()
+    layout = build.Layout(space.root / "evidence", space.ledger_dir, space.root / "paper")
+    calls: list[tuple[int, int]] = []
+    build.render(view, layout, site_dir=tmp_path / "site", workers=workers,
+                 progress=lambda done, total: calls.append((done, total)))
+    total = len(view.areas) + 3  # areas, paper, README index, site index
+    assert calls[-1] == (total, total)
+    assert all(t == total for _, t in calls)
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+    if workers == 1:
+        assert [d for d, _ in calls] == list(range(1, total + 1))
