@@ -71,6 +71,13 @@ class ModelFolder:
                 return header.path, dtype, shape
         return None
 
+    def tokenizer_error(self, exc: Exception) -> ModelLoadError:
+        """The error for a tokenizer that does not load, with either backend's loader."""
+        files = ", ".join(p.name for p in self.tokenizer_files)
+        msg = (f"{self.path}: the tokenizer ({files}) does not load: {exc}; save it again with "
+               f"tokenizer.save_pretrained({str(self.path)!r})")
+        return ModelLoadError(msg)
+
 
 def _corrupt(path: Path, why: str) -> ModelLoadError:
     msg = (f"{path}: not a valid safetensors file ({why}); the file is corrupt or was cut short "

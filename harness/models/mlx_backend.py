@@ -67,10 +67,7 @@ def _load_tokenizer(folder: ModelFolder, config: dict[str, Any]) -> Any:
     try:
         return load_tokenizer(folder.path, eos_token_ids=config.get("eos_token_id"))  # type: ignore[no-untyped-call]
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        files = ", ".join(p.name for p in folder.tokenizer_files)
-        msg = (f"{folder.path}: the tokenizer ({files}) does not load: {exc}; save it again with "
-               f"tokenizer.save_pretrained({str(folder.path)!r})")
-        raise ModelLoadError(msg) from exc
+        raise folder.tokenizer_error(exc) from exc
 
 
 def _embedding(model: Module) -> Module:

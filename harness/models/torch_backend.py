@@ -59,10 +59,7 @@ def _load_tokenizer(folder: ModelFolder) -> Any:
     try:
         return AutoTokenizer.from_pretrained(folder.path, local_files_only=True)
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        files = ", ".join(p.name for p in folder.tokenizer_files)
-        msg = (f"{folder.path}: the tokenizer ({files}) does not load: {exc}; save it again with "
-               f"tokenizer.save_pretrained({str(folder.path)!r})")
-        raise ModelLoadError(msg) from exc
+        raise folder.tokenizer_error(exc) from exc
 
 
 def _tied_in_config(folder: ModelFolder) -> bool:

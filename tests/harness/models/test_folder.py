@@ -120,6 +120,14 @@ def test_missing_tokenizer(tiny_copy: Path) -> None:
         open_model(tiny_copy)
 
 
+def test_tokenizer_that_does_not_load(tiny_copy: Path) -> None:
+    """A tokenizer file the loader refuses: the message names the folder, the file and the fix."""
+    (tiny_copy / "tokenizer.json").write_text('{"version": "1.0", "model": {"type": "nope"}}')
+    with pytest.raises(ModelLoadError, match=r"the tokenizer \(.*tokenizer\.json.*\) does not "
+                       r"load: .*tokenizer\.save_pretrained"):
+        open_model(tiny_copy)
+
+
 def test_tokenizer_larger_than_embedding(tiny_copy: Path) -> None:
     """A tokenizer with ids past the embedding's rows is refused, naming both sizes."""
     from transformers import AutoTokenizer
