@@ -21,7 +21,7 @@ import yaml
 from harness.atomic import save_cache
 from harness.expr import Expr, ExprError, parse
 from harness.records import CLAIM_VERDICTS, Status, canonical_json, sha256_text
-from harness.units import Quantity, UnitError, parse_quantity, parse_unit
+from harness.units import AmbiguousNumber, Quantity, UnitError, parse_quantity, parse_unit
 
 __all__ = [
     "SCHEMA_DIR",
@@ -272,19 +272,31 @@ class _Compiler:
 
     def check_units(self, measures: Mapping[str, MeasureSpec], params: dict[str, Quantity],
                     refs: tuple[SubjectRef, ...], exprs: list[tuple[str, Expr]]) -> None:
-        """Evaluate each expression once on unit-bearing sample values: a unit clash fails here."""
+        """Judge each expression's units once per subject on unit-bearing sample values.
+
+        Every part of every expression is judged (value problems such as a division by zero
+        are left to real measurements), so every unit clash and every ambiguous bare number
+        (DESIGN rule 12) is reported, with the param that holds it when a param does.
+        """
+        seen: set[str] = set()
         for ref in (SubjectRef("(default)"), *refs):
             env: dict[str, Quantity] = {n: Quantity.of(1.0, m.unit) for n, m in measures.items()}
             env.update(params)
             env.update(ref.params)
             for key, expr in exprs:
-                try:
-                    expr.evaluate(env)
-                except UnitError as exc:
-                    self.fail(key, f"unit mismatch for subject {ref.id}: {exc}")
-                    return
-                except (ExprError, ZeroDivisionError, ValueError, OverflowError):
-                    continue  # value-dependent problems are judged on real measurements
+                for exc in expr.unit_problems(env):
+                    where = key + self.param_key(exc, params, ref)
+                    if f"{where}: {exc}" not in seen:
+                        seen.add(f"{where}: {exc}")
+                        self.fail(where, f"unit mismatch for subject {ref.id}: {exc}")
+
+    def param_key(self, exc: UnitError, params: Mapping[str, Quantity], ref: SubjectRef) -> str:
+        """`` (params.NAME)`` when an ambiguous bare number is the value of a param."""
+        name = exc.operand if isinstance(exc, AmbiguousNumber) else ""
+        if name in ref.params:
+            role = "subjects" if ref.role == "subject" else "controls"
+            return f" ({role}.{ref.id}.params.{name})"
+        return f" (params.{name})" if name in params else ""
 
     def compile(self) -> Claim | None:
         raw = self.raw
@@ -385,7 +397,8 @@ def _code_tag() -> bytes:
     """What a compiled file depends on besides its bytes: this code, the schema, Python."""
     digest = hashlib.sha256(f"{_CACHE_FORMAT}:{sys.version_info[:2]}".encode())
     here = Path(__file__).parent
-    for name in ("contracts.py", "expr.py", "units.py", "records.py", "schema/claim.schema.json"):
+    for name in ("contracts.py", "expr.py", "expr_eval.py", "units.py", "records.py",
+                 "schema/claim.schema.json"):
         digest.update((here / name).read_bytes())
     return digest.digest()
 

@@ -4,9 +4,14 @@ Every measurement and every threshold carries a unit. Quantities of the same dim
 (nats and bits are both information; 17.21 bits is 11.93 nats); quantities of different
 dimensions refuse to compare (nats against a count raises :class:`UnitError`).
 
-A bare number (unit ``1``) is dimensionless: it may stand beside a count, a ratio, a percentage
-or a perplexity, but never beside nats, bits, seconds or bytes, where a raw comparison is the
+A bare number (unit ``1``) is dimensionless: it may stand beside a count or a perplexity, where
+it has one reading, but never beside nats, bits, seconds or bytes, where a raw comparison is the
 exact trap this module exists to close ("val_loss 11.55 < 17.21" with the 17.21 in bits).
+
+Ratio and percent are one dimension, 1 ratio = 100 %. A bare number beside either is refused
+(:class:`AmbiguousNumber`): ``0.9`` beside a percentage could be 0.9 % or 0.9 ratio = 90 %, and a
+number must never change meaning with its neighbour. Zero alone is accepted: it reads the same
+either way.
 """
 
 from __future__ import annotations
@@ -16,17 +21,42 @@ from dataclasses import dataclass
 
 __all__ = [
     "DIMENSIONLESS",
+    "AmbiguousNumber",
     "Quantity",
     "Unit",
     "UnitError",
     "known_units",
     "parse_quantity",
     "parse_unit",
+    "two_readings",
 ]
 
 
 class UnitError(ValueError):
     """Two quantities cannot be compared or combined, or a unit name is unknown."""
+
+
+class AmbiguousNumber(UnitError):
+    """A bare number beside a ratio or percentage: it has two readings (0.9 % or 90 %).
+
+    ``operand`` is the text that gave the bare number (a literal, or a param's name) and
+    ``context`` says where it stood; both are empty when unknown.
+    """
+
+    def __init__(self, bare: float, other: Unit, *, operand: str = "",
+                 context: str = "") -> None:
+        self.bare, self.other, self.operand, self.context = bare, other, operand, context
+        v = _fmt(bare, 6)
+        who = f"{operand} is a bare {v}" if operand and operand != v else f"a bare {v}"
+        msg = (f"{context + ': ' if context else ''}{who} beside {other.name}, with two "
+               f"readings: {two_readings(bare)}; write its unit ('{v} %' or '{v} ratio')")
+        super().__init__(msg)
+
+
+def two_readings(value: float) -> str:
+    """``0.9 read as 0.9 % or as 0.9 ratio = 90 %``: the two meanings of a bare number."""
+    v = _fmt(value, 6)
+    return f"{v} read as {v} % or as {v} ratio = {_fmt(value * 100, 6)} %"
 
 
 @dataclass(frozen=True)
@@ -41,8 +71,8 @@ class Unit:
         return self.name
 
 
-# Dimensions whose members a bare number may stand beside.
-_SCALAR_FRIENDLY = frozenset({"count", "ratio", "perplexity", "scalar"})
+# Dimensions whose members a bare number may stand beside: it has one reading there.
+_SCALAR_FRIENDLY = frozenset({"count", "perplexity", "scalar"})
 
 _UNITS: dict[str, Unit] = {}
 _ALIASES: dict[str, str] = {}
@@ -136,6 +166,11 @@ class Quantity:
             return b
         if b.dimension == "scalar" and a.dimension in _SCALAR_FRIENDLY:
             return a
+        bare, unit = (self, b) if a.dimension == "scalar" else (other, a)
+        if bare.unit.dimension == "scalar" and unit.dimension == "ratio":
+            if bare.value == 0 and bare.ci is None:  # 0 % is 0 ratio: one reading
+                return unit
+            raise AmbiguousNumber(bare.value, unit)
         msg = (f"unit mismatch: {self} ({a.dimension}) against {other} ({b.dimension}); "
                f"give both sides units of one dimension")
         raise UnitError(msg)

@@ -88,7 +88,7 @@ def test_to_the_same_unit_is_the_same_quantity() -> None:
     (Q(1, "bits"), Q(1, "nats"), "bits"),
     (Q(1, "count"), Q(1), "count"),
     (Q(1), Q(1, "count"), "count"),
-    (Q(1), Q(1, "%"), "percent"),
+    (Q(0), Q(1, "%"), "percent"),  # zero alone: 0 % is 0 ratio
     (Q(1, "perplexity"), Q(1), "perplexity"),
     (Q(1), Q(2), "1"),
 ])
