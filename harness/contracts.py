@@ -16,11 +16,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from harness.atomic import save_cache
 from harness.expr import Expr, ExprError, parse
 from harness.records import CLAIM_VERDICTS, Status, canonical_json, sha256_text
+from harness.safeyaml import YamlError, load_yaml, read_capped
 from harness.units import AmbiguousNumber, Quantity, UnitError, parse_quantity, parse_unit
 
 __all__ = [
@@ -38,8 +37,6 @@ __all__ = [
 ]
 
 SCHEMA_DIR = Path(__file__).parent / "schema"
-# libyaml's safe loader when the wheel has it (about 10x faster), else PyYAML's; both are safe.
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _ID = re.compile(r"^[A-Z0-9][A-Z0-9._-]*$")
 
 
@@ -349,14 +346,11 @@ class _Compiler:
 
 
 def _read_yaml(path: Path, data: bytes) -> tuple[Any, list[str]]:
+    """The document, or the problem: bad syntax, not UTF-8, over a limit, a duplicate key."""
     try:
-        return yaml.load(data.decode("utf-8"), Loader=_SAFE_LOADER), []
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        return None, [f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}; fix the syntax"]
-    except UnicodeDecodeError:
-        return None, [f"{path}: not UTF-8 text; save it as UTF-8"]
+        return load_yaml(path, data), []
+    except YamlError as exc:
+        return None, [str(exc)]
 
 
 @dataclass(frozen=True)
@@ -397,7 +391,8 @@ def _code_tag() -> bytes:
     """What a compiled file depends on besides its bytes: this code, the schema, Python."""
     digest = hashlib.sha256(f"{_CACHE_FORMAT}:{sys.version_info[:2]}".encode())
     here = Path(__file__).parent
-    for name in ("contracts.py", "expr.py", "expr_eval.py", "units.py", "records.py",
+    for name in ("contracts.py", "safeyaml.py", "expr.py", "expr_eval.py", "units.py",
+                 "records.py",
                  "schema/claim.schema.json"):
         digest.update((here / name).read_bytes())
     return digest.digest()
@@ -414,7 +409,10 @@ def _load_file(path: Path, cache_dir: Path | None) -> _FileResult:
     Only files without problems are cached, so every error is reported fresh. The cache is
     only a cache: an unreadable or foreign entry is compiled again and overwritten.
     """
-    data = path.read_bytes()
+    try:
+        data = read_capped(path)
+    except YamlError as exc:
+        return _FileResult(path.stem, path.stem, (), (str(exc),))
     if cache_dir is None:
         return _compile_file(path, data)
     key = hashlib.sha256(_code_tag() + str(path.resolve()).encode() + b"\0" + data).digest()

@@ -167,3 +167,63 @@ def test_compile_cache_never_hides_a_problem(tmp_path: Path) -> None:
     (folder / "toy.yaml").write_text(CONTRACT)
     with pytest.raises(ContractError, match="duplicate claim id"):
         load_contracts(folder, cache)
+
+
+# --- hostile YAML: every command and pytest collection refuse it by file, line and limit -------
+
+BOMB = "lol: &a [lol,lol,lol,lol,lol,lol,lol,lol,lol]\n" + "".join(
+    f"{b}: &{b} [{','.join([f'*{a}'] * 9)}]\n" for a, b in zip("abcdefgh", "bcdefghi",
+                                                                strict=True))
+
+
+def test_alias_bomb_is_a_contract_error_naming_file_line_and_limit(tmp_path: Path) -> None:
+    assert len(BOMB) < 400
+    text = problems(tmp_path, CONTRACT + BOMB)
+    assert "toy.yaml:" in text
+    assert "(the node limit)" in text
+
+
+def test_anchors_shared_between_claims_still_load(tmp_path: Path) -> None:
+    shared = CONTRACT.replace("    measures:\n", "    measures: &m\n", 1)
+    second = CONTRACT.split("claims:\n", 1)[1].replace("TOY-TEXT-NOT-TINY", "TOY-TWO")
+    second = second.split("    measures:")[0] + "    measures: *m\n    params:" + \
+        second.split("    params:")[1]
+    contracts = load_contracts(write(tmp_path, shared + second))
+    assert contracts["TOY-TWO"].measures == contracts["TOY-TEXT-NOT-TINY"].measures
+
+
+def test_a_key_written_twice_is_refused(tmp_path: Path) -> None:
+    twice = CONTRACT.replace("    max_age: 30d\n", "    max_age: 30d\n    max_age: 1d\n")
+    text = problems(tmp_path, twice)
+    assert "toy.yaml:9: key 'max_age' is written twice in one mapping (first at line 8)" in text
+
+
+def test_oversized_contract_is_refused_before_it_is_read_whole(tmp_path: Path) -> None:
+    text = problems(tmp_path, CONTRACT + "#" + "x" * (2 << 20) + "\n")
+    assert f"toy.yaml: is {len(CONTRACT) + 2 + (2 << 20):,} bytes" in text
+    assert "over the 1,048,576-byte limit" in text
+
+
+def test_contracts_check_exits_2_on_a_bomb(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.cli import main
+    from tests.harness.toyspace import write_toyspace
+
+    write_toyspace(tmp_path, contract=CONTRACT + BOMB)
+    assert main(["contracts", "check", "--root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "contracts do not load" in err
+    assert "toy.yaml:" in err
+    assert "(the node limit)" in err
+
+
+def test_pytest_collection_names_the_bomb(pytester: pytest.Pytester) -> None:
+    from tests.harness.toyspace import write_toyspace
+
+    write_toyspace(pytester.path, contract=CONTRACT + BOMB)
+    result = pytester.runpytest_subprocess("falsifiers", "-m", "live", timeout=120)
+    assert result.ret != 0
+    out = result.stdout.str() + result.stderr.str()
+    assert "contracts do not load" in out
+    assert "toy.yaml:" in out
+    assert "(the node limit)" in out

@@ -544,6 +544,8 @@ def test_falsifier_nan_model_is_error_and_random_model_fails(
 
     import yaml
 
+    from harness.safeyaml import load_yaml
+
     root = Path(__file__).resolve().parents[3]
     nan_dir = pytester.path / "nan-model"
     shutil.copytree(folder, nan_dir)
@@ -564,7 +566,7 @@ def test_falsifier_nan_model_is_error_and_random_model_fails(
     (pytester.path / "falsify.toml").write_text("".join(
         f"[subjects.{sid}]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in spec.items())
         for sid, spec in subjects.items()), encoding="utf-8")
-    contract = yaml.safe_load((root / "contracts" / "lm.yaml").read_text("utf-8"))
+    contract = load_yaml(root / "contracts" / "lm.yaml")
     claim = next(c for c in contract["claims"] if c["id"] == "LM-VAL-BELOW-UNIFORM")
     claim["subjects"] = ["nan-pair"]
     claim["controls"] = [{"subject": "random-pair", "expect": "FAIL", "why": "random weights"}]

@@ -17,6 +17,7 @@ from harness.render.escape import oneline
 from harness.render.paper import render_paper
 from harness.render.plots import area_plots
 from harness.render.readme import area_readme
+from harness.safeyaml import load_yaml_text
 from tests.harness.render.space import LM, Space, lm_ms
 from tests.harness.render.test_escape import latex_unescape
 
@@ -26,7 +27,7 @@ TITLE = st.text(st.characters(blacklist_categories=("Cs", "Cc"), blacklist_chara
 
 
 def _space(root: Path, title: str, reason: str) -> Space:
-    doc = yaml.safe_load(LM)
+    doc = load_yaml_text(LM, "lm.yaml")
     doc["claims"][0]["title"] = title
     doc["claims"][0]["paper"]["caption"] = title
     space = Space(root, {"lm": yaml.safe_dump(doc, allow_unicode=True)})
