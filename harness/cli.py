@@ -52,20 +52,21 @@ def _ledger(ws: Workspace, args: argparse.Namespace) -> Any:
     return Ledger(folder, ws.cache_dir / "ledger-index")
 
 
-def _hasher(ws: Workspace) -> Any:
+def _hasher(ws: Workspace, strict: bool | None = None) -> Any:
+    """Input hashes for staleness; ``strict=True`` re-reads every byte (the gate's answers)."""
     from harness.provenance import InputHasher
 
-    return InputHasher(ws.cache_dir / "hashes.json", root=ws.root)
+    return InputHasher(ws.cache_dir / "hashes.json", root=ws.root, strict=strict)
 
 
 def _status_report(ws: Workspace, args: argparse.Namespace, claim_ids: Sequence[str] | None,
-                   contracts: ContractSet | None = None) -> Any:
+                   contracts: ContractSet | None = None, strict: bool | None = None) -> Any:
     from harness.ledger import LedgerError
     from harness.status import compute_status
 
     contracts = contracts or _contracts(ws)
     try:
-        return compute_status(contracts, _ledger(ws, args), hasher=_hasher(ws),
+        return compute_status(contracts, _ledger(ws, args), hasher=_hasher(ws, strict),
                               claim_ids=claim_ids)
     except LedgerError as exc:
         raise UsageFailure(f"{exc}") from None
@@ -164,7 +165,7 @@ def cmd_gate(args: argparse.Namespace) -> int:
         wanted = required_claims(contracts, args.milestone or (), args.claim or ())
     except GateUsageError as exc:
         raise UsageFailure(str(exc)) from None
-    result = evaluate_gate(_status_report(ws, args, wanted, contracts))
+    result = evaluate_gate(_status_report(ws, args, wanted, contracts, strict=True))
     if args.json:
         print(json.dumps({"ok": result.ok, "claims": list(result.claims),
                           "problems": [r.to_json() for r in result.problems]},

@@ -2,8 +2,11 @@
 
 ``git_info`` and ``env_info`` are computed once per process: a pytest session records hundreds of
 records against one checkout and one interpreter. ``InputHasher`` streams files in 1 MiB chunks
-and remembers each file's sha256 by (absolute path, size, mtime_ns) in a JSON cache file, so a
-16 GB model folder is read once, not once per record.
+and, in a local run, remembers each file's sha256 by its stat key (absolute path, device, inode,
+size, mtime_ns, ctime_ns) in a JSON cache file, so a 16 GB model folder is read once, not once per
+record. A strict hasher (``InputHasher(..., strict=True)``, the default when ``CI=true``, and what
+the gate uses) never answers from the cache: it re-reads every byte. :func:`hash_input` is that
+strict path as one function.
 
 Nothing here imports torch or mlx: versions come from package metadata, and the device is asked
 of torch only when some other code has already imported it.
@@ -33,13 +36,20 @@ __all__ = [
     "collect",
     "env_info",
     "git_info",
+    "hash_input",
+    "sha256_file",
+    "strict_by_default",
 ]
 
 CHUNK_BYTES = 1 << 20
-# A file modified less than this long ago may change again within its mtime tick ("racily
-# clean", as git calls it), so its hash is used but not remembered.
+# A file modified or re-stat'ed (mtime or ctime) less than this long ago may change again within
+# the same timestamp tick ("racily clean", as git calls it), so its hash is used but not remembered.
 _RACY_WINDOW_NS = 2_000_000_000
-_CACHE_FORMAT = 1
+# 2: entries keyed by device, inode and ctime too (format 1 trusted size and mtime alone, which
+# `cp -p` and `rsync -t` restore after rewriting a file).
+_CACHE_FORMAT = 2
+# Values of $CI that mean "this is a CI run" (GitHub, GitLab and most others set CI=true).
+_CI_TRUE = frozenset({"true", "1", "yes"})
 # hash() writes the cache file itself once this much uncached work has piled up; the rest waits
 # for save() (the plugin calls it at session end), and costs little to redo if it never comes.
 _SAVE_AFTER_BYTES = 64 << 20
@@ -168,14 +178,33 @@ def collect(root: Path | str) -> dict[str, Any]:
 
 # --- input hashing ---------------------------------------------------------------------------
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    buffer = bytearray(CHUNK_BYTES)
-    view = memoryview(buffer)
+def strict_by_default() -> bool:
+    """True in CI (``CI=true``): input hashes are then re-read from the bytes, never cached."""
+    return os.environ.get("CI", "").strip().lower() in _CI_TRUE
+
+
+def sha256_file(path: Path) -> str:
+    """sha256 of the file's bytes, streamed in ``CHUNK_BYTES`` chunks through one buffer.
+
+    A file that fits one chunk is read in one call: allocating (and zeroing) a 1 MiB buffer for
+    each of thousands of small files in a folder would cost more than hashing them."""
     with path.open("rb", buffering=0) as fh:
+        if os.fstat(fh.fileno()).st_size < CHUNK_BYTES:
+            return hashlib.sha256(fh.read()).hexdigest()
+        digest = hashlib.sha256()
+        buffer = bytearray(CHUNK_BYTES)
+        view = memoryview(buffer)
         while n := fh.readinto(buffer):
             digest.update(view[:n])
     return digest.hexdigest()
+
+
+def _stat_key(st: os.stat_result) -> list[int]:
+    """What must all be unchanged for a cached hash to stand: device, inode, size, mtime, ctime.
+
+    ``cp -p`` and ``rsync -t`` restore size and mtime after a rewrite; the inode (a file
+    replaced by rename) and the ctime (any write or utime; no tool can set it back) do not."""
+    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
 
 
 def _walk_files(folder: Path) -> Iterator[Path]:
@@ -199,12 +228,24 @@ class InputHasher:
     are reported absolute. ``cache_path=None`` keeps the cache in memory only. ``hash()`` saves
     the cache after expensive work (64 MiB or half a second of hashing); call ``save()`` when
     done to keep the rest.
+
+    ``strict``: never answer from the cache file: each file is read from its bytes, once per
+    hasher (a file met again with the same stat key, outside the racy window, is not re-read;
+    one record set naming one model folder thirty times costs one read). Fresh hashes still
+    refresh the cache file. None (the default) means strict in CI (:func:`strict_by_default`).
+    The gate, ``falsify pr`` and ``falsify verify --inputs`` are strict everywhere: a cache may
+    speed a local run up, but the answers a gate rests on come from the bytes.
     """
 
-    def __init__(self, cache_path: Path | None, root: Path | None = None) -> None:
+    def __init__(self, cache_path: Path | None, root: Path | None = None, *,
+                 strict: bool | None = None) -> None:
         self.cache_path = cache_path
         self.root = None if root is None else root.resolve()
+        self.strict = strict_by_default() if strict is None else strict
         self._entries: dict[str, dict[str, Any]] = self._load()
+        # What a lookup may answer from: the cache file's entries, or in strict mode only the
+        # files this hasher read itself.
+        self._trusted: dict[str, dict[str, Any]] = {} if self.strict else self._entries
         self._dirty = False
         self._unsaved_bytes = 0
         self._unsaved_ns = 0
@@ -253,13 +294,14 @@ class InputHasher:
     def _hash_file(self, path: Path) -> tuple[str, int]:
         key = str(path)
         st = path.stat()
-        hit = self._entries.get(key)
-        if hit and hit.get("size") == st.st_size and hit.get("mtime_ns") == st.st_mtime_ns:
+        stamp = _stat_key(st)
+        hit = self._trusted.get(key)
+        if hit and hit.get("stat") == stamp:
             return str(hit["sha256"]), st.st_size
         began = time.monotonic_ns()
-        sha = _sha256_file(path)
-        if time.time_ns() - st.st_mtime_ns > _RACY_WINDOW_NS:
-            self._entries[key] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": sha}
+        sha = sha256_file(path)
+        if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > _RACY_WINDOW_NS:
+            self._entries[key] = self._trusted[key] = {"stat": stamp, "sha256": sha}
             self._dirty = True
             self._unsaved_bytes += st.st_size
             self._unsaved_ns += time.monotonic_ns() - began
@@ -286,5 +328,15 @@ class InputHasher:
         text = json.dumps({"format": _CACHE_FORMAT, "entries": merged}, sort_keys=True)
         write_atomic(self.cache_path, text.encode("utf-8"))
         self._entries = merged
+        if not self.strict:
+            self._trusted = merged
         self._dirty = False
         self._unsaved_bytes = self._unsaved_ns = 0
+
+
+def hash_input(path: Path | str, root: Path | None = None) -> dict[str, Any]:
+    """An input's ``{"path", "kind", "sha256", "bytes"}`` read from its bytes now, no cache.
+
+    What ``falsify verify --inputs`` and the gate compare with a record's inputs; ``root``
+    resolves a relative recorded path, as for :class:`InputHasher`."""
+    return InputHasher(None, root=root, strict=True).hash(path)

@@ -171,7 +171,7 @@ def _pr(args: argparse.Namespace) -> int:
         raise UsageFailure(str(exc)) from None
     try:
         before = compute_status(snap.contracts, snap.ledger, now=now, hasher=None)
-        after = compute_status(contracts, ledger, now=now, hasher=_hasher(ws))
+        after = compute_status(contracts, ledger, now=now, hasher=_hasher(ws, strict=True))
         known = {s.id for s in snap.ledger.summaries()}
         new = tuple(r for r in ledger.records() if r.id not in known)
     except LedgerError as exc:

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -167,21 +168,61 @@ def test_missing_input_names_the_path(tmp_path: Path) -> None:
     assert isinstance(info.value, FileNotFoundError)
 
 
-def test_hash_cache_is_keyed_by_path_size_and_mtime(tmp_path: Path) -> None:
-    """A second hasher reads the cache file: same size and mtime means no re-read."""
+def _settled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shrink the racy window to 10 ms and wait it out, so files written just now are cached."""
+    monkeypatch.setattr(provenance, "_RACY_WINDOW_NS", 10_000_000)
+    time.sleep(0.03)
+
+
+def _poison(cache: Path, path: Path) -> str:
+    """Overwrite the cached sha256 of ``path`` in the cache file: an answer from it shows."""
+    data = json.loads(cache.read_text())
+    data["entries"][str(path)]["sha256"] = "0" * 64
+    cache.write_text(json.dumps(data))
+    return "0" * 64
+
+
+def test_hash_cache_answers_only_while_the_stat_key_holds(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second hasher answers from the cache file while device, inode, size, mtime and ctime
+    hold; a rewrite that restores size and mtime (cp -p, rsync -t) changes the ctime: re-read."""
     cache = tmp_path / "cache" / "hashes.json"
     f = tmp_path / "model.bin"
     f.write_bytes(b"a" * 1000)
     _old(f)
-    hasher = InputHasher(cache)
-    first = hasher.hash(f)
+    _settled(monkeypatch)
+    hasher = InputHasher(cache, strict=False)
+    hasher.hash(f)
     hasher.save()
-    assert str(f) in json.loads(cache.read_text())["entries"]
-    f.write_bytes(b"b" * 1000)  # same size; restoring the mtime hides the edit from the cache
+    poisoned = _poison(cache, f)
+    assert InputHasher(cache, strict=False).hash(f)["sha256"] == poisoned
+    f.write_bytes(b"b" * 1000)  # same size; the mtime restored below, as cp -p does
     _old(f)
-    assert InputHasher(cache).hash(f)["sha256"] == first["sha256"]
-    os.utime(f, ns=(OLD_NS + 10**9, OLD_NS + 10**9))
-    assert InputHasher(cache).hash(f)["sha256"] == hashlib.sha256(b"b" * 1000).hexdigest()
+    _settled(monkeypatch)
+    assert InputHasher(cache, strict=False).hash(f)["sha256"] == (
+        hashlib.sha256(b"b" * 1000).hexdigest())
+
+
+def test_strict_hasher_never_answers_from_the_cache_file(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """strict=True (and CI=true by default) reads the bytes even when the cache file has the key."""
+    cache = tmp_path / "hashes.json"
+    f = tmp_path / "f"
+    f.write_bytes(b"data")
+    _old(f)
+    _settled(monkeypatch)
+    hasher = InputHasher(cache, strict=False)
+    hasher.hash(f)
+    hasher.save()
+    poisoned = _poison(cache, f)
+    true = hashlib.sha256(b"data").hexdigest()
+    assert InputHasher(cache, strict=True).hash(f)["sha256"] == true
+    assert provenance.hash_input(f)["sha256"] == true
+    monkeypatch.setenv("CI", "true")
+    assert InputHasher(cache).strict
+    assert InputHasher(cache).hash(f)["sha256"] == true
+    monkeypatch.setenv("CI", "false")
+    assert InputHasher(cache).hash(f)["sha256"] == poisoned
 
 
 def test_expensive_hashing_saves_the_cache_by_itself(tmp_path: Path,
@@ -192,10 +233,11 @@ def test_expensive_hashing_saves_the_cache_by_itself(tmp_path: Path,
     small, big = tmp_path / "small", tmp_path / "big"
     small.write_bytes(b"s")
     big.write_bytes(b"b" * 200)
-    hasher = InputHasher(cache)
-    hasher.hash(_old(small))
+    _settled(monkeypatch)
+    hasher = InputHasher(cache, strict=False)
+    hasher.hash(small)
     assert not cache.exists()
-    hasher.hash(_old(big))
+    hasher.hash(big)
     assert set(json.loads(cache.read_text())["entries"]) == {str(small), str(big)}
 
 
@@ -204,23 +246,36 @@ def test_recently_modified_files_are_not_cached(tmp_path: Path) -> None:
     cache = tmp_path / "hashes.json"
     f = tmp_path / "fresh.txt"
     f.write_text("x")
-    hasher = InputHasher(cache)
+    hasher = InputHasher(cache, strict=False)
     hasher.hash(f)
     hasher.save()
     assert not cache.exists()
 
 
-def test_broken_cache_file_is_rebuilt(tmp_path: Path) -> None:
+def test_a_just_restored_mtime_is_not_cached_either(tmp_path: Path) -> None:
+    """cp -p just now: an old mtime, but a ctime within the racy window: hashed, not cached."""
+    cache = tmp_path / "hashes.json"
+    f = tmp_path / "copied.bin"
+    f.write_bytes(b"weights")
+    _old(f)
+    hasher = InputHasher(cache, strict=False)
+    hasher.hash(f)
+    hasher.save()
+    assert not cache.exists()
+
+
+def test_broken_cache_file_is_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A corrupt cache file is ignored and rewritten (it is a cache, not evidence)."""
     cache = tmp_path / "hashes.json"
     cache.write_text("{not json")
     f = tmp_path / "f"
     f.write_bytes(b"1")
     _old(f)
-    hasher = InputHasher(cache)
+    _settled(monkeypatch)
+    hasher = InputHasher(cache, strict=False)
     assert hasher.hash(f)["sha256"] == hashlib.sha256(b"1").hexdigest()
     hasher.save()
-    assert json.loads(cache.read_text())["format"] == 1
+    assert json.loads(cache.read_text())["format"] == provenance._CACHE_FORMAT
 
 
 def test_collect_has_git_and_env(repo: git.Repo) -> None:
