@@ -334,7 +334,7 @@ def _load_extensions() -> None:
 
     if _EXTENSIONS:
         return
-    for module in ("harness.render.cli", "harness.bisect_cli"):
+    for module in ("harness.render.cli", "harness.bisect_cli", "harness.mutate.cli"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -151,7 +151,7 @@ class Record:
     """One immutable evidence entry. ``hash`` covers every other field, ``prev`` included."""
 
     id: str
-    kind: str  # "claim" | "hypothesis" | "amendment"
+    kind: str  # "claim" | "hypothesis" | "amendment" | "mutation"
     claim: str
     claim_sha256: str
     subject: str

@@ -14,7 +14,7 @@ import contextlib
 import io
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from harness.contracts import Claim
 from harness.records import Record
 from harness.workspace import Workspace
 
-__all__ = ["fresh_workspace", "run_falsifier"]
+__all__ = ["fresh_workspace", "run_falsifier", "run_falsifiers"]
 
 
 def fresh_workspace(ws: Workspace) -> Workspace:
@@ -84,7 +84,14 @@ def _read(ledger_dir: Path) -> list[Record]:
 
 def run_falsifier(workspace: Workspace, claim: Claim, subject_id: str) -> Record:
     """The judged claim record of the claim's falsifier on ``subject_id`` in ``workspace``."""
-    nodes = falsifier_nodes(workspace.root, workspace.falsifiers_dir, claim.id, [subject_id])
+    return run_falsifiers(workspace, claim, [subject_id])[subject_id]
+
+
+def run_falsifiers(workspace: Workspace, claim: Claim,
+                   subject_ids: Sequence[str]) -> dict[str, Record]:
+    """The judged claim record of the claim's falsifier on each of ``subject_ids``, from one
+    in-process pytest session (a model two subjects share loads once)."""
+    nodes = falsifier_nodes(workspace.root, workspace.falsifiers_dir, claim.id, subject_ids)
     if not nodes:
         msg = (f"no falsifier of {claim.id} under {workspace.falsifiers_dir}: write a test marked "
                f"@pytest.mark.claim({claim.id!r})")
@@ -99,13 +106,17 @@ def run_falsifier(workspace: Workspace, claim: Claim, subject_id: str) -> Record
         output = io.StringIO()
         with contextlib.redirect_stdout(output), _forgetting_test_modules(workspace):
             code = pytest.main(args, plugins=[_Installer(workspace)])
-        found = [r for r in _read(Path(scratch)) if r.claim == claim.id and r.subject == subject_id]
-    if len(found) != 1:
-        tail = " | ".join(output.getvalue().strip().splitlines()[-6:])
-        msg = (f"the falsifier of {claim.id} on {subject_id} left {len(found)} record(s) "
-               f"(pytest exit {int(code)}): {tail}")
-        raise BisectError(msg)
-    return found[0]
+        records = [r for r in _read(Path(scratch)) if r.claim == claim.id]
+    found: dict[str, Record] = {}
+    for subject_id in subject_ids:
+        mine = [r for r in records if r.subject == subject_id]
+        if len(mine) != 1:
+            tail = " | ".join(output.getvalue().strip().splitlines()[-6:])
+            msg = (f"the falsifier of {claim.id} on {subject_id} left {len(mine)} record(s) "
+                   f"(pytest exit {int(code)}): {tail}")
+            raise BisectError(msg)
+        found[subject_id] = mine[0]
+    return found
 
 
 def measurements_json(record: Record) -> dict[str, Any]:

@@ -88,9 +88,11 @@ class Ledger:
         return self._ordered(lambda ix, r: True)
 
     def latest(self, kind: str = "claim") -> dict[tuple[str, str], Summary]:
-        """The latest record of ``kind`` per (claim, subject), amendments applied."""
-        if kind not in ("claim", "hypothesis"):
-            msg = f"latest() takes kind 'claim' or 'hypothesis', not {kind!r}"
+        """The latest record of ``kind`` per (claim, subject), amendments applied.
+
+        Kind ``mutation`` (``falsify mutate``) has one record per claim, subject ``*``."""
+        if kind not in ("claim", "hypothesis", "mutation"):
+            msg = f"latest() takes kind 'claim', 'hypothesis' or 'mutation', not {kind!r}"
             raise ValueError(msg)
         found = self._latest(kind, ("claim", "subject"))
         return {(k[0], k[1]): v for k, v in found.items()}

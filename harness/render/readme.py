@@ -111,6 +111,56 @@ def _history_rows(c: ClaimView) -> Markup:
                     rows)
 
 
+def _mutation_cells(record: Any) -> list[str]:
+    """Score, killed, survived, undocumented survivors of a ``falsify mutate`` record."""
+    def value(name: str) -> float | None:
+        m = record.measurement(name)
+        return None if m is None else m.value
+
+    score = value("mutation_score")
+    return ["—" if score is None else _percent(100 * score),
+            *(number(value(n) or 0) for n in ("killed", "survived", "undocumented_survivors"))]
+
+
+def _mutation_table(area: AreaView) -> Markup | None:
+    """One row per claim of the area: its latest mutation score (``falsify mutate``)."""
+    if not any(c.mutation is not None for c in area.claims):
+        return None
+    rows = []
+    for c in area.claims:
+        link = safe(f"[{md_code(c.id, cell=True)}](#{cells.slug(c.id)})")
+        r = c.mutation
+        if r is None:
+            rows.append([link, "not run", "—", "—", "—", "—", "—"])
+            continue
+        rows.append([link, str(r.verdict), *_mutation_cells(r), stamp(r.created)])
+    return md_table(["claim", "verdict", "mutation score", "killed", "survived",
+                     "undocumented", "recorded"], rows)
+
+
+def _survivors_table(c: ClaimView) -> Markup | None:
+    record = c.mutation
+    if record is None:
+        return None
+    rows = [[safe(md_code(m["id"], cell=True)), m["layer"], m["description"],
+             m["limitation"] or "undocumented: a missing guard"]
+            for m in record.attachments.get("mutants", []) if m["outcome"] == "survived"]
+    if not rows:
+        return None
+    return md_table(["surviving mutant", "layer", "defect", "limitation"], rows)
+
+
+def _mutation_context(c: ClaimView) -> dict[str, Any] | None:
+    r = c.mutation
+    if r is None:
+        return None
+    score, killed, survived, _ = _mutation_cells(r)
+    mutants = r.attachments.get("mutants", [])
+    return {"verdict": str(r.verdict), "score": score, "killed": killed, "survived": survived,
+            "total": number(len(mutants)), "recorded": stamp(r.created),
+            "record": r.id, "survivors": _survivors_table(c)}
+
+
 def _reproduce(c: ClaimView) -> Markup | None:
     commands = sorted({cmd for rv in c.rows if rv.record is not None
                        if (cmd := cells.reproduce_command(rv.record))})
@@ -153,7 +203,7 @@ def _claim_context(c: ClaimView, newest: Any, plots: Mapping[str, PlotSpec]) -> 
         "hypotheses": _hypotheses_table(c), "history": _history_table(c),
         "history_note": cells.history_note(c, HISTORY_ROWS), "plots": own,
         "provenance": cells.provenance_info(c),
-        "reproduce": _reproduce(c),
+        "reproduce": _reproduce(c), "mutation": _mutation_context(c),
     }
 
 
@@ -196,6 +246,7 @@ def area_readme(view: EvidenceView, area: AreaView, plots: Mapping[str, PlotSpec
     return markdown_env().get_template("area_readme.md.j2").render(
         mark=safe(MD_MARK), area=area, intro=safe(_intro(view, len(area.claims), n_records)),
         milestones=milestone_table(view, names), verdicts=_verdicts_table(area, view.newest),
+        mutation=_mutation_table(area),
         timeline="timeline.png" if "timeline.png" in plots else None,
         claims=[_claim_context(c, view.newest, plots) for c in area.claims],
         unknown=_unknown_table(view, area.area),

@@ -77,6 +77,7 @@ class ClaimView:
     rows: tuple[RowView, ...]
     history: tuple[Entry, ...]  # claim and amendment records, in ledger order
     hypotheses: tuple[HypothesisView, ...]
+    mutation: Record | None = None  # the latest ``falsify mutate`` record of the claim
 
     @property
     def id(self) -> str:
@@ -196,13 +197,19 @@ def _hypotheses(claim: Claim, found: dict[str, list[Summary]]) -> tuple[Hypothes
 
 def _claim_view(state: ClaimState, latest: Mapping[tuple[str, str], Any],
                 history: list[Entry], hyps: tuple[HypothesisView, ...],
-                by_id: Mapping[str, Record]) -> ClaimView:
+                by_id: Mapping[str, Record], mutation: Record | None) -> ClaimView:
     claim = state.claim
     rows = []
     for ref, row in zip(claim.all_subjects, state.rows, strict=True):
         summary = latest.get((claim.id, ref.id))
         rows.append(RowView(ref, row, None if summary is None else by_id[summary.id]))
-    return ClaimView(claim, state, tuple(rows), tuple(history), hyps)
+    return ClaimView(claim, state, tuple(rows), tuple(history), hyps, mutation)
+
+
+def _mutation_records(ledger: Any) -> dict[str, Record]:
+    """claim -> its latest mutation record (``falsify mutate``: one per claim)."""
+    return {claim: ledger.load(summary)
+            for (claim, _subject), summary in ledger.latest("mutation").items()}
 
 
 _RECORDS_FORMAT = 1
@@ -261,15 +268,17 @@ def build_view(contracts: ContractSet, ledger: Any, *, ledger_label: str,
     report = compute_status(contracts, _Preloaded(latest, by_id), now=newest or EPOCH,
                             hasher=None)
     hyps = _hypothesis_records(ledger.latest_hypotheses())
+    mutations = _mutation_records(ledger)
     history: dict[str, list[Entry]] = {}
     for e in entries:
-        if e.kind != "hypothesis":
+        if e.kind not in ("hypothesis", "mutation"):  # probes and mutation scores: own tables
             history.setdefault(e.claim, []).append(e)
     states = {s.claim.id: s for s in report.claims}
     areas = []
     for area, ids in sorted(contracts.areas.items()):
         claims = tuple(_claim_view(states[i], latest, history.get(i, []),
-                                   _hypotheses(contracts[i], dict(hyps.get(i, {}))), by_id)
+                                   _hypotheses(contracts[i], dict(hyps.get(i, {}))), by_id,
+                                   mutations.get(i))
                        for i in ids)
         areas.append(AreaView(area, contracts.area_titles.get(area, area), claims))
     return EvidenceView(contracts, report, tuple(areas), newest, len(entries), ledger_label)
