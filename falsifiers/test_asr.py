@@ -37,6 +37,11 @@ def _record(evidence, cmp: PairComparison, pair: BundlePair) -> None:
     evidence.measure("paired_rows", cmp.n_rows, unit="count")
     evidence.measure("snapshot_mismatches", 0 if cmp.same_snapshot else 1, unit="count")
     evidence.measure("edit_mismatch_rows", len(cmp.mismatches), unit="count")
+    evidence.measure("pair_identity_mismatches", len(cmp.pairing), unit="count")
+    if cmp.pairing:
+        shown = "; ".join(str(m) for m in cmp.pairing[:5])
+        evidence.note(f"{len(cmp.pairing)} paired row(s) are not one utterance: {shown}"
+                      + (" ..." if len(cmp.pairing) > 5 else ""))
     if cmp.snapshot_problem is not None:
         evidence.note(cmp.snapshot_problem)
     if cmp.mismatches:

@@ -18,7 +18,8 @@ from harness.metrics.text import corpus_cer
 from harness.runs.bundle import Bundle, BundlePair
 from harness.runs.snapshot import snapshot_difference
 
-__all__ = ["EditMismatch", "PairComparison", "Rescored", "compare_pair", "rescore"]
+__all__ = ["EditMismatch", "PairComparison", "PairingMismatch", "Rescored", "compare_pair",
+           "pairing_mismatches", "rescore"]
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,21 @@ def rescore(bundle: Bundle) -> Rescored:
 
 
 @dataclass(frozen=True)
+class PairingMismatch:
+    """Two rows paired by feat_id that are not the same utterance: another audio_id or, for two
+    runs of one script, another reference text (rows joined on a key that does not identify)."""
+
+    feat_id: str
+    line_a: int
+    line_b: int
+    field: str
+
+    def __str__(self) -> str:
+        return (f"feat_id {self.feat_id!r}: a line {self.line_a} and b line {self.line_b} "
+                f"differ in {self.field}")
+
+
+@dataclass(frozen=True)
 class PairComparison:
     """CER_a − CER_b on one snapshot, paired by feat_id, with a confidence interval."""
 
@@ -84,6 +100,7 @@ class PairComparison:
     n_rows: int  # rows paired by feat_id (0 when the snapshots differ)
     method: str
     mismatches: tuple[EditMismatch, ...]
+    pairing: tuple[PairingMismatch, ...] = ()  # paired rows that are not one utterance
 
     @property
     def same_snapshot(self) -> bool:
@@ -105,6 +122,20 @@ def _b_order(pair: BundlePair) -> NDArray[np.int64]:
     return np.asarray([where[r.feat_id] for r in pair.a.rows], dtype=np.int64)
 
 
+def pairing_mismatches(pair: BundlePair,
+                       order: NDArray[np.int64]) -> tuple[PairingMismatch, ...]:
+    """Paired rows (a's rows with b's rows at ``order``) that are not one utterance."""
+    same_script = pair.a.info.script == pair.b.info.script
+    bad = []
+    for ra, j in zip(pair.a.rows, order.tolist(), strict=True):
+        rb = pair.b.rows[j]
+        if ra.audio_id != rb.audio_id:
+            bad.append(PairingMismatch(ra.feat_id, ra.line, rb.line, "audio_id"))
+        elif same_script and ra.reference_text != rb.reference_text:
+            bad.append(PairingMismatch(ra.feat_id, ra.line, rb.line, "reference_text"))
+    return tuple(bad)
+
+
 def compare_pair(pair: BundlePair, *, confidence: float, n_resamples: int = 10_000,
                  seed: int = 0) -> PairComparison:
     """Rescore both bundles and, on one snapshot, bootstrap CER_a − CER_b over paired rows."""
@@ -123,4 +154,5 @@ def compare_pair(pair: BundlePair, *, confidence: float, n_resamples: int = 10_0
                            n_resamples=n_resamples, seed=seed, confidence=confidence)
     return PairComparison(pair.a.label, pair.b.label, None, a.cer, b.cer, float(res.delta),
                           (float(res.ci_low), float(res.ci_high)), float(res.p_value),
-                          int(res.n_rows), str(res.method), mismatches)
+                          int(res.n_rows), str(res.method), mismatches,
+                          pairing_mismatches(pair, order))

@@ -7,6 +7,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from harness.demo.bundles import RunSpec, write_bundle
 from harness.runs.bundle import BundlePair, read_bundle
@@ -73,3 +75,45 @@ def test_different_cer_policies_refuse_to_compare(tmp_path: Path) -> None:
     (b.path / "results.json").write_text(json.dumps(results))
     with pytest.raises(ValueError, match="different cer_policy"):
         compare_pair(BundlePair(a, read_bundle(b.path)), confidence=0.95)
+
+
+@settings(max_examples=25, deadline=None)
+@given(perm=st.permutations(range(12)))
+@example(perm=[*range(1, 12), 0])  # every feat_id one row on: falsify mutate's shuffle-pairs
+@example(perm=list(range(12)))  # the honest pairing
+def test_rows_paired_under_a_wrong_key_are_named(tmp_path_factory: pytest.TempPathFactory,
+                                                 perm: list[int]) -> None:
+    """Run b's feat_ids permuted over its rows (the id set, hence the snapshot, unchanged): each
+    row whose feat_id now names another utterance is a pairing mismatch, for two scripts (by
+    audio_id) and for one script (by audio_id, then reference text)."""
+    tmp = tmp_path_factory.mktemp("perm")
+    pairs = [(f"ߊ߬ {i}", f"ߊ߬ {i} ߦߋ߫") for i in range(12)]
+    a = bundle(tmp / "a", pairs, "nqo")
+    for script in ("latn", "nqo"):
+        rows = rows_for(pairs if script == "nqo" else LATN[:12], script=script)
+        ids = [r["feat_id"] for r in rows]
+        moved = [{**r, "feat_id": ids[p]} for r, p in zip(rows, perm, strict=True)]
+        (tmp / script).mkdir()
+        write_bundle(tmp / script, RunSpec(script, "trajectory"), moved, "t")
+        cmp = compare_pair(BundlePair(a, read_bundle(tmp / script)), confidence=0.95,
+                           n_resamples=100)
+        assert cmp.same_snapshot
+        wrong = {ids[p] for i, p in enumerate(perm) if p != i}
+        assert {m.feat_id for m in cmp.pairing} == wrong
+        assert all(m.field == "audio_id" for m in cmp.pairing)
+
+
+def test_one_script_rows_relabelled_whole_are_caught_by_their_reference(tmp_path: Path) -> None:
+    """feat_id and audio_id moved together: two runs of one script still differ in the
+    reference text of each wrongly paired row."""
+    pairs = [(f"ߊ߬ {i}", f"ߊ߬ {i} ߦߋ߫") for i in range(8)]
+    a = bundle(tmp_path / "a", pairs, "nqo")
+    rows = rows_for(pairs, script="nqo", mode="baseline")
+    moved = [{**r, "feat_id": rows[(i + 1) % 8]["feat_id"],
+              "audio_id": rows[(i + 1) % 8]["audio_id"]} for i, r in enumerate(rows)]
+    (tmp_path / "b").mkdir()
+    write_bundle(tmp_path / "b", RunSpec("nqo", "baseline"), moved, "t")
+    cmp = compare_pair(BundlePair(a, read_bundle(tmp_path / "b")), confidence=0.95,
+                       n_resamples=100)
+    assert len(cmp.pairing) == 8
+    assert {m.field for m in cmp.pairing} == {"reference_text"}
