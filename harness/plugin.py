@@ -19,7 +19,7 @@ from harness.contracts import Claim, ContractError, ContractSet, SubjectRef, loa
 from harness.evidence import Evidence
 from harness.records import Status
 from harness.verdict import Verdict, judge, judge_error, judge_skipped
-from harness.workspace import SubjectUnavailable, Workspace
+from harness.workspace import SubjectUnavailable, Workspace, WorkspaceError
 
 __all__ = ["LEDGER_WRITE_FAILED"]
 
@@ -109,7 +109,11 @@ class FalsifySession:
     def workspace(self) -> Workspace:
         if self._workspace is None:
             root = self.config.option.falsify_root or self.config.rootpath
-            self._workspace = Workspace.discover(Path(root))
+            try:
+                self._workspace = Workspace.discover(Path(root))
+            except WorkspaceError as exc:
+                msg = f"falsify: the workspace config is wrong; nothing was run or recorded:\n{exc}"
+                raise pytest.UsageError(msg) from None
         return self._workspace
 
     @property

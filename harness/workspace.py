@@ -83,14 +83,24 @@ def _find_root(start: Path) -> Path:
 def _read_config(root: Path) -> tuple[dict[str, Any], Path | None]:
     own = root / "falsify.toml"
     if own.is_file():
-        return _load_toml(own), own
+        return _checked(_load_toml(own), own, ()), own
     pyproject = root / "pyproject.toml"
     if pyproject.is_file():
-        data = _load_toml(pyproject)
-        section = data.get("tool", {}).get("falsify")
-        if isinstance(section, dict):
-            return section, pyproject
+        tool = _load_toml(pyproject).get("tool")
+        section = tool.get("falsify") if isinstance(tool, dict) else None
+        if section is not None:
+            return _checked(section, pyproject, ("tool", "falsify")), pyproject
     return {}, None
+
+
+def _checked(data: Any, path: Path, prefix: tuple[str, ...]) -> dict[str, Any]:
+    from harness.config_schema import config_problems
+
+    problems = config_problems(data, path, prefix)
+    if problems:
+        raise WorkspaceError("\n".join(problems))
+    checked: dict[str, Any] = data
+    return checked
 
 
 def _load_toml(path: Path) -> dict[str, Any]:

@@ -1,0 +1,99 @@
+"""The workspace config checked against ``schema/workspace.schema.json`` before anything uses it.
+
+A wrong type or an unknown key is a usage error naming the file and the key as the user wrote it
+(``subjects.x.backend`` in ``falsify.toml``, ``tool.falsify.subjects.x.backend`` in
+``pyproject.toml``), never a traceback later. A new config key or subject option is added to the
+schema, which is also the config's documentation for other tools.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+__all__ = ["SCHEMA_PATH", "config_problems", "config_schema", "subject_kinds"]
+
+SCHEMA_PATH = Path(__file__).parent / "schema" / "workspace.schema.json"
+
+
+@cache
+def config_schema() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(SCHEMA_PATH.read_text("utf-8"))
+    return data
+
+
+def subject_kinds() -> dict[str, frozenset[str]]:
+    """Each subject kind the schema knows, with the options it allows."""
+    out = {}
+    for rule in config_schema()["$defs"]["subject"]["allOf"]:
+        kind = rule["if"]["properties"]["kind"]["const"]
+        out[kind] = frozenset(rule["then"]["properties"]) - {"kind"}
+    return out
+
+
+def config_problems(data: Any, path: Path, prefix: Sequence[str] = ()) -> list[str]:
+    """Every problem of ``data``, the config read from ``path``; empty when it is valid.
+
+    ``prefix``: the keys above the config in its file (``("tool", "falsify")`` in pyproject).
+    """
+    import jsonschema
+
+    where = f"{path}: [{'.'.join(prefix)}]" if prefix else f"{path}:"
+    if not isinstance(data, dict):
+        return [f"{where} must be a table, got {_shown(data)}; write it as a TOML table"]
+    validator = jsonschema.Draft202012Validator(config_schema())
+    problems: set[str] = set()
+    for err in validator.iter_errors(data):
+        for leaf in _leaves(err):
+            problems.add(_message(leaf, path, prefix))
+    return sorted(problems)
+
+
+def _leaves(err: Any) -> list[Any]:
+    """The most specific errors: an if/then failure's own reasons, not the allOf around them."""
+    if err.validator in ("allOf", "anyOf") and err.context:
+        if err.validator == "anyOf":
+            return [err]
+        return [leaf for sub in err.context for leaf in _leaves(sub)]
+    return [err]
+
+
+def _key(prefix: Sequence[str], path: Sequence[Any]) -> str:
+    return ".".join([*prefix, *(str(p) for p in path)])
+
+
+def _shown(value: Any) -> str:
+    kind = {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+            list: "an array", dict: "a table"}.get(type(value), type(value).__name__)
+    return f"{kind} ({json.dumps(value, default=str)[:60]})"
+
+
+def _message(err: Any, path: Path, prefix: Sequence[str]) -> str:
+    at = list(err.absolute_path)
+    key = _key(prefix, at)
+    if err.validator == "additionalProperties":
+        known = sorted(err.schema.get("properties", {}))
+        extra = sorted(set(err.instance) - set(known))
+        return _unknown(path, prefix, at, extra, known, err.instance)
+    if err.validator == "required":
+        kinds = ", ".join(sorted(subject_kinds()))
+        return f"{path}: [{key}] needs a 'kind' (one of {kinds})"
+    want = err.schema.get("description") or err.message
+    return f"{path}: key {key} must be {want}, got {_shown(err.instance)}"
+
+
+def _unknown(path: Path, prefix: Sequence[str], at: list[Any], extra: list[str],
+             known: list[str], table: Any) -> str:
+    keys = ", ".join(_key(prefix, [*at, k]) for k in extra)
+    if not prefix and not at and "tool" in extra:
+        return (f"{path}: unknown key {keys}: falsify.toml holds the [tool.falsify] table's "
+                f"contents, so write [subjects.NAME], not [tool.falsify.subjects.NAME], and "
+                f"ledger = \"...\" at the top")
+    if len(at) == 2 and at[0] == "subjects":
+        kind = table.get("kind")
+        return (f"{path}: unknown option(s) {keys} for a subject of kind {kind}; "
+                f"known: {', '.join(k for k in known if k != 'kind')}")
+    return f"{path}: unknown key(s) {keys}; known here: {', '.join(known)}"
