@@ -31,7 +31,9 @@ def _check_roles(subject_id: str, pair: BundlePair, same: str) -> None:
 
 
 def _record(evidence, cmp: PairComparison, pair: BundlePair) -> None:
-    evidence.measure("cer_delta", cmp.delta, unit="ratio", n=cmp.n_rows or None, ci=cmp.ci)
+    # Unpaired (snapshots differ), the delta rests on no paired row: no n, rather than n = 0.
+    evidence.measure("cer_delta", cmp.delta, unit="ratio",
+                     n=cmp.n_rows if cmp.same_snapshot else None, ci=cmp.ci)
     evidence.measure("cer_a", cmp.cer_a, unit="ratio", n=len(pair.a.rows))
     evidence.measure("cer_b", cmp.cer_b, unit="ratio", n=len(pair.b.rows))
     evidence.measure("paired_rows", cmp.n_rows, unit="count")

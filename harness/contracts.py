@@ -53,6 +53,7 @@ class MeasureSpec:
     name: str
     unit: str
     doc: str = ""
+    min_n: int | None = None  # below it the tool's own guard min_n.<name> fails
 
 
 @dataclass(frozen=True)
@@ -233,7 +234,7 @@ class _Compiler:
             except UnitError as exc:
                 self.fail(f"measures.{name}.unit", str(exc))
                 continue
-            out[name] = MeasureSpec(name, unit, spec.get("doc", ""))
+            out[name] = MeasureSpec(name, unit, spec.get("doc", ""), spec.get("min_n"))
         return out
 
     def subject_refs(self, key: str, items: list[Any], role: str) -> tuple[SubjectRef, ...]:

@@ -11,7 +11,8 @@ from typing import Any
 
 from harness.contracts import Claim, SubjectRef
 from harness.records import Measurement, Record, canonical_json
-from harness.units import parse_unit
+from harness.support import check_measure_args
+from harness.units import Quantity, parse_unit
 from harness.verdict import Verdict
 
 __all__ = ["Evidence", "new_id", "utc_now"]
@@ -41,18 +42,21 @@ class Evidence:
         self._attachments: dict[str, Any] = {}
 
     def measure(self, name: str, value: float | int, unit: str, *, n: int | None = None,
-                ci: Sequence[float] | None = None, ci_level: float | None = None) -> Measurement:
-        """Record one measured quantity. Units are checked now; thresholds are the contract's."""
+                ci: Sequence[float | Quantity] | None = None,
+                ci_level: float | None = None) -> Measurement:
+        """Record one measured quantity. Units are checked now; thresholds are the contract's.
+
+        ``n`` is the sample the value was measured on (rows, tokens); ``ci`` its confidence
+        interval, in the value's unit. Whether they support the value (n = 0, an interval that
+        does not hold its value) is judged with the claim: see :mod:`harness.support`.
+        """
         if name in self._measurements:
             msg = f"{name!r} was measured twice for {self.claim.id} on {self.subject.id}"
             raise ValueError(msg)
         canonical = parse_unit(unit).name
-        if ci is not None and len(ci) != 2:
-            msg = f"ci of {name!r} must be (low, high), got {ci!r}"
-            raise ValueError(msg)
+        count, interval = check_measure_args(name, canonical, n, ci)
         level = ci_level if ci is None or ci_level is not None else self.claim.statistics.confidence
-        m = Measurement(name, float(value), canonical, None if n is None else int(n),
-                        None if ci is None else (float(ci[0]), float(ci[1])),
+        m = Measurement(name, float(value), canonical, count, interval,
                         None if ci is None else level)
         self._measurements[name] = m
         return m

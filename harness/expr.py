@@ -147,9 +147,13 @@ class Expr:
         """The measurement and param names the expression uses."""
         return self.root.names()
 
-    def evaluate(self, env: Mapping[str, Quantity], *, use_ci: bool = False) -> Outcome:
-        """The truth on ``env``; with ``use_ci``, decided on whole confidence intervals."""
-        return self.root.decide(_Ctx(env, use_ci, self.text))
+    def evaluate(self, env: Mapping[str, Quantity], *, use_ci: bool = False,
+                 sizes: Mapping[str, int] | None = None) -> Outcome:
+        """The truth on ``env``; with ``use_ci``, decided on whole confidence intervals.
+
+        ``sizes``: the sample size n of measurements that have one, quoted in the reason
+        (``cer 0.2 ratio (n=1240) < 5 %``)."""
+        return self.root.decide(_Ctx(env, use_ci, self.text, sizes=sizes or {}))
 
     def unit_problems(self, env: Mapping[str, Quantity]) -> list[UnitError]:
         """Every comparison's unit problem on ``env`` (AmbiguousNumber for a bare number beside

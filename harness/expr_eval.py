@@ -16,7 +16,7 @@ import itertools
 import math
 import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 from harness.units import (
     DIMENSIONLESS,
@@ -78,6 +78,7 @@ class _Ctx:
     use_ci: bool
     text: str
     check: bool = False  # units only: value-dependent problems are left to real measurements
+    sizes: Mapping[str, int] = field(default_factory=dict)  # each measurement's n, quoted
 
 
 @dataclass(frozen=True)
@@ -399,8 +400,10 @@ def _straddle(a: Quantity, b: Quantity) -> str:
     return f"CI {interval(ci)} straddles {point.format()}"
 
 
-def _side(node: _Num, original: Quantity, aligned: Quantity) -> str:
+def _side(ctx: _Ctx, node: _Num, original: Quantity, aligned: Quantity) -> str:
     text = original.format() if isinstance(node, _Literal) else f"{node.src} {original.format()}"
+    if isinstance(node, _Name) and node.name in ctx.sizes:
+        text += f" (n={ctx.sizes[node.name]})"
     if aligned.unit != original.unit and original.unit != DIMENSIONLESS:
         text += f" = {Quantity(aligned.value, aligned.unit).format()}"
     return text
@@ -419,4 +422,5 @@ def _compare(ctx: _Ctx, op: str, left: tuple[_Num, Quantity],
             raise ExprError(msg)
     truth = _interval_truth(op, _base(lq, rq), _base(rq, lq))
     note = f" ({_straddle(la, ra)})" if truth is Truth.UNKNOWN else ""
-    return Outcome(truth, f"{_side(ln, lq, la)} {op} {_side(rn, rq, ra)}: {truth.value}{note}")
+    text = f"{_side(ctx, ln, lq, la)} {op} {_side(ctx, rn, rq, ra)}"
+    return Outcome(truth, f"{text}: {truth.value}{note}")

@@ -10,11 +10,14 @@ violated    all hold    CI clear, or no CI asked   FAIL
 holds       one fails   any                        SUSPECT
 violated    one fails   any                        INCONCLUSIVE
 any         all hold    CI straddles threshold     INCONCLUSIVE
-raised, bad input, no measurement                  ERROR
+raised, bad input, no measurement, n = 0, a CI    ERROR
+that does not hold its value (harness.support)
 subject not available                              SKIPPED
 ==========  ==========  =========================  ============
 
 A guard that cannot be decided counts as failing: methodology that cannot be shown is suspect.
+Besides the contract's guards, a measure with a declared ``min_n`` gets the tool's own guard
+``min_n.<measure>`` (harness.support).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from dataclasses import dataclass
 from harness.contracts import Claim
 from harness.expr import ExprError, Truth
 from harness.records import GuardResult, Measurement, Status
+from harness.support import min_n_guards, support_problem
 from harness.units import Quantity, UnitError, parse_unit
 
 __all__ = ["Verdict", "judge", "judge_error", "judge_skipped"]
@@ -63,6 +67,9 @@ def _environment(claim: Claim, subject_id: str,
         if not m.finite:
             return judge_error(f"measurement {m.name} is {m.value} {m.unit}: a non-finite "
                                f"value is an error, never a pass or a fail")
+        problem = support_problem(m)
+        if problem is not None:
+            return judge_error(problem)
         try:
             declared = parse_unit(spec.unit)
             q = m.quantity.to(declared) if parse_unit(m.unit) != declared else m.quantity
@@ -73,10 +80,11 @@ def _environment(claim: Claim, subject_id: str,
     return env
 
 
-def _evaluate_guards(claim: Claim, env: dict[str, Quantity]) -> tuple[GuardResult, ...]:
+def _evaluate_guards(claim: Claim, env: dict[str, Quantity],
+                     sizes: dict[str, int]) -> tuple[GuardResult, ...]:
     results = []
     for guard in claim.guards:
-        outcome = guard.check.evaluate(env, use_ci=False)
+        outcome = guard.check.evaluate(env, use_ci=False, sizes=sizes)
         holds = {Truth.TRUE: True, Truth.FALSE: False, Truth.UNKNOWN: None}[outcome.truth]
         results.append(GuardResult(guard.id, holds, outcome.text))
     return tuple(results)
@@ -95,9 +103,15 @@ def judge(claim: Claim, subject_id: str, measurements: Sequence[Measurement]) ->
     env = _environment(claim, subject_id, measurements)
     if isinstance(env, Verdict):
         return env
+    support = min_n_guards({m.name: m.min_n for m in claim.measures.values()
+                            if m.min_n is not None}, measurements)
+    if isinstance(support, str):
+        return judge_error(support)
     try:
-        guards = _evaluate_guards(claim, env)
-        outcome = claim.predicate.evaluate(env, use_ci=claim.statistics.decide_on_ci)
+        sizes = {m.name: m.n for m in measurements if m.n is not None}
+        guards = support + _evaluate_guards(claim, env, sizes)
+        outcome = claim.predicate.evaluate(env, use_ci=claim.statistics.decide_on_ci,
+                                           sizes=sizes)
     except (ExprError, UnitError) as exc:
         return judge_error(f"cannot evaluate claim {claim.id}: {exc}")
     except (ZeroDivisionError, ValueError, OverflowError) as exc:

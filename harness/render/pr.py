@@ -85,12 +85,18 @@ def _stale_table(change: PrChange) -> Markup | None:
     return md_table(["claim", "subject", "verdict", "why stale"], rows) if rows else None
 
 
+def _sizes(record: Record) -> str:
+    """``cer_a n=1240; cer_b n=1288``: the sample each measurement rests on (DESIGN rule 13)."""
+    return "; ".join(f"{m.name} n={m.n}" for m in record.measurements if m.n is not None) or "—"
+
+
 def _new_table(change: PrChange) -> Markup | None:
     records = change.new_records[-NEW_ROWS:]
     rows = [[stamp(r.created), _code(r.claim), _code(r.subject), r.kind,
-             str(r.verdict) + (f" ({r.hypothesis})" if r.hypothesis else ""), _code(r.id)]
+             str(r.verdict) + (f" ({r.hypothesis})" if r.hypothesis else ""), _sizes(r),
+             _code(r.id)]
             for r in reversed(records)]
-    return md_table(["recorded", "claim", "subject", "kind", "verdict", "record"],
+    return md_table(["recorded", "claim", "subject", "kind", "verdict", "n", "record"],
                     rows) if rows else None
 
 

@@ -46,7 +46,7 @@ def ms(loss: float = 11.55, unit: str = "nats", n: int = 500,
        ci: tuple[float, float] = (-0.03, -0.01)) -> list[Measurement]:
     return [Measurement("val_loss", loss, unit), Measurement("vocab_size", 151643, "count"),
             Measurement("n_examples", n, "count"),
-            Measurement("delta", -0.02, "ratio", ci=ci, ci_level=0.95)]
+            Measurement("delta", (ci[0] + ci[1]) / 2, "ratio", ci=ci, ci_level=0.95)]
 
 
 def test_pass_quotes_both_numbers_in_nats(claim: Claim) -> None:

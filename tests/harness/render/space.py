@@ -109,7 +109,8 @@ class Space:
         ms = None
         if measurements is not None:
             ms = tuple(Measurement(n, v[0], v[1], ci=v[2] if len(v) > 2 else None,  # type: ignore[misc]
-                                   ci_level=0.95 if len(v) > 2 else None)
+                                   ci_level=0.95 if len(v) > 2 and v[2] else None,
+                                   n=v[3] if len(v) > 3 else None)
                        for n, v in measurements.items())
         created: datetime = BASE_TIME + timedelta(hours=hours)
         rec = make_record(claim, subject, verdict=verdict, created=created, role=role,
@@ -125,7 +126,7 @@ class Space:
 
 def toy_ms(mean: float, n: int = 40) -> dict[str, Any]:
     return {"n_lines": (float(n), "count"),
-            "mean_line_bytes": (mean, "bytes", (mean - 1, mean + 1))}
+            "mean_line_bytes": (mean, "bytes", (mean - 1, mean + 1), n)}
 
 
 def lm_ms(nll: float, vocab: float = 2048.0, unk: float = 0.00012) -> dict[str, Any]:

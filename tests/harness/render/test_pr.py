@@ -95,6 +95,16 @@ def test_step_summary_is_appended(repo: tuple[Space, git.Repo], tmp_path: Path,
     assert "1 new record(s)" in text
 
 
+def test_new_evidence_shows_the_sample_each_record_rests_on(
+        repo: tuple[Space, git.Repo], tmp_path: Path) -> None:
+    space, _r = repo
+    space.append(space.record("TOY-TEXT-NOT-TINY", "few-lines", hours=1,
+                              measurements=toy_ms(21.0, n=7)))
+    out = tmp_path / "pr.md"
+    main(["pr", "--root", str(space.root), "--base", "HEAD", "--output", str(out)])
+    assert r"| PASS | mean\_line\_bytes n=7 |" in out.read_text()
+
+
 def test_unknown_ref_is_a_usage_error(repo: tuple[Space, git.Repo],
                                       capsys: pytest.CaptureFixture[str]) -> None:
     space, _ = repo

@@ -53,7 +53,7 @@ def test_area_readme_shows_the_ledger(tmp_path: Path) -> None:
     assert rows[0] == ["claim", "subject", "role", "verdict", "key measurements", "recorded", "age"]
     by_subject = {r[1]: r for r in rows[1:]}
     assert by_subject["short-lines"][3] == "PASS"
-    assert by_subject["short-lines"][4] == "n_lines 40; mean_line_bytes 22 bytes [21, 23]"
+    assert by_subject["short-lines"][4] == "n_lines 40; mean_line_bytes 22 bytes [21, 23] (n=40)"
     assert by_subject["short-lines"][5] == "2026-11-01 14:00 UTC"
     assert by_subject["short-lines"][6] == "3 h"  # against the newest record (17:00), not now
     assert by_subject["few-lines"][3] == "SUSPECT"
