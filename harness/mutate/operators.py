@@ -9,8 +9,11 @@ Two layers of the operator library live here (input mutants, which need the live
   negated whole).
 - measurement mutants change what a falsifier recorded, as a defect in its code would:
   ``swap-unit:nats->bits`` (and ``bits->nats``, ``ratio->percent``, ``percent->ratio``) relabels
-  the unit of every measurement the claim judges in that unit, value unchanged; ``zero-n`` records
-  every non-count measurement the predicate reads with ``n = 0`` (a rate over nothing).
+  the unit of every measurement the claim judges in that unit, value unchanged (the right number
+  under the wrong name); ``value-in:bits`` (and the other three) keeps the declared unit but
+  records the number as computed in the other one (log2 where ln was meant: "ln(151643) =
+  17.21"; a percentage written as a ratio); ``zero-n`` records every non-count measurement the
+  predicate reads with ``n = 0`` (a rate over nothing).
 
 What "killed" means is written beside each class in :func:`kill_rule` and docs/INTERNALS.md.
 """
@@ -152,6 +155,20 @@ def _relabel(names: set[str], old: str, new: str) -> Transform:
     return apply
 
 
+def _rescale(names: set[str], old: str, new: str) -> Transform:
+    scale = parse_unit(old).factor / parse_unit(new).factor
+
+    def apply(ms: Sequence[Measurement]) -> list[Measurement]:
+        out = []
+        for m in ms:
+            if m.name in names and parse_unit(m.unit).name == old:
+                ci = None if m.ci is None else (m.ci[0] * scale, m.ci[1] * scale)
+                m = replace(m, value=m.value * scale, ci=ci)
+            out.append(m)
+        return out
+    return apply
+
+
 def _zero_n(names: set[str]) -> Transform:
     def apply(ms: Sequence[Measurement]) -> list[Measurement]:
         return [replace(m, n=0) if m.name in names else m for m in ms]
@@ -169,8 +186,11 @@ def measurement_mutants(claim: Claim) -> list[tuple[Mutant, Transform]]:
         if names:
             shown = ", ".join(sorted(names))
             out.append((Mutant(f"swap-unit:{old}->{new}", "swap-unit", Layer.MEASUREMENT,
-                               f"{shown} recorded in {new} with the value in {old}"),
+                               f"{shown} labelled {new}, the value still in {old}"),
                         _relabel(names, old, new)))
+            out.append((Mutant(f"value-in:{new}", "value-in", Layer.MEASUREMENT,
+                               f"{shown} computed in {new}, labelled {old}"),
+                        _rescale(names, old, new)))
     rates = {n for n in claim.predicate.names() & set(claim.measures)
              if claim.measures[n].unit != "count"}
     if rates:

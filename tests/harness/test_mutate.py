@@ -94,7 +94,7 @@ def test_short(evidence, subject, workspace):
     texts = _measure(evidence, subject, workspace)
     evidence.measure("rate", sum(len(t) < 30 for t in texts) / len(texts), unit="ratio",
                      n=len(texts))
-    evidence.measure("loss", 0.5, unit="nats", n=len(texts))
+    evidence.measure("loss", 0.8, unit="nats", n=len(texts))
 
 
 @pytest.mark.claim("TOY-VACUOUS")
@@ -189,7 +189,7 @@ def test_vacuous_claim_lets_mutants_survive(reports: dict[str, object]) -> None:
 
 
 def test_unit_swap_survives_an_upper_bound_in_nats(reports: dict[str, object]) -> None:
-    """0.5 nats relabelled bits is 0.35 nats: still below 1 nats; nothing cross-checks it."""
+    """0.8 nats relabelled bits is 0.55 nats: still below 1 nats; nothing cross-checks it."""
     assert _outcomes(reports["TOY-EVAL-SHORT"])["swap-unit:nats->bits"] is Outcome.SURVIVED
 
 
@@ -322,7 +322,18 @@ def test_measurement_mutants_touch_only_what_the_claim_reads(tmp_path: Path) -> 
         """))
     claim = load_contracts(tmp_path)["GEN"]
     ids = [m.id for m, _ in measurement_mutants(claim)]
-    assert ids == ["swap-unit:nats->bits", "swap-unit:ratio->percent", "zero-n"]
+    assert ids == ["swap-unit:nats->bits", "value-in:bits", "swap-unit:ratio->percent",
+                   "value-in:percent", "zero-n"]
     swap = dict((m.id, t) for m, t in measurement_mutants(claim))["swap-unit:ratio->percent"]
     ms = [Measurement("share", 0.5, "ratio"), Measurement("bits_shown", 1.0, "bits")]
     assert [m.unit for m in swap(ms)] == ["percent", "bits"]
+    rescale = dict((m.id, t) for m, t in measurement_mutants(claim))["value-in:percent"]
+    assert [(m.value, m.unit) for m in rescale(ms)] == [(50.0, "ratio"), (1.0, "bits")]
+
+
+def test_a_log2_loss_recorded_as_nats_is_killed(reports: dict[str, object]) -> None:
+    """loss 0.8 nats computed in bits is 1.15 "nats", over max_loss 1 nats: FAIL, killed."""
+    result = next(r for r in reports["TOY-EVAL-SHORT"].results  # type: ignore[attr-defined]
+                  if r.mutant.id == "value-in:bits")
+    assert result.outcome is Outcome.KILLED
+    assert result.verdicts == (("toy-pair", "FAIL"),)
