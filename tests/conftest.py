@@ -2,4 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
+
 pytest_plugins = ["pytester"]
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_keys(tmp_path_factory: pytest.TempPathFactory,
+                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test signs with, or trusts, the keys of the machine it runs on, and none sees CI's
+    CI=true (which makes the gate require signatures): tests that need either set them."""
+    monkeypatch.setenv("FALSIFY_KEY_DIR", str(tmp_path_factory.mktemp("no-keys")))
+    for name in ("FALSIFY_SIGNING_KEY", "FALSIFY_TRUSTED_KEYS", "CI"):
+        monkeypatch.delenv(name, raising=False)

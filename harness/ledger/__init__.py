@@ -2,11 +2,14 @@
 
 Write with :class:`LedgerWriter` (one segment per writer), read with :class:`Ledger` (indexed
 ``latest()``, ``history()``, ``get()``, ``records()``), check with :func:`verify`, and decide
-freshness with :func:`staleness`. ``docs/INTERNALS.md`` describes the file format.
+freshness with :func:`staleness`. Each writer signs its segment's head with its key
+(:mod:`harness.ledger.signing`); :func:`check_signatures` names dropped, altered and forged
+records, unknown keys and unsigned segments. ``docs/INTERNALS.md`` describes the file formats.
 """
 
 from harness.ledger.query import UNVERIFIABLE, Evidence, Ledger, Summary, is_stale, staleness
 from harness.ledger.segment import SEGMENT_SUFFIX, LedgerError, is_live, segment_paths
+from harness.ledger.signing import check_signatures
 from harness.ledger.store import (
     Durability,
     LedgerWriter,
@@ -30,6 +33,7 @@ __all__ = [
     "Problem",
     "Repair",
     "Summary",
+    "check_signatures",
     "is_live",
     "is_stale",
     "merge",

@@ -20,6 +20,11 @@ leaves every earlier record intact and at most one torn last line, which ``verif
   session's records, which a re-run recreates.
 - ``fsync="record"``: fsync after every record (and of the folder when the segment is created):
   each returned record is on disk, at the cost of one disk flush per record.
+
+Signature. A writer with a key (``signer``; by default the one :func:`keys.default_signer`
+finds, else none and the segment stays unsigned) re-signs its segment's head into
+``<segment>.sig`` after every append (:mod:`harness.ledger.signing`), so a writer killed at any
+moment leaves at most its last record unsigned, which ``verify`` names.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
+from harness.ledger.keys import Signer, default_signer
 from harness.ledger.segment import (
     SEGMENT_SUFFIX,
     LedgerError,
@@ -44,6 +50,7 @@ from harness.ledger.segment import (
     segment_paths,
     split_lines,
 )
+from harness.ledger.signing import HeadTracker, sig_path, signed_size, write_signature
 from harness.records import Record
 
 __all__ = ["Durability", "LedgerWriter", "MergeReport", "Repair", "merge", "repair_torn_tail"]
@@ -60,6 +67,14 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _stamp() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
 
@@ -68,7 +83,8 @@ class LedgerWriter:
     """Appends sealed records to this writer's own segment under ``ledger_dir``."""
 
     def __init__(self, ledger_dir: Path, session: str, worker: str = "main", *,
-                 fsync: Durability = "close") -> None:
+                 fsync: Durability = "close",
+                 signer: Signer | Literal["default"] | None = "default") -> None:
         if fsync not in ("close", "record"):
             msg = f"fsync must be 'close' or 'record', not {fsync!r}"
             raise ValueError(msg)
@@ -86,6 +102,15 @@ class LedgerWriter:
         self._closed = False
         self._broken: str | None = None
         self._lock = threading.Lock()
+        self._signer = signer
+        self._head: HeadTracker | None = None
+
+    @property
+    def signer(self) -> Signer | None:
+        """The key this writer signs with (found on first use), or None: unsigned."""
+        if self._signer == "default":
+            self._signer = default_signer()
+        return self._signer
 
     def __enter__(self) -> LedgerWriter:
         return self
@@ -103,11 +128,14 @@ class LedgerWriter:
         """Seal ``record`` onto this segment's chain, write it as one line, return it sealed."""
         with self._lock:
             self._check_usable()
+            signer = self.signer  # found before anything is written: a key error writes nothing
             sealed, data = self._encode(record)
             fd = self._fd if self._fd is not None else self._open()
             self._write(fd, data, sealed)
             if self.fsync == "record":
                 os.fsync(fd)
+            if signer is not None:
+                self._sign(signer, data, sealed)
             self._prev = sealed.hash
             self.count += 1
             return sealed
@@ -157,11 +185,29 @@ class LedgerWriter:
             self._release()
             raise LedgerError(self._broken) from exc
 
+    def _sign(self, signer: Signer, data: bytes, record: Record) -> None:
+        path = self.path
+        if path is None:
+            return
+        if self._head is None:
+            self._head = HeadTracker(path.name, self.session, self.worker)
+        head = self._head.add(data, record.hash)
+        try:
+            write_signature(path, head, signer, fsync=self.fsync == "record")
+        except OSError as exc:
+            self._broken = (f"{sig_path(path)}: signing record {record.id} failed ({exc}); it is "
+                            f"written but unsigned; fix the cause (disk space?) and re-run, "
+                            f"which opens a new segment")
+            self._release()
+            raise LedgerError(self._broken) from exc
+
     def close(self) -> None:
-        """fsync the segment and its folder and drop the lock. Idempotent."""
+        """fsync the segment, its signature and its folder, and drop the lock. Idempotent."""
         with self._lock:
             if self._fd is not None:
                 os.fsync(self._fd)
+                if self._head is not None and self.path is not None:
+                    _fsync_file(sig_path(self.path))
                 self._release()
                 _fsync_dir(self.ledger_dir)
             self._closed = True
@@ -212,8 +258,16 @@ def _copy_atomic(src: Path, dst: Path) -> None:
     os.replace(tmp, dst)
 
 
+def _merge_signature(src: Path, dst: Path) -> None:
+    """Bring the source segment's signature along unless the destination's covers as much."""
+    src_sig, dst_sig = sig_path(src), sig_path(dst)
+    if src_sig.is_file() and (not dst_sig.exists() or signed_size(dst_sig) < signed_size(src_sig)):
+        _copy_atomic(src_sig, dst_sig)
+
+
 def merge(src_dir: Path, dst_dir: Path) -> MergeReport:
-    """Union of two ledgers into ``dst_dir``: copy the segments it lacks (``falsify ledger merge``).
+    """Union of two ledgers into ``dst_dir``: copy the segments it lacks (``falsify ledger merge``)
+    and their signatures.
 
     A segment present in both is kept when identical, replaced when the source copy is the
     destination's copy plus appended records, and refused when the two diverge. Every conflict
@@ -224,6 +278,7 @@ def merge(src_dir: Path, dst_dir: Path) -> MergeReport:
     for name, action in plan.items():
         if action != "keep":
             _copy_atomic(Path(src_dir) / name, dst_dir / name)
+        _merge_signature(Path(src_dir) / name, dst_dir / name)
     _fsync_dir(dst_dir)
     by = {a: tuple(n for n, act in plan.items() if act == a) for a in ("copy", "extend", "keep")}
     return MergeReport(by["copy"], by["extend"], by["keep"])

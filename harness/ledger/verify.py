@@ -3,7 +3,8 @@
 Per line: valid JSON, a schema version this falsify reads, valid against
 ``harness/schema/record.schema.json``, a hash that recomputes, canonical form, and a ``prev`` that
 names the record before it in the segment. Per segment: a torn last line (its writer was killed
-mid-append). Across segments: duplicate ids, amendments naming records that do not exist or that
+mid-append). With trusted keys, each segment's signature (``harness.ledger.signing``). Across
+segments: duplicate ids, amendments naming records that do not exist or that
 are about another claim or subject, and records of claims the contracts no longer hold.
 
 Everything found is returned; nothing is skipped and nothing is changed.
@@ -17,8 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.ledger.keys import PublicKey
+from harness.ledger.problem import Problem
 from harness.ledger.schema import SCHEMA_PATH, record_schema
 from harness.ledger.segment import body_hash, is_live, line_hash_ok, segment_paths, split_lines
+from harness.ledger.signing import check_signatures
 from harness.records import RECORD_SCHEMA_VERSION, canonical_json
 
 __all__ = ["SCHEMA_PATH", "Problem", "verify"]
@@ -33,21 +37,6 @@ _FIX_EDITED = ("records are only ever appended by falsify; restore this segment 
                "editing a line")
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with the ledger: where, which record, what, and the fix."""
-
-    path: Path
-    line: int | None
-    record_id: str | None
-    message: str
-    fix: str
-
-    def __str__(self) -> str:
-        where = str(self.path) if self.line is None else f"{self.path}:{self.line}"
-        return f"{where}: {self.message} (fix: {self.fix})"
-
-
 @dataclass
 class _Seen:
     """What the per-line pass remembers for the cross-segment checks."""
@@ -58,16 +47,22 @@ class _Seen:
     claims: list[tuple[Path, int, str, str]] = field(default_factory=list)
 
 
-def verify(ledger_dir: Path, known_claims: set[str] | None = None) -> list[Problem]:
+def verify(ledger_dir: Path, known_claims: set[str] | None = None,
+           trusted_keys: dict[str, PublicKey] | None = None, *,
+           require_signed: bool = False) -> list[Problem]:
     """Every problem in the ledger under ``ledger_dir``, by file and line; empty when sound.
 
     ``known_claims``: the claim ids the contracts hold; records of any other claim are reported.
+    ``trusted_keys``: check segment signatures too (:func:`signing.check_signatures`): every
+    tampering, and unsigned segments or tails when ``require_signed``.
     """
     problems: list[Problem] = []
     seen = _Seen()
     for path in segment_paths(Path(ledger_dir)):
         problems.extend(_verify_segment(path, seen))
     problems.extend(_cross_checks(seen, known_claims))
+    if trusted_keys is not None:
+        problems.extend(check_signatures(Path(ledger_dir), trusted_keys, require=require_signed))
     return sorted(problems, key=lambda p: (str(p.path), p.line or 0))
 
 
