@@ -142,11 +142,16 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from harness.ledger import verify
+    from harness.signing_cli import verify_signatures
 
     ws = _workspace(args)
+    if args.attestation:
+        from harness.attest_cli import verify_attestation
+
+        return verify_attestation(ws, args)
     known = set(_contracts(ws).claims)
     folder = Path(args.ledger) if args.ledger else ws.ledger_dir
-    problems = verify(folder, known)
+    problems = verify(folder, known) + verify_signatures(ws, args, folder)
     for p in problems:
         print(str(p))
     if problems:
@@ -165,17 +170,24 @@ def cmd_gate(args: argparse.Namespace) -> int:
         wanted = required_claims(contracts, args.milestone or (), args.claim or ())
     except GateUsageError as exc:
         raise UsageFailure(str(exc)) from None
-    result = evaluate_gate(_status_report(ws, args, wanted, contracts, strict=True))
+    report = _status_report(ws, args, wanted, contracts, strict=True)
+    result = evaluate_gate(report)
+    from harness.signing_cli import gate_signatures
+
+    unsigned = gate_signatures(ws, args, report)  # signature errors, each with its fix
     if args.json:
-        print(json.dumps({"ok": result.ok, "claims": list(result.claims),
-                          "problems": [r.to_json() for r in result.problems]},
-                         indent=2, sort_keys=True))
+        print(json.dumps({"ok": result.ok and not unsigned, "claims": list(result.claims),
+                          "problems": [r.to_json() for r in result.problems],
+                          "signatures": unsigned}, indent=2, sort_keys=True))
     else:
         if result.problems:
             print(result.table())
             print()
+        print("".join(f"{line}\n" for line in unsigned), end="")
         print(result.summary())
-    return result.exit_code
+        if unsigned:
+            print(f"gate: FAIL — {len(unsigned)} signature problem(s) listed above")
+    return max(result.exit_code, EXIT_PROBLEMS if unsigned else EXIT_OK)
 
 
 def cmd_contracts_check(args: argparse.Namespace) -> int:
@@ -252,6 +264,8 @@ def cmd_amend(args: argparse.Namespace) -> int:
     writer = LedgerWriter(ledger.ledger_dir, session, "amend")
     try:
         sealed = writer.append(amendment)
+    except LedgerError as exc:
+        raise UsageFailure(str(exc)) from None
     finally:
         writer.close()
     print(f"record {sealed.id} amends {original.id} ({original.claim} on {original.subject}): "
@@ -281,7 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands: list[tuple[str, str, Callable[[argparse.Namespace], int]]] = [
         ("status", "latest verdict of every claim and subject, STALE marks, ship %%", cmd_status),
         ("show", "one claim and its evidence history", cmd_show),
-        ("verify", "check the ledger: chain, schema, torn lines, duplicates", cmd_verify),
+        ("verify", "check the ledger: chain, schema, torn lines, duplicates, signatures",
+         cmd_verify),
         ("gate", "exit 0 only when required claims have fresh PASS evidence", cmd_gate),
     ]
     for name, text, fn in commands:
@@ -291,6 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
         if name in ("status", "show", "gate"):
             p.add_argument("--json", action="store_true", help="machine-readable output")
     sub.choices["show"].add_argument("claim", help="claim id")
+    sub.choices["verify"].add_argument("--attestation", metavar="FILE",
+                                       help="check a `falsify attest` envelope instead")
     sub.choices["gate"].add_argument("--milestone", action="append", help="require a milestone")
     sub.choices["gate"].add_argument("--claim", action="append", help="require a claim")
     contracts = sub.add_parser("contracts", help="contract tools")
@@ -334,7 +351,8 @@ def _load_extensions() -> None:
 
     if _EXTENSIONS:
         return
-    for module in ("harness.render.cli", "harness.bisect_cli", "harness.mutate.cli"):
+    for module in ("harness.render.cli", "harness.bisect_cli", "harness.mutate.cli",
+                   "harness.signing_cli", "harness.attest_cli"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:
