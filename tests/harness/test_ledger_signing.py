@@ -117,6 +117,16 @@ def test_signature_is_dsse_over_the_segment_head(tmp_path: Path) -> None:
     assert head.head == records_of(path)[-1].hash
 
 
+def test_burst_of_appends_is_signed_whole_at_close(tmp_path: Path) -> None:
+    """Re-signing is throttled during a burst; the signature at close covers every record."""
+    with LedgerWriter(tmp_path, "s", "w", signer=ALICE) as writer:
+        for i in range(50):
+            writer.append(forged_pass(offset=i))
+    assert writer.path is not None
+    assert segment_trust(writer.path, TRUSTED).signed == 50
+    assert check_signatures(tmp_path, TRUSTED) == []
+
+
 def test_writer_without_key_leaves_an_unsigned_segment(tmp_path: Path) -> None:
     path = write_segment(tmp_path, 2, None)
     assert not sig_path(path).exists()
@@ -126,7 +136,7 @@ def test_writer_without_key_leaves_an_unsigned_segment(tmp_path: Path) -> None:
 
 def test_killed_writer_leaves_its_last_record_unsigned(tmp_path: Path) -> None:
     """A writer killed between appending a record and signing it: the tail is named."""
-    with LedgerWriter(tmp_path, "s", "w", signer=ALICE) as writer:
+    with LedgerWriter(tmp_path, "s", "w", signer=ALICE, fsync="record") as writer:
         for i in range(3):
             writer.append(forged_pass(offset=i))
         assert writer.path is not None
