@@ -306,10 +306,16 @@ def gate_problems(ledger_dir: Path, trusted: dict[str, PublicKey],
     warnings: list[Problem] = []
     for t in trusts.values():
         (errors if t.tampered else warnings).extend(t.problems)
+    uncovered: dict[Path, list[tuple[int, str]]] = {}
     for segment, line, rid in relied:
         found = trusts.get(Path(segment).name)
         if found is not None and not found.tampered and line > found.signed:
-            errors.append(Problem(Path(segment), line, rid, "the gate relies on this record and "
-                                  "no trusted signature covers it", "re-run its falsifier with "
-                                  f"a signing key; {HOW_TO_ADD}"))
+            uncovered.setdefault(Path(segment), []).append((line, rid))
+    for segment, rows in sorted(uncovered.items()):
+        rows.sort()
+        lines = ", ".join(str(n) for n, _ in rows[:8]) + (", …" if len(rows) > 8 else "")
+        errors.append(Problem(segment, rows[0][0], rows[0][1] if len(rows) == 1 else None,
+                              f"the gate relies on {len(rows)} record(s) here (line {lines}) "
+                              f"that no trusted signature covers", "re-run their falsifiers "
+                              f"with a signing key; {HOW_TO_ADD}"))
     return errors, warnings
