@@ -1,11 +1,18 @@
 """Client of a repair gate over real HTTP, and the launcher of the demo gate process.
 
-Failure modes map onto verdicts:
+Every request has a total deadline (``timeout_s``: connect, send, headers and body together) and
+a cap on the answer's size (``max_response_bytes``), so no gate can hold a falsifier or fill its
+memory. Failure modes map onto verdicts:
 
-* the gate cannot be reached (refused, timed out, 503) after the retries:
+* the gate cannot be reached (refused, no route, 503) after the retries:
   :class:`GateUnavailable`, a :class:`~harness.workspace.SubjectUnavailable`, so SKIPPED;
-* the gate answers, but not what the protocol says (not JSON, wrong shape, an HTTP error,
-  rows out of order): :class:`GateProtocolError`, so ERROR;
+* the gate answers, but not what the protocol says: a :class:`GateProtocolError`, so ERROR,
+  one class per failure, each naming the endpoint, the limit and the fix:
+  :class:`GateTimeout` (not complete by the deadline: a stall or a slow drip),
+  :class:`GateOversize`, :class:`GateShortRead`, :class:`GateReset` (reset after the retries),
+  :class:`GateGarbled` (not HTTP), :class:`GateHTTPError` (not 200),
+  :class:`GateContentType` (not JSON by its header), :class:`GateBadJSON`, and the plain
+  :class:`GateProtocolError` for JSON of the wrong shape or rows out of order;
 * the demo gate process does not come up: :class:`GateLaunchError`, so ERROR (a demo that
   cannot start is a harness fault, not a missing subject).
 
@@ -24,27 +31,36 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
+from harness.runs import bounded_http as bh
 from harness.workspace import SubjectSpec, SubjectUnavailable, Workspace
 
 __all__ = [
+    "MAX_RESPONSE_BYTES",
+    "GateBadJSON",
     "GateClient",
+    "GateContentType",
     "GateEndpoint",
+    "GateGarbled",
+    "GateHTTPError",
     "GateLaunchError",
+    "GateOversize",
     "GateProcess",
     "GateProtocolError",
+    "GateReset",
     "GateResult",
+    "GateShortRead",
+    "GateTimeout",
     "GateUnavailable",
     "load_gate_endpoint",
 ]
 
 BATCH = 200
+MAX_RESPONSE_BYTES = 8 * 1024 * 1024  # 200 rows of answers are about 100 KB
 
 
 class GateUnavailable(SubjectUnavailable):
@@ -53,6 +69,38 @@ class GateUnavailable(SubjectUnavailable):
 
 class GateProtocolError(ValueError):
     """The gate answered something the protocol does not allow (ERROR)."""
+
+
+class GateTimeout(GateProtocolError):
+    """The answer was not complete within the total deadline (ERROR)."""
+
+
+class GateOversize(GateProtocolError):
+    """The answer is larger than the size cap (ERROR)."""
+
+
+class GateShortRead(GateProtocolError):
+    """The connection closed before the declared body was complete (ERROR)."""
+
+
+class GateReset(GateProtocolError):
+    """The connection was reset on every attempt (ERROR)."""
+
+
+class GateGarbled(GateProtocolError):
+    """The bytes are not an HTTP answer (ERROR)."""
+
+
+class GateHTTPError(GateProtocolError):
+    """An HTTP status other than 200 (and 503, which is retried) (ERROR)."""
+
+
+class GateContentType(GateProtocolError):
+    """A 200 answer whose Content-Type is not JSON (ERROR)."""
+
+
+class GateBadJSON(GateProtocolError):
+    """A 200 JSON answer whose body is not JSON (ERROR)."""
 
 
 class GateLaunchError(RuntimeError):
@@ -68,54 +116,81 @@ class GateResult:
     reason: str
 
 
+_FIXES: dict[type[bh.HttpFailure], tuple[type[GateProtocolError], str]] = {
+    bh.HttpTimeout: (GateTimeout, "the gate is stalled or too slow: fix it, or raise timeout_s "
+                                  "in its subject table"),
+    bh.HttpOversize: (GateOversize, "the gate answers far more than 200 rows need: fix it, or "
+                                    "raise max_response_bytes in its subject table"),
+    bh.HttpShortRead: (GateShortRead, "the gate died or cut its answer: check its logs"),
+    bh.HttpReset: (GateReset, "the gate drops connections: check its logs and its load"),
+    bh.HttpMalformed: (GateGarbled, "the url does not point at an HTTP gate: fix url"),
+}
+
+
 class GateClient:
-    """JSON over HTTP with per-request timeouts and bounded retries with backoff."""
+    """JSON over HTTP: a total deadline and a size cap per request, bounded retries."""
 
     def __init__(self, url: str, *, timeout_s: float = 10.0, retries: int = 3,
-                 backoff_s: float = 0.2) -> None:
+                 backoff_s: float = 0.2, max_response_bytes: int = MAX_RESPONSE_BYTES) -> None:
         self.url = url.rstrip("/")
         self.timeout_s = timeout_s
         self.retries = retries
         self.backoff_s = backoff_s
+        self.limits = bh.HttpLimits(timeout_s, max_response_bytes)
 
-    def _once(self, path: str, body: bytes | None) -> tuple[int, bytes]:
-        req = urllib.request.Request(self.url + path, data=body, method=(
-            "POST" if body is not None else "GET"), headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
-                return int(resp.status), resp.read()
-        except urllib.error.HTTPError as exc:
-            return int(exc.code), exc.read()
+    def _once(self, path: str, body: bytes | None) -> bh.HttpAnswer:
+        return bh.request(self.url + path, "POST" if body is not None else "GET", body,
+                          {"Content-Type": "application/json"}, self.limits)
 
     def _request(self, path: str, payload: Any = None) -> Any:
         body = None if payload is None else json.dumps(payload, ensure_ascii=False).encode()
-        last = ""
+        last: bh.HttpFailure | str = ""
         for attempt in range(self.retries + 1):
             if attempt:
                 time.sleep(self.backoff_s * 2 ** (attempt - 1))
             try:
-                status, data = self._once(path, body)
-            except (OSError, urllib.error.URLError) as exc:  # refused, reset, timed out
-                last = f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
+                answer = self._once(path, body)
+            except (bh.HttpUnreachable, bh.HttpReset) as exc:  # transient: try again
+                last = exc
                 continue
-            if status == 503:
+            except bh.HttpFailure as exc:
+                raise self._error(path, exc) from None
+            if answer.status == 503:
                 last = "503 Service Unavailable"
                 continue
-            return self._decode(path, status, data)
+            return self._decode(path, answer)
+        if isinstance(last, bh.HttpReset):
+            raise self._error(path, last, f" on all {self.retries + 1} attempt(s)")
         msg = (f"repair gate at {self.url} did not answer {path} after {self.retries + 1} "
                f"attempt(s) ({last}); start the gate or fix its url in the workspace config")
         raise GateUnavailable(msg)
 
-    def _decode(self, path: str, status: int, data: bytes) -> Any:
+    def _error(self, path: str, exc: bh.HttpFailure, tries: str = "") -> GateProtocolError:
+        cls, fix = _FIXES[type(exc)]
+        limit = f" (limit: {exc.limit})" if exc.limit else ""
+        return cls(f"repair gate at {self.url}{path}: {exc.what}{tries}{limit}; {fix}")
+
+    def _decode(self, path: str, answer: bh.HttpAnswer) -> Any:
+        data = answer.body
         snippet = data[:200].decode("utf-8", "replace")
-        if status != 200:
-            msg = f"repair gate at {self.url}{path} answered HTTP {status}: {snippet!r}"
-            raise GateProtocolError(msg)
+        where = f"repair gate at {self.url}{path}"
+        if answer.status != 200:
+            fix = ("the gate failed: check its logs" if answer.status >= 500 else
+                   "the gate refused the request: check the url and the gate's version")
+            msg = f"{where} answered HTTP {answer.status}: {snippet!r}; {fix}"
+            raise GateHTTPError(msg)
+        if answer.content_type.split(";")[0].strip().lower() != "application/json":
+            msg = (f"{where} answered Content-Type {answer.content_type or '(none)'!r}, not "
+                   f"application/json: {snippet!r}; the url does not point at a repair gate")
+            raise GateContentType(msg)
         try:
             return json.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
-            msg = f"repair gate at {self.url}{path} answered non-JSON: {snippet!r}"
-            raise GateProtocolError(msg) from None
+            msg = f"{where} answered non-JSON: {snippet!r}"
+            raise GateBadJSON(msg) from None
+        except RecursionError:  # json recurses once per nesting level
+            msg = f"{where} answered JSON nested too deep to read: {snippet[:60]!r}"
+            raise GateBadJSON(msg) from None
 
     def health(self) -> dict[str, Any]:
         """GET /health; GateProtocolError unless it says status ok."""
@@ -267,7 +342,9 @@ def load_gate_endpoint(spec: SubjectSpec, workspace: Workspace) -> GateEndpoint:
     opts = spec.options
     if "url" in opts:
         client = GateClient(str(opts["url"]), timeout_s=float(opts.get("timeout_s", 10.0)),
-                            retries=int(opts.get("retries", 3)))
+                            retries=int(opts.get("retries", 3)),
+                            max_response_bytes=int(opts.get("max_response_bytes",
+                                                            MAX_RESPONSE_BYTES)))
         return GateEndpoint(client.url, client, inputs, None, client.health())
     process = GateProcess(spec.path("lexicon"), str(opts.get("policy", "lexicon")))
     client = GateClient(process.url)

@@ -10,6 +10,12 @@ binds 127.0.0.1, prints the port it bound on the first line of stdout, and serve
     answer ``{"results": [{"feat_id", "proposal", "accepted", "repaired_words", "reason"}]}``
     in request order. A malformed request gets 400 with ``{"error": "..."}``.
 
+Hostile clients cannot pin it: a request (headers and body) must arrive within
+``request_deadline_s`` (408, or the connection closed, when it does not); ``Content-Length`` must
+be one plain decimal number (400 otherwise, 411 when missing, no chunked bodies); a body over
+``max_body_bytes`` gets 413 unread; at most ``max_connections`` are served at once (503 beyond).
+Every error answer closes the connection, so a half-read body never poisons the next request.
+
 The repair model (one line each, all learnt from the lexicon file, one word per line, built
 from the N'Ko training corpus):
 
@@ -32,8 +38,11 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 import os
+import re
+import socket
 import sys
 import threading
 import time
@@ -46,12 +55,17 @@ from typing import Any
 
 from rapidfuzz.distance import Levenshtein
 
-__all__ = ["MAX_BODY_BYTES", "MAX_ROWS", "POLICIES", "Lexicon", "Proposal", "main", "make_server",
-           "propose"]
+from harness.runs.bounded_http import DeadlineReader
+
+__all__ = ["MAX_BODY_BYTES", "MAX_CONNECTIONS", "MAX_ROWS", "POLICIES", "REQUEST_DEADLINE_S",
+           "Lexicon", "Proposal", "main", "make_server", "propose"]
 
 POLICIES = ("lexicon", "accept-all")
 MAX_ROWS = 1000
 MAX_BODY_BYTES = 16 * 1024 * 1024
+REQUEST_DEADLINE_S = 10.0
+MAX_CONNECTIONS = 64
+_LENGTH = re.compile(r"[0-9]{1,15}")
 _BOW, _EOW = "\x02", "\x03"  # word-boundary marks for bigrams; never in text
 
 
@@ -150,18 +164,37 @@ class _Handler(BaseHTTPRequestHandler):
     server: _GateServer
     protocol_version = "HTTP/1.1"
 
+    def setup(self) -> None:
+        self.deadline = time.monotonic() + self.server.request_deadline_s
+        super().setup()
+        # every read waits only until the request's deadline, so a slow drip cannot pin us
+        self.rfile = io.BufferedReader(DeadlineReader(self.connection, lambda: self.deadline))
+
+    def handle_one_request(self) -> None:
+        self.deadline = time.monotonic() + self.server.request_deadline_s
+        super().handle_one_request()  # a read past the deadline closes the connection
+
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: a parent that does not drain stderr must never block the gate."""
 
     def _send(self, status: int, payload: dict[str, Any]) -> None:
         data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        if status != 200:
+            self.close_connection = True
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            if status != 200:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:  # the client left (reset, timed out): nothing to answer
+            self.close_connection = True
 
     def do_GET(self) -> None:
+        if self.headers.get("Content-Length") or self.headers.get("Transfer-Encoding"):
+            self.close_connection = True  # a body we do not read must not become a request
         if self.path != "/health":
             self._send(404, {"error": f"no such path {self.path}; try GET /health"})
             return
@@ -169,18 +202,57 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, {"status": "ok", "policy": self.server.policy,
                          "lexicon_words": len(lex.words), "lexicon_sha256": lex.sha256})
 
+    def _length(self) -> int | None:
+        """The body's length, or None after answering 400, 411 or 413."""
+        if self.headers.get("Transfer-Encoding") is not None:
+            self._send(400, {"error": "Transfer-Encoding is not accepted; send Content-Length"})
+            return None
+        values = self.headers.get_all("Content-Length") or []
+        if not values:
+            self._send(411, {"error": "Content-Length is required"})
+            return None
+        texts = {v.strip() for v in values}
+        if len(texts) != 1 or not _LENGTH.fullmatch(next(iter(texts))):
+            shown = ", ".join(repr(v) for v in values)[:100]
+            self._send(400, {"error": f"Content-Length {shown} is not one decimal number"})
+            return None
+        length = int(next(iter(texts)))
+        limit = self.server.max_body_bytes
+        if length > limit:
+            self._send(413, {"error": f"body of {length} bytes; send at most {limit}"})
+            return None
+        return length
+
+    def _body(self, length: int) -> bytes | None:
+        """The body, or None after answering 408 (too slow) or 400 (shorter than declared)."""
+        try:
+            data = self.rfile.read(length)
+        except TimeoutError:
+            self._send(408, {"error": f"the request did not arrive within "
+                                      f"{self.server.request_deadline_s:g} s"})
+            return None
+        except OSError:
+            self.close_connection = True
+            return None
+        if len(data) < length:
+            self._send(400, {"error": f"body of {len(data)} bytes, shorter than its "
+                                      f"Content-Length {length}"})
+            return None
+        return data
+
     def do_POST(self) -> None:
         if self.path != "/propose":
+            self.close_connection = True
             self._send(404, {"error": f"no such path {self.path}; try POST /propose"})
             return
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY_BYTES:
-            self._send(413, {"error": f"body of {length} bytes; send at most {MAX_BODY_BYTES}"})
+        length = self._length()
+        body = None if length is None else self._body(length)
+        if body is None:
             return
         try:
-            rows = _parse_rows(json.loads(self.rfile.read(length).decode("utf-8")))
-        except (ValueError, UnicodeDecodeError) as exc:
-            self._send(400, {"error": str(exc)})
+            rows = _parse_rows(json.loads(body.decode("utf-8")))
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            self._send(400, {"error": f"{type(exc).__name__}: {exc}"[:300]})
             return
         results = []
         for fid, text in rows:
@@ -192,19 +264,52 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _GateServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # the listen backlog: a burst of clients waits, not SYN-retries
 
-    def __init__(self, port: int, lexicon: Lexicon, policy: str) -> None:
+    def __init__(self, port: int, lexicon: Lexicon, policy: str, *, request_deadline_s: float,
+                 max_body_bytes: int, max_connections: int) -> None:
         self.lexicon = lexicon
         self.policy = policy
+        self.request_deadline_s = request_deadline_s
+        self.max_body_bytes = max_body_bytes
+        self.slots = threading.BoundedSemaphore(max_connections)
         super().__init__(("127.0.0.1", port), _Handler)
 
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.slots.acquire(blocking=False):  # full: say so at once, pin nothing
+            _refuse_busy(request)
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
 
-def make_server(lexicon: Lexicon, policy: str, port: int = 0) -> ThreadingHTTPServer:
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+
+def _refuse_busy(sock: socket.socket) -> None:
+    body = b'{"error": "the gate is serving its maximum of connections; retry"}'
+    head = (f"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+    try:
+        sock.settimeout(1.0)
+        sock.sendall(head + body)
+    except OSError:
+        pass
+
+
+def make_server(lexicon: Lexicon, policy: str, port: int = 0, *,
+                request_deadline_s: float = REQUEST_DEADLINE_S,
+                max_body_bytes: int = MAX_BODY_BYTES,
+                max_connections: int = MAX_CONNECTIONS) -> ThreadingHTTPServer:
     """A gate bound to 127.0.0.1:``port`` (0: an ephemeral port), not yet serving."""
     if policy not in POLICIES:
         msg = f"unknown gate policy {policy!r}; choose one of {', '.join(POLICIES)}"
         raise ValueError(msg)
-    return _GateServer(port, lexicon, policy)
+    return _GateServer(port, lexicon, policy, request_deadline_s=request_deadline_s,
+                       max_body_bytes=max_body_bytes, max_connections=max_connections)
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -222,6 +327,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0, help="0 binds an ephemeral port")
     parser.add_argument("--lexicon", type=Path, required=True, help="one word per line")
     parser.add_argument("--policy", choices=POLICIES, default="lexicon")
+    parser.add_argument("--request-deadline-s", type=float, default=REQUEST_DEADLINE_S,
+                        help="a request (headers and body) must arrive within this (408)")
+    parser.add_argument("--max-body-bytes", type=int, default=MAX_BODY_BYTES,
+                        help="larger bodies get 413 unread")
+    parser.add_argument("--max-connections", type=int, default=MAX_CONNECTIONS,
+                        help="connections served at once; more get 503")
     parser.add_argument("--exit-with-parent", action="store_true",
                         help="exit when the launching process dies")
     args = parser.parse_args(argv)
@@ -230,7 +341,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                      f"(harness.demo.bundles) or pass a file of one word per line")
     if args.exit_with_parent:
         _exit_with_parent(os.getppid())
-    server = make_server(Lexicon.from_file(args.lexicon), args.policy, args.port)
+    server = make_server(Lexicon.from_file(args.lexicon), args.policy, args.port,
+                         request_deadline_s=args.request_deadline_s,
+                         max_body_bytes=args.max_body_bytes, max_connections=args.max_connections)
     print(server.server_address[1], flush=True)
     try:
         server.serve_forever()

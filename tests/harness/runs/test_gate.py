@@ -114,6 +114,7 @@ class _Scripted(BaseHTTPRequestHandler):
         self.rfile.read(length)
         status, body = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
         self.send_response(status)
+        self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)

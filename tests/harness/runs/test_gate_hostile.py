@@ -1,0 +1,180 @@
+"""The gate client against hostile servers on real loopback sockets: every failure is its own
+error naming the endpoint, the limit and the fix, within the deadline, with bounded memory; and
+the falsifier that meets one records ERROR."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from harness.runs.gate_client import (
+    GateBadJSON,
+    GateClient,
+    GateContentType,
+    GateGarbled,
+    GateHTTPError,
+    GateOversize,
+    GateProtocolError,
+    GateReset,
+    GateShortRead,
+    GateTimeout,
+    GateUnavailable,
+)
+from tests.harness.runs.hostile import (
+    answer_head,
+    drip,
+    hostile_server,
+    read_request,
+    reset,
+)
+
+HEALTH = b'{"status": "ok"}'
+
+
+def slow_body(conn: socket.socket) -> None:
+    read_request(conn)
+    conn.sendall(answer_head(length=len(HEALTH) + 1000))
+    drip(conn, HEALTH + b" " * 1000, 0.1)
+
+
+def slow_head(conn: socket.socket) -> None:
+    read_request(conn)
+    drip(conn, answer_head(length=len(HEALTH)) + HEALTH, 0.1)
+
+
+def silent(conn: socket.socket) -> None:
+    read_request(conn)
+    time.sleep(10)
+
+
+def huge_declared(conn: socket.socket) -> None:
+    read_request(conn)
+    conn.sendall(answer_head(length=300 * 1024 * 1024))
+    conn.sendall(b"[" * 65536)
+
+
+def huge_streamed(conn: socket.socket) -> None:
+    """300 MB of '[' without a Content-Length: the old client read it whole, then recursed."""
+    read_request(conn)
+    conn.sendall(answer_head())
+    block = b"[" * (1 << 20)
+    for _ in range(300):
+        conn.sendall(block)
+
+
+def deep_json(conn: socket.socket) -> None:
+    read_request(conn)
+    body = b"[" * 200_000 + b"]" * 200_000
+    conn.sendall(answer_head(length=len(body)) + body)
+
+
+def garbage(conn: socket.socket) -> None:
+    read_request(conn)
+    conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
+
+
+def resets(conn: socket.socket) -> None:
+    read_request(conn)
+    reset(conn)
+
+
+def truncated(conn: socket.socket) -> None:
+    read_request(conn)
+    conn.sendall(answer_head(length=100) + HEALTH[:10])
+
+
+def answers(status: str, body: bytes, content_type: str = "application/json") -> Callable[
+        [socket.socket], None]:
+    def behaviour(conn: socket.socket) -> None:
+        read_request(conn)
+        conn.sendall(answer_head(status, len(body), content_type) + body)
+    return behaviour
+
+
+CASES = [
+    ("slow-drip body", slow_body, GateTimeout, ["within 1 s", "total deadline 1 s per request",
+                                                "raise timeout_s"]),
+    ("slow-drip head", slow_head, GateTimeout, ["within 1 s", "raise timeout_s"]),
+    ("silent", silent, GateTimeout, ["within 1 s"]),
+    ("300 MB declared", huge_declared, GateOversize, ["declares 314,572,800 bytes",
+                                                      "limit: 1,048,576 bytes",
+                                                      "raise max_response_bytes"]),
+    ("300 MB streamed", huge_streamed, GateOversize, ["went past 1,048,576 bytes"]),
+    ("JSON nested 200,000 deep", deep_json, GateBadJSON, ["nested too deep"]),
+    ("not HTTP", garbage, GateGarbled, ["not an HTTP answer", "fix url"]),
+    ("reset", resets, GateReset, ["reset", "on all 2 attempt(s)", "check its logs"]),
+    ("truncated", truncated, GateShortRead, ["closed after 10 of the body's declared bytes"]),
+    ("HTTP 500", answers("500 Oops", b"boom"), GateHTTPError,
+     ["answered HTTP 500", "check its logs"]),
+    ("HTML", answers("200 OK", b"<html/>", "text/html"), GateContentType,
+     ["Content-Type 'text/html'", "does not point at a repair gate"]),
+    ("bad JSON", answers("200 OK", b"{nope"), GateBadJSON, ["non-JSON"]),
+]
+
+
+@pytest.mark.parametrize(("name", "behaviour", "error", "words"), CASES,
+                         ids=[c[0] for c in CASES])
+def test_each_hostile_answer_is_its_own_error_within_the_deadline(
+        name: str, behaviour: Callable[[socket.socket], None], error: type[Exception],
+        words: list[str]) -> None:
+    with hostile_server(behaviour) as url:
+        client = GateClient(url, timeout_s=1.0, retries=1, backoff_s=0.01,
+                            max_response_bytes=1 << 20)
+        start = time.monotonic()
+        with pytest.raises(error) as info:
+            client.health()
+        took = time.monotonic() - start
+    assert isinstance(info.value, GateProtocolError)  # so the verdict is ERROR
+    text = str(info.value)
+    assert text.startswith(f"repair gate at {url}/health: ") or f"at {url}/health" in text
+    for word in words:
+        assert word in text, text
+    assert took < 3.5, f"{name} held the client {took:.1f} s"
+
+
+def test_refused_is_still_unavailable_not_an_error() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}"
+    with pytest.raises(GateUnavailable, match="after 2 attempt"):
+        GateClient(url, retries=1, backoff_s=0.01, timeout_s=1.0).health()
+
+
+def test_memory_stays_bounded_on_a_300_mb_answer() -> None:
+    """The old client read 300 MB whole, then json recursed into a RecursionError."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with hostile_server(huge_streamed) as url, pytest.raises(GateOversize):
+        GateClient(url, timeout_s=5.0, retries=0).health()
+    grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert grown_kib < 64 * 1024  # the 8 MiB cap, plus buffers: not 300 MB
+
+
+def _workspace(root: Path, url: str) -> None:
+    from tests.harness.runs.kit import make_bundle
+    from tests.harness.runs.test_falsifiers_live import workspace
+
+    bundle = make_bundle(root / "runs" / "nqo")
+    gate = {"kind": "gate-endpoint", "url": url, "path": str(bundle), "retries": 0,
+            "timeout_s": 1.0}
+    workspace(root, "agp", {"demo-gate-lexicon": gate, "demo-gate-accept-all": gate})
+
+
+def test_a_slow_drip_gate_is_an_error_verdict_in_the_falsifier(
+        pytester: pytest.Pytester) -> None:
+    with hostile_server(slow_body) as url:
+        _workspace(pytester.path, url)
+        result = pytester.runpytest("falsifiers", "-m", "live", "-p", "no:randomly")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(["*AGP-ACCEPTED-WORSE-ZERO*demo-gate-lexicon*ERROR*"])
+    segments = list((pytester.path / "evidence" / "ledger").glob("*.jsonl"))
+    records = [json.loads(line) for seg in segments for line in seg.read_text().splitlines()]
+    assert {r["verdict"] for r in records} == {"ERROR"}
+    assert all("GateTimeout" in " ".join(r["reasons"]) or "within 1 s" in " ".join(r["reasons"])
+               for r in records)
