@@ -331,6 +331,14 @@ def test_measurement_mutants_touch_only_what_the_claim_reads(tmp_path: Path) -> 
     assert [(m.value, m.unit) for m in rescale(ms)] == [(50.0, "ratio"), (1.0, "bits")]
 
 
+def test_a_rate_over_nothing_is_killed(reports: dict[str, object]) -> None:
+    """loss recorded with n = 0: the tool judges a value over nothing ERROR, so zero-n dies."""
+    result = next(r for r in reports["TOY-EVAL-SHORT"].results  # type: ignore[attr-defined]
+                  if r.mutant.id == "zero-n")
+    assert result.outcome is Outcome.KILLED
+    assert result.verdicts == (("toy-pair", "ERROR"),)
+
+
 def test_a_log2_loss_recorded_as_nats_is_killed(reports: dict[str, object]) -> None:
     """loss 0.8 nats computed in bits is 1.15 "nats", over max_loss 1 nats: FAIL, killed."""
     result = next(r for r in reports["TOY-EVAL-SHORT"].results  # type: ignore[attr-defined]
