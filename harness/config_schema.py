@@ -46,7 +46,7 @@ def config_problems(data: Any, path: Path, prefix: Sequence[str] = ()) -> list[s
         return [f"{where} must be a table, got {_shown(data)}; write it as a TOML table"]
     validator = jsonschema.Draft202012Validator(config_schema())
     problems: set[str] = set()
-    for err in validator.iter_errors(data):
+    for err in validator.iter_errors(data):  # descends only as deep as the schema does
         for leaf in _leaves(err):
             problems.add(_message(leaf, path, prefix))
     return sorted(problems)

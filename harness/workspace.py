@@ -103,12 +103,22 @@ def _checked(data: Any, path: Path, prefix: tuple[str, ...]) -> dict[str, Any]:
     return checked
 
 
+_MAX_CONFIG_BYTES = 1 << 20
+
+
 def _load_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
+            data = fh.read(_MAX_CONFIG_BYTES + 1)
+        if len(data) > _MAX_CONFIG_BYTES:
+            msg = f"{path}: over the {_MAX_CONFIG_BYTES:,}-byte limit for a config file"
+            raise WorkspaceError(msg)
+        return tomllib.loads(data.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         msg = f"{path}: not valid TOML ({exc}); fix the syntax"
+        raise WorkspaceError(msg) from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        msg = f"{path}: arrays or tables nested too deep to read; flatten them"
         raise WorkspaceError(msg) from None
 
 

@@ -68,6 +68,21 @@ def test_bad_toml_names_the_file(tmp_path: Path) -> None:
         Workspace.discover(tmp_path)
 
 
+@pytest.mark.parametrize(("text", "words"), [
+    ("a = " + "[" * 5000 + "]" * 5000 + "\n", "nested too deep to read"),
+    ("subjects = " + "[" * 200 + "]" * 200 + "\n", "subjects must be a table"),
+    ("x = " + "{a = " * 5000 + "1" + "}" * 5000 + "\n", "nested too deep to read"),
+    ("a = '" + "x" * (1 << 20) + "'\n", "over the 1,048,576-byte limit"),
+    ("a = '\udcff'", "not valid TOML"),
+])
+def test_hostile_toml_is_a_named_error(tmp_path: Path, text: str, words: str) -> None:
+    write_toyspace(tmp_path)
+    (tmp_path / "falsify.toml").write_bytes(text.encode("utf-8", "surrogateescape"))
+    with pytest.raises(WorkspaceError, match=r"falsify\.toml") as info:
+        Workspace.discover(tmp_path)
+    assert words in str(info.value)
+
+
 def test_no_workspace(tmp_path: Path) -> None:
     with pytest.raises(WorkspaceError, match="no falsify workspace"):
         Workspace.discover(tmp_path)
