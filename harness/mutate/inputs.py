@@ -18,7 +18,12 @@ Operators by subject kind:
   ``nan-rows`` writes NaN for the cer_edits of every tenth row of run a (an exporter that wrote
   a failed decode as NaN); ``empty-input`` leaves both runs with no row.
 
-Other kinds (models, corpora, matrices, endpoints, fault suites) have no input operator yet:
+- ``corpus`` (token shards, each mutated with its sidecar): ``halve-shards`` keeps the first half
+  of every shard's ids; ``corrupt-ids`` writes the largest id of the dtype over every hundredth
+  id (a shard written against another vocabulary, or a torn write); ``empty-input`` leaves every
+  shard empty.
+
+Other kinds (models, matrices, endpoints, fault suites) have no input operator yet:
 their claims get contract and measurement mutants only, and the report says so.
 """
 
@@ -30,6 +35,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+
+import numpy as np
 
 from harness.mutate.operators import Layer, Mutant
 from harness.workspace import SubjectSpec, Workspace
@@ -191,9 +198,55 @@ def _pair_mutants(spec: SubjectSpec) -> list[InputMutant]:
     return out
 
 
+# --- token corpora --------------------------------------------------------------------------
+
+
+def _corrupt(ids: Any) -> Any:
+    out = ids.copy()
+    out[::100] = np.iinfo(out.dtype).max
+    return out
+
+
+_CORPUS_OPS: tuple[tuple[str, str, Callable[[Any], Any]], ...] = (
+    ("halve-shards", "every shard cut to its first half of ids", lambda ids: ids[: len(ids) // 2]),
+    ("corrupt-ids", "every 100th id of every shard overwritten with the dtype's largest id",
+     _corrupt),
+    ("empty-input", "every shard emptied (n = 0)", lambda ids: ids[:0]),
+)
+
+
+def _corpus_mutants(ws: Workspace, spec: SubjectSpec) -> list[InputMutant]:
+    corpus = ws.resolve(spec.id)
+    out = []
+    for op, words, edit in _CORPUS_OPS:
+        def make(scratch: Path, edit: Callable[[Any], Any] = edit,
+                 op: str = op) -> dict[str, dict[str, Any]]:
+            folder = scratch / op
+            folder.mkdir()
+            for shard in corpus.shards:
+                ids = np.asarray(corpus.tokens(shard))
+                mutated = np.ascontiguousarray(edit(ids), dtype=ids.dtype)
+                if shard.suffix == ".npy":
+                    np.save(folder / shard.name, mutated)
+                else:
+                    mutated.tofile(folder / shard.name)
+                side = shard.with_suffix(".json")
+                if side.is_file():
+                    shutil.copy2(side, folder / side.name)
+            entry: dict[str, Any] = {"kind": "corpus", "shards": str(folder)}
+            for key in ("tokenizer", "dtype", "vocab_size", "unk_id"):
+                value = spec.options.get(key)
+                if value is not None:
+                    entry[key] = value if isinstance(value, int) else str(value)
+            return {spec.id: entry}
+        out.append(InputMutant(Mutant(op, op, Layer.INPUT, words), spec.id, make, (spec.id,)))
+    return out
+
+
 _BY_KIND: dict[str, Callable[[Workspace, SubjectSpec], list[InputMutant]]] = {
     "lm-eval": _evalset_mutants,
     "bundle-pair": lambda ws, spec: _pair_mutants(spec),
+    "corpus": _corpus_mutants,
 }
 
 

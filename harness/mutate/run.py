@@ -24,7 +24,7 @@ from typing import Any
 
 from harness.bisect.falsifier import fresh_workspace, run_falsifiers
 from harness.contracts import Claim, SubjectRef
-from harness.mutate.inputs import InputMutant, input_mutants
+from harness.mutate.inputs import InputMutant, input_kinds, input_mutants
 from harness.mutate.operators import Layer, Mutant, contract_mutants, measurement_mutants
 from harness.records import Record, Status
 from harness.verdict import judge
@@ -218,7 +218,7 @@ def _input_plan(ws: Workspace, claim: Claim, green: list[tuple[SubjectRef, Recor
         kind, found = input_mutants(ws, subject_id)
         if not found:
             plan.notes.append(f"no input operator for {subject_id} (kind {kind}); input "
-                              f"mutants exist for kinds lm-eval and bundle-pair")
+                              f"mutants exist for kinds {', '.join(input_kinds())}")
         plan.inputs += found
     if not passing:
         plan.notes.append("no subject PASSed at baseline: no input mutant was run")

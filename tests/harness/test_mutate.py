@@ -345,3 +345,86 @@ def test_a_log2_loss_recorded_as_nats_is_killed(reports: dict[str, object]) -> N
                   if r.mutant.id == "value-in:bits")
     assert result.outcome is Outcome.KILLED
     assert result.verdicts == (("toy-pair", "FAIL"),)
+
+
+# --- corpus input mutants --------------------------------------------------------------------
+
+CORPUS_CONTRACT = """\
+area: toy
+claims:
+  - id: TOY-CORPUS
+    title: The shards use the vocabulary
+    statement: Many distinct ids occur, and every id is in the vocabulary.
+    measures:
+      total_tokens: {unit: count}
+      distinct_tokens: {unit: count}
+      out_of_range_ids: {unit: count}
+    params:
+      min_distinct: 50 count
+      min_tokens: 1000 count
+    predicate: distinct_tokens >= min_distinct
+    guards:
+      - id: ids-in-vocabulary
+        check: out_of_range_ids == 0 count
+      - id: enough-tokens
+        check: total_tokens >= min_tokens
+    subjects: [toy-shards]
+    controls:
+      - subject: toy-shards-narrow
+        why: ten distinct ids only
+"""
+
+CORPUS_FALSIFIER = '''\
+import pytest
+
+from harness.metrics.corpus import audit
+
+pytestmark = pytest.mark.live
+
+
+@pytest.mark.claim("TOY-CORPUS")
+def test_corpus(evidence, subject, workspace):
+    result = audit(workspace.resolve(subject.id), progress=False)
+    n = result.total_tokens
+    evidence.measure("total_tokens", n, unit="count")
+    evidence.measure("distinct_tokens", result.distinct_tokens, unit="count", n=n)
+    evidence.measure("out_of_range_ids", result.out_of_range, unit="count", n=n)
+'''
+
+CORPUS_CONFIG = """\
+[project]
+name = "toy"
+version = "0"
+
+[tool.falsify.subjects.toy-shards]
+kind = "corpus"
+shards = "shards"
+vocab_size = 200
+dtype = "uint16"
+
+[tool.falsify.subjects.toy-shards-narrow]
+kind = "corpus"
+shards = "narrow"
+vocab_size = 200
+dtype = "uint16"
+"""
+
+
+def test_corpus_mutants_on_real_shards(tmp_path: Path) -> None:
+    """3,000 ids over 100 distinct: halved (1,500) still passes, so halve-shards survives;
+    corrupt ids break ids-in-vocabulary (SUSPECT); empty shards are a rate over nothing."""
+    import numpy as np
+
+    root = write_toyspace(tmp_path, CORPUS_CONTRACT, CORPUS_FALSIFIER)
+    (root / "pyproject.toml").write_text(CORPUS_CONFIG)
+    for folder, ids in (("shards", np.arange(3000) % 100), ("narrow", np.arange(3000) % 10)):
+        (root / folder).mkdir()
+        ids.astype(np.uint16).tofile(root / folder / "a.bin")
+    ws = Workspace.discover(root)
+    report = mutate_claim(ws, load_contracts(ws.contracts_dir)["TOY-CORPUS"])
+    outcomes = {r.mutant.id: (r.outcome, dict(r.verdicts)) for r in report.results}
+    assert outcomes["halve-shards"] == (Outcome.SURVIVED, {"toy-shards": "PASS"})
+    assert outcomes["corrupt-ids"] == (Outcome.KILLED, {"toy-shards": "SUSPECT"})
+    assert outcomes["empty-input"][0] is Outcome.KILLED
+    assert outcomes["drop-guard:ids-in-vocabulary"][0] is Outcome.SURVIVED  # no control needs it
+    assert (root / "shards" / "a.bin").stat().st_size == 6000  # the real shard is untouched
