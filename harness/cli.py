@@ -45,11 +45,45 @@ def _contracts(ws: Workspace) -> ContractSet:
         raise UsageFailure(msg) from None
 
 
+def _ledger_dir(ws: Workspace, args: argparse.Namespace) -> Path:
+    """The ledger folder to read: checked (harness.ledger.paths), its notes said once."""
+    from harness.ledger.paths import LedgerPathError, ledger_path
+
+    checked = getattr(args, "_ledger_dir", None)
+    if checked is not None:
+        return Path(checked)
+    given = getattr(args, "ledger", None)
+    try:
+        named = "--ledger" if given else (
+            f"`ledger` in {ws.config_path}" if "ledger" in ws.config else None)
+        found = ledger_path(Path(given) if given else ws.ledger_dir, ws.root, named_by=named)
+    except (LedgerPathError, WorkspaceError) as exc:
+        raise UsageFailure(str(exc)) from None
+    for note in found.notes:
+        print(f"falsify {args.command}: {note}", file=sys.stderr)
+    args._ledger_dir = found.folder
+    return found.folder
+
+
 def _ledger(ws: Workspace, args: argparse.Namespace) -> Any:
     from harness.ledger import Ledger
 
-    folder = Path(args.ledger) if getattr(args, "ledger", None) else ws.ledger_dir
-    return Ledger(folder, ws.cache_dir / "ledger-index")
+    return Ledger(_ledger_dir(ws, args), ws.cache_dir / "ledger-index", checks=_checks(ws))
+
+
+def _checks(ws: Workspace) -> tuple[Any, ...]:
+    """Extra per-segment checks every reader and `falsify verify` run (SegmentCheck)."""
+    return ()
+
+
+def _refuse_or_usage(exc: Exception) -> UsageFailure:
+    """A LedgerError as a usage error, except a ledger that does not verify: re-raised, so that
+    ``main`` refuses with exit 1 and every problem's file:line."""
+    from harness.ledger import LedgerTampered
+
+    if isinstance(exc, LedgerTampered):
+        raise exc
+    return UsageFailure(str(exc))
 
 
 def _hasher(ws: Workspace, strict: bool | None = None) -> Any:
@@ -69,7 +103,7 @@ def _status_report(ws: Workspace, args: argparse.Namespace, claim_ids: Sequence[
         return compute_status(contracts, _ledger(ws, args), hasher=_hasher(ws, strict),
                               claim_ids=claim_ids)
     except LedgerError as exc:
-        raise UsageFailure(f"{exc}") from None
+        raise _refuse_or_usage(exc) from None
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -150,8 +184,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
         return verify_attestation(ws, args)
     known = set(_contracts(ws).claims)
-    folder = Path(args.ledger) if args.ledger else ws.ledger_dir
-    problems = verify(folder, known) + verify_signatures(ws, args, folder)
+    folder = _ledger_dir(ws, args)
+    problems = verify(folder, known, checks=_checks(ws)) + verify_signatures(ws, args, folder)
     for p in problems:
         print(str(p))
     if problems:
@@ -163,6 +197,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_gate(args: argparse.Namespace) -> int:
     from harness.gate import GateUsageError, evaluate_gate, required_claims
+    from harness.ledger import LedgerTampered
 
     ws = _workspace(args)
     contracts = _contracts(ws)
@@ -170,7 +205,10 @@ def cmd_gate(args: argparse.Namespace) -> int:
         wanted = required_claims(contracts, args.milestone or (), args.claim or ())
     except GateUsageError as exc:
         raise UsageFailure(str(exc)) from None
-    report = _status_report(ws, args, wanted, contracts, strict=True)
+    try:
+        report = _status_report(ws, args, wanted, contracts, strict=True)
+    except LedgerTampered as exc:
+        return _gate_refuses(exc, args.json)
     result = evaluate_gate(report)
     from harness.signing_cli import gate_signatures
 
@@ -188,6 +226,19 @@ def cmd_gate(args: argparse.Namespace) -> int:
         if unsigned:
             print(f"gate: FAIL — {len(unsigned)} signature problem(s) listed above")
     return max(result.exit_code, EXIT_PROBLEMS if unsigned else EXIT_OK)
+
+
+def _gate_refuses(exc: Any, as_json: bool) -> int:
+    """The gate's answer on a ledger that does not verify: FAIL, naming every file:line."""
+    if as_json:
+        print(json.dumps({"ok": False, "claims": [], "problems": [], "ledger_problems": [
+            {"path": str(p.path), "line": p.line, "record": p.record_id, "message": p.message,
+             "fix": p.fix} for p in exc.problems]}, indent=2, sort_keys=True))
+    else:
+        print("\n".join(str(p) for p in exc.problems))
+        print(f"\ngate: FAIL — the ledger does not verify ({len(exc.problems)} problem(s) "
+              f"above); no verdict is read from it until `falsify verify` passes")
+    return EXIT_PROBLEMS
 
 
 def cmd_contracts_check(args: argparse.Namespace) -> int:
@@ -208,11 +259,13 @@ def cmd_contracts_check(args: argparse.Namespace) -> int:
 
 def cmd_ledger_merge(args: argparse.Namespace) -> int:
     from harness.ledger import LedgerError, merge
+    from harness.ledger.paths import LedgerPathError, ledger_path
 
     ws = _workspace(args)
     try:
-        report = merge(Path(args.source), ws.ledger_dir)
-    except LedgerError as exc:
+        source = ledger_path(Path(args.source), ws.root, named_by="the merge source").folder
+        report = merge(source, ws.ledger_dir)
+    except (LedgerPathError, LedgerError) as exc:
         raise UsageFailure(str(exc)) from None
     print(report)
     return EXIT_OK
@@ -254,6 +307,7 @@ def cmd_amend(args: argparse.Namespace) -> int:
     try:
         original = ledger.get(args.record)
     except (KeyError, LedgerError) as exc:
+        _refuse_or_usage(exc)
         raise UsageFailure(f"no record {args.record!r} in {ledger.ledger_dir}: {exc}") from None
     session = uuid.uuid4().hex
     amendment = replace(
@@ -363,6 +417,8 @@ def _load_extensions() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from harness.ledger import LedgerTampered
+
     _load_extensions()
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -371,6 +427,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageFailure as exc:
         print(f"falsify {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except LedgerTampered as exc:  # every reader refuses: exit 1, every problem's file:line
+        print(f"falsify {args.command}: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
     except BrokenPipeError:  # `falsify status | head` is fine
         sys.stderr.close()
         return code if "code" in locals() else EXIT_OK

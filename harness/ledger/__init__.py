@@ -18,20 +18,24 @@ from harness.ledger.store import (
     merge,
     repair_torn_tail,
 )
-from harness.ledger.verify import SCHEMA_PATH, Problem, verify
+from harness.ledger.trust import LedgerTampered
+from harness.ledger.verify import SCHEMA_PATH, Chain, Problem, SegmentCheck, verify
 
 __all__ = [
     "SCHEMA_PATH",
     "SEGMENT_SUFFIX",
     "UNVERIFIABLE",
+    "Chain",
     "Durability",
     "Evidence",
     "Ledger",
     "LedgerError",
+    "LedgerTampered",
     "LedgerWriter",
     "MergeReport",
     "Problem",
     "Repair",
+    "SegmentCheck",
     "Summary",
     "check_signatures",
     "is_live",

@@ -6,17 +6,25 @@ per record, the id, kind, claim, subject, verdict, created, claim hash, role, ex
 amended id, input hashes, byte offset and length, as dictionary-coded columns (few distinct
 claims and subjects, many records).
 
-Validity: an index is used as-is when the segment's size and mtime_ns match; otherwise the
-segment is read and, when its first ``size`` bytes still hash to the indexed prefix (append-only
-growth, or a fresh checkout that only changed mtimes), only the new tail is parsed. Anything else
-rebuilds the index. The index trusts the segment's content; ``falsify verify`` checks it.
+Verification. An index is built only from bytes that passed ``falsify verify``'s checks of that
+segment (``harness.ledger.verify.check_segment``: JSON, schema, hash, canonical form, chain, tail,
+and any extra :class:`~harness.ledger.verify.SegmentCheck`); a segment with a problem raises
+:class:`~harness.ledger.trust.LedgerTampered` and is never indexed. The same pass that checks a
+line indexes it: no line is parsed twice.
+
+Validity: an index is used as-is when its segment key (``harness.ledger.trust.segment_key``:
+device, inode, size, mtime_ns and ctime_ns, plus the content hash while the segment is recent)
+and the extra checks' fingerprint match; otherwise the segment is read and, when its first
+``size`` bytes still hash to the indexed prefix (append-only growth, or a fresh checkout that only
+changed the stat), only the new bytes are checked and indexed, the chain resuming from the
+indexed last hash. Anything else re-checks and rebuilds the whole segment.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -27,9 +35,10 @@ from harness.ledger.segment import (
     Tail,
     is_live,
     line_hash_ok,
-    split_lines,
     verify_hint,
 )
+from harness.ledger.trust import LedgerTampered, fingerprint
+from harness.ledger.verify import LIVE_TAIL, Chain, Found, SegmentCheck, check_segment
 from harness.records import RECORD_SCHEMA_VERSION, RecordFormatError, Status, migrate
 
 __all__ = ["CODED", "RAW", "SegmentIndex", "Summary", "check_tail", "load_index", "parse_line"]
@@ -49,14 +58,17 @@ def parse_line(raw: bytes, path: Path, line: int) -> dict[str, Any]:
         raise LedgerError(verify_hint(path, line, f"not valid JSON ({exc})")) from None
     if not isinstance(data, dict):
         raise LedgerError(verify_hint(path, line, "a record must be a JSON object"))
+    return _migrated(data, path, line)
+
+
+def _migrated(data: dict[str, Any], path: Path, line: int) -> dict[str, Any]:
     if data.get("schema") != RECORD_SCHEMA_VERSION:
         try:
             data = migrate(data)
         except RecordFormatError as exc:
             msg = f"{path}:{line}: {exc}"
             raise LedgerError(msg) from None
-    record: dict[str, Any] = data
-    return record
+    return data
 
 
 def check_tail(path: Path, tail: Tail) -> dict[str, Any] | None:
@@ -124,14 +136,19 @@ class SegmentIndex:
         self.vocab: list[Any] = []  # str, None, or an input set as [[path, kind, sha256], ...]
         self.cols: dict[str, list[Any]] = {k: [] for k in CODED + RAW}
         self._columns = [self.cols[k] for k in CODED + RAW]
-        self.size = 0  # bytes covered by complete, newline-terminated lines
-        self.mtime_ns = 0
+        self.key = ""  # the segment key (harness.ledger.trust) of the bytes indexed
+        self.checks = ""  # the extra checks' fingerprint the bytes passed
+        self.chain = Chain()  # where the checked, indexed complete lines end
         self.prefix_sha256 = hashlib.sha256(b"").hexdigest()
-        self.covered_rows = 0  # rows persisted; a newline-less complete tail row is not
         self._codes: dict[Hashable, int] = {}
 
     def __len__(self) -> int:
         return len(self.cols["id"])
+
+    @property
+    def size(self) -> int:
+        """Bytes covered by the checked, newline-terminated lines."""
+        return self.chain.size
 
     def code(self, value: Hashable) -> int:
         """The code of a vocabulary value (a string, None, or an input set as tuples)."""
@@ -180,26 +197,16 @@ class SegmentIndex:
         for column, value in zip(self._columns, (*codes, *raw), strict=True):
             column.append(value)
 
-    def extend(self, data: bytes, start: int) -> None:
-        """Index the lines of ``data[start:]`` (``data`` is the whole segment)."""
-        lines, offsets, tail = split_lines(data[start:])
-        first = len(self) + 1
-        for i, (raw, off) in enumerate(zip(lines, offsets, strict=True)):
-            self.add(parse_line(raw, self.path, first + i), start + off, len(raw), first + i)
-        self.size = start + (tail.offset if tail else len(data) - start)
-        self.covered_rows = len(self)
-        self.prefix_sha256 = hashlib.sha256(data[:self.size]).hexdigest()
-        if tail is not None:
-            shifted = Tail(first + len(lines), start + tail.offset, tail.data)
-            record = check_tail(self.path, shifted)
-            if record is not None:
-                self.add(record, shifted.offset, len(tail.data), shifted.line)
+    def add_found(self, found: list[Found]) -> None:
+        """Index records that passed the checks (migrated to this schema version first)."""
+        for f in found:
+            self.add(_migrated(f.data, self.path, f.line), f.offset, f.length, f.line)
 
     def to_json(self) -> dict[str, Any]:
-        n = self.covered_rows
-        return {"format": _FORMAT, "segment": str(self.path.resolve()), "size": self.size,
-                "mtime_ns": self.mtime_ns, "prefix_sha256": self.prefix_sha256,
-                "vocab": self.vocab, "cols": {k: v[:n] for k, v in self.cols.items()}}
+        c = self.chain
+        return {"format": _FORMAT, "segment": str(self.path.resolve()), "key": self.key,
+                "checks": self.checks, "chain": [c.size, c.lines, c.last_hash, c.intact],
+                "prefix_sha256": self.prefix_sha256, "vocab": self.vocab, "cols": self.cols}
 
     @classmethod
     def from_json(cls, path: Path, data: Any) -> SegmentIndex | None:
@@ -212,14 +219,16 @@ class SegmentIndex:
         index._codes = {_hashable(v): i for i, v in enumerate(index.vocab)}
         index.cols = {k: list(data["cols"][k]) for k in CODED + RAW}
         index._columns = [index.cols[k] for k in CODED + RAW]
-        index.size, index.mtime_ns = int(data["size"]), int(data["mtime_ns"])
+        index.key, index.checks = str(data["key"]), str(data["checks"])
+        size, lines, last, intact = data["chain"]
+        index.chain = Chain(int(size), int(lines), None if last is None else str(last),
+                            bool(intact))
         index.prefix_sha256 = str(data["prefix_sha256"])
-        index.covered_rows = len(index)
         return index
 
 
 # Bump when the cached layout changes: a cache of another layout is then never read, only rebuilt.
-INDEX_FORMAT = 2
+INDEX_FORMAT = 3
 
 
 def _cache_file(index_dir: Path, segment: Path) -> Path:
@@ -242,19 +251,28 @@ def _save(index_dir: Path, index: SegmentIndex) -> None:
     write_atomic(_cache_file(index_dir, index.path), text.encode("utf-8"))
 
 
-def load_index(segment: Path, index_dir: Path | None) -> SegmentIndex:
-    """The segment's index: cached when still valid, else extended or rebuilt (and saved)."""
-    st = segment.stat()
+def load_index(segment: Path, index_dir: Path | None, key: str, data: bytes | None = None,
+               checks: Sequence[SegmentCheck] = ()) -> SegmentIndex:
+    """The index of the segment whose key is ``key`` (``harness.ledger.trust.segment_key``; its
+    bytes ``data`` when already read): cached when saved under that key, else its new bytes
+    checked and indexed (and saved). LedgerTampered when a check fails."""
+    tag = fingerprint(checks)
     cached = _read_cached(index_dir, segment)
-    if cached is not None and (cached.size, cached.mtime_ns) == (st.st_size, st.st_mtime_ns):
+    if cached is not None and cached.key == key and cached.checks == tag:
         return cached
-    data = segment.read_bytes()
-    index, start = SegmentIndex(segment), 0
-    if (cached is not None and len(data) >= cached.size
+    data = segment.read_bytes() if data is None else data
+    index = SegmentIndex(segment)
+    if (cached is not None and cached.checks == tag and len(data) >= cached.size
             and hashlib.sha256(data[:cached.size]).hexdigest() == cached.prefix_sha256):
-        index, start = cached, cached.size
-    index.extend(data, start)
-    index.mtime_ns = st.st_mtime_ns if index.size == st.st_size else 0
+        index = cached
+    result = check_segment(segment, data, index.chain, checks)
+    problems = [p for p in result.problems if p.message != LIVE_TAIL]
+    if problems:
+        raise LedgerTampered(problems)
+    index.add_found(result.found)
+    index.chain = result.chain
+    index.prefix_sha256 = hashlib.sha256(data[:result.chain.size]).hexdigest()
+    index.key, index.checks = key, tag
     if index_dir is not None:
         _save(index_dir, index)
     return index

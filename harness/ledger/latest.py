@@ -5,11 +5,12 @@ in the place of the record it corrects: its order is the original's position fol
 own, so it beats the original and every other correction made before it, but not evidence newer
 than the original. The amended record drops out.
 
-Cache. The result is saved beside the segment indexes together with each segment's size and
-mtime. When the ledger has only gained new segments since, and none of their records amends
-anything, only the new segments are read and merged into the saved result: ``falsify status``
-after a session costs the new segment, not the ledger. Anything else recomputes from the
-indexes.
+Cache. The result is saved beside the segment indexes together with each segment's key (the key the
+ledger verified the segment under, ``harness.ledger.trust``: it changes with any byte of the
+segment, so a saved answer never outlives the bytes it came from). When the ledger has only gained
+new segments since, and none of their records amends anything, only the new segments are read and
+merged into the saved result: ``falsify status`` after a session costs the new segment, not the
+ledger. Anything else recomputes from the indexes.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from harness.ledger.index import SegmentIndex, Summary
 
 __all__ = ["Amendments", "latest"]
 
-_FORMAT = 1
+_FORMAT = 2
 Order = tuple[Any, ...]
 Key = tuple[Any, ...]
 Winners = dict[Key, tuple[Order, Summary]]
@@ -119,7 +120,7 @@ def _merge(into: Winners, more: Winners) -> Winners:
 
 @dataclass(frozen=True)
 class _Saved:
-    segments: dict[str, tuple[int, int]]
+    segments: dict[str, str]
     superseded: set[str]
     winners: Winners
 
@@ -131,7 +132,7 @@ def _read(cache: Path | None, tag: str) -> _Saved | None:
         data = json.loads(cache.read_bytes())
         if data.get("format") != _FORMAT or data.get("tag") != tag:
             return None
-        return _Saved({n: (s[0], s[1]) for n, s in data["segments"].items()},
+        return _Saved({str(n): str(k) for n, k in data["segments"].items()},
                       set(data["superseded"]),
                       {tuple(k): (tuple(o), Summary.from_json(s)) for k, o, s in data["winners"]})
     except (OSError, ValueError, KeyError, TypeError):
@@ -145,31 +146,23 @@ def _save(cache: Path, tag: str, saved: _Saved) -> None:
     write_atomic(cache, json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode())
 
 
-def _complete(ixs: list[SegmentIndex], stats: dict[str, tuple[int, int]]) -> bool:
-    """Every index covers its whole segment as stat'ed (no tail, no growth meanwhile)."""
-    return all(ix.size == stats[ix.name][0] and ix.covered_rows == len(ix) for ix in ixs)
-
-
-def latest(paths: list[Path], load: Callable[[Path], SegmentIndex], kind: str,
-           key: tuple[str, ...], cache: Path | None) -> dict[Key, Summary]:
-    """The newest record of ``kind`` per ``key`` (index column names) over the segments."""
-    stats = {}
-    for p in paths:
-        st = p.stat()
-        stats[p.name] = (st.st_size, st.st_mtime_ns)
+def latest(paths: list[Path], keys: dict[str, str], load: Callable[[Path], SegmentIndex],
+           kind: str, key: tuple[str, ...], cache: Path | None) -> dict[Key, Summary]:
+    """The newest record of ``kind`` per ``key`` (index column names) over the segments, whose
+    verified keys are ``keys`` (segment name -> key)."""
     tag = f"{kind}:{','.join(key)}"
     saved = _read(cache, tag)
-    if saved is not None and all(stats.get(n) == s for n, s in saved.segments.items()):
+    if saved is not None and all(keys.get(n) == k for n, k in saved.segments.items()):
         fresh = [load(p) for p in paths if p.name not in saved.segments]
         if not any(t for ix in fresh for t in ix.cols["amends"]):
             found = _scan(fresh, kind, key, Amendments(fresh, saved.superseded))
             winners = _merge(dict(saved.winners), found)
-            if cache is not None and fresh and _complete(fresh, stats):
-                _save(cache, tag, _Saved(stats, saved.superseded, winners))
+            if cache is not None and fresh:
+                _save(cache, tag, _Saved(dict(keys), saved.superseded, winners))
             return {k: s for k, (_, s) in winners.items()}
     ixs = [load(p) for p in paths]
     amend = Amendments(ixs)
     winners = _scan(ixs, kind, key, amend)
-    if cache is not None and _complete(ixs, stats):
-        _save(cache, tag, _Saved(stats, amend.superseded, winners))
+    if cache is not None:
+        _save(cache, tag, _Saved(dict(keys), amend.superseded, winners))
     return {k: s for k, (_, s) in winners.items()}

@@ -9,23 +9,27 @@ out of ``latest()`` and the amending record takes its place in time (it corrects
 it is not newer evidence). Several amendments of one record: the last one appended wins. An
 amendment of an amendment follows the chain to the original.
 
-Reading never skips what it cannot read: a corrupt or torn line, or a record of a newer schema,
-raises :class:`LedgerError` naming ``file:line``. A torn last line of a segment whose writer is
-still running (it holds the segment's lock) is a write in progress and is left out.
+Reading answers only from verified bytes: before its first answer a ``Ledger`` checks every
+segment as ``falsify verify`` does (incrementally: only bytes it has not checked under their
+current key, ``harness.ledger.trust``), and any problem raises :class:`LedgerTampered` naming
+every ``file:line``; nothing is skipped. A torn last line of a segment whose writer is still
+running (it holds the segment's lock) is a write in progress and is left out.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from harness.ledger.index import SegmentIndex, Summary, check_tail, load_index, parse_line
+from harness.ledger.index import SegmentIndex, Summary, load_index, parse_line
 from harness.ledger.latest import latest
 from harness.ledger.segment import LedgerError, segment_paths, split_lines, verify_hint
+from harness.ledger.trust import LedgerTampered, VerifiedCache, fingerprint, segment_key
+from harness.ledger.verify import Ref, SegmentCheck, cross_checks
 from harness.provenance import InputHasher, MissingInputError
 from harness.records import Record, RecordFormatError
 
@@ -39,36 +43,88 @@ UNVERIFIABLE = "unverifiable:"
 
 
 class Ledger:
-    """A read-only view of the ledger under ``ledger_dir``, indexed in ``index_dir`` if given.
+    """A read-only, verified view of the ledger under ``ledger_dir``, indexed in ``index_dir``.
 
-    Segments are listed and indexed once, on first use; ``refresh()`` looks again.
+    Segments are listed, checked and indexed once, on first use; ``refresh()`` looks again.
+    ``checks``: extra per-segment checks (signatures, say) that every read runs with the
+    built-in ones, as ``falsify verify`` does.
     """
 
-    def __init__(self, ledger_dir: Path, index_dir: Path | None = None) -> None:
+    def __init__(self, ledger_dir: Path, index_dir: Path | None = None, *,
+                 checks: Sequence[SegmentCheck] = ()) -> None:
         self.ledger_dir = Path(ledger_dir)
         self.index_dir = index_dir
+        self.checks = tuple(checks)
         self._paths: list[Path] | None = None
         self._loaded: dict[Path, SegmentIndex] = {}
+        self._keys: dict[str, str] | None = None
+        self._read: dict[str, bytes] = {}
 
     @classmethod
     def for_workspace(cls, workspace: Workspace) -> Ledger:
         return cls(workspace.ledger_dir, workspace.cache_dir / "ledger-index")
 
     def refresh(self) -> None:
-        self._paths = None
+        self._paths = self._keys = None
         self._loaded.clear()
+        self._read.clear()
 
     def segments(self) -> list[Path]:
         if self._paths is None:
             self._paths = segment_paths(self.ledger_dir)
         return self._paths
 
-    def _index(self, path: Path) -> SegmentIndex:
+    def _cache(self, name: str) -> Path | None:
+        if self.index_dir is None:
+            return None
+        tag = hashlib.sha256(str(self.ledger_dir.resolve()).encode()).hexdigest()[:16]
+        return self.index_dir / f"{name}-{tag}.json"
+
+    def verified_keys(self) -> dict[str, str]:
+        """Check the ledger (what was not checked under its current key), then each segment's
+        key. LedgerTampered, naming every problem's file:line, when a check fails."""
+        if self._keys is not None:
+            return self._keys
+        keys: dict[str, str] = {}
+        for path in self.segments():
+            keys[path.name], data = segment_key(path, self.checks)
+            if data is not None:
+                self._read[path.name] = data
+        cache = VerifiedCache(self._cache("verified"), self.ledger_dir, fingerprint(self.checks))
+        if cache.keys() != keys:
+            self._check_all(keys)
+            cache.save(keys)
+        self._keys = keys
+        return keys
+
+    def _check_all(self, keys: dict[str, str]) -> None:
+        problems: list[Problem] = []
+        for path in self.segments():
+            try:
+                self._load(path, keys[path.name])
+            except LedgerTampered as exc:
+                problems.extend(exc.problems)
+        if not problems:
+            refs: list[Ref] = [
+                (ix.path, r + 1, rid, str(ix.value("claim", r)), str(ix.value("subject", r)),
+                 ix.cols["amends"][r])
+                for ix in (self._loaded[p] for p in self.segments())
+                for r, rid in enumerate(ix.cols["id"])]
+            problems = cross_checks(refs)
+        if problems:
+            raise LedgerTampered(problems)
+
+    def _load(self, path: Path, key: str) -> SegmentIndex:
         if path not in self._loaded:
-            self._loaded[path] = load_index(path, self.index_dir)
+            self._loaded[path] = load_index(path, self.index_dir, key,
+                                            self._read.pop(path.name, None), self.checks)
         return self._loaded[path]
 
+    def _index(self, path: Path) -> SegmentIndex:
+        return self._load(path, self.verified_keys()[path.name])
+
     def indexes(self) -> list[SegmentIndex]:
+        self.verified_keys()
         return [self._index(p) for p in self.segments()]
 
     def __len__(self) -> int:
@@ -103,16 +159,14 @@ class Ledger:
         return {(k[0], k[1], k[2] or ""): v for k, v in found.items()}
 
     def _latest(self, kind: str, key: tuple[str, ...]) -> dict[tuple[Any, ...], Summary]:
-        cache = None
-        if self.index_dir is not None:
-            tag = hashlib.sha256(str(self.ledger_dir.resolve()).encode()).hexdigest()[:16]
-            cache = self.index_dir / f"latest-{tag}-{kind}.json"
-        return latest(self.segments(), self._index, kind, key, cache)
+        keys = self.verified_keys()
+        return latest(self.segments(), keys, self._index, kind, key, self._cache(f"latest-{kind}"))
 
     # --- full records ------------------------------------------------------------------------
 
     def load(self, summary: Summary) -> Record:
         """The full record behind ``summary``, read at its byte offset."""
+        self.verified_keys()
         with summary.segment.open("rb") as fh:
             fh.seek(summary.offset)
             raw = fh.read(summary.length)
@@ -143,16 +197,18 @@ class Ledger:
 
     def records(self) -> list[Record]:
         """Every record, fully parsed, in ledger order (no index: reads every line)."""
+        self.verified_keys()
         found: list[tuple[str, str, int, Record]] = []
-        for path in segment_paths(self.ledger_dir):
-            found.extend((r.created, path.name, line, r) for line, r in _read_segment(path))
+        for path in self.segments():
+            found.extend((r.created, path.name, line, r)
+                         for line, r in _read_segment(path, self._index(path).size))
         found.sort(key=lambda t: t[:3])
         return [t[3] for t in found]
 
     def verify(self, known_claims: set[str] | None = None) -> list[Problem]:
         from harness.ledger.verify import verify
 
-        return verify(self.ledger_dir, known_claims)
+        return verify(self.ledger_dir, known_claims, self.checks)
 
 
 def _record(data: dict[str, Any], path: Path, line: int) -> Record:
@@ -162,14 +218,11 @@ def _record(data: dict[str, Any], path: Path, line: int) -> Record:
         raise LedgerError(verify_hint(path, line, f"not a valid record ({exc})")) from None
 
 
-def _read_segment(path: Path) -> list[tuple[int, Record]]:
-    lines, _, tail = split_lines(path.read_bytes())
-    out = [(n, _record(parse_line(raw, path, n), path, n)) for n, raw in enumerate(lines, 1)]
-    if tail is not None:
-        data = check_tail(path, tail)
-        if data is not None:
-            out.append((tail.line, _record(data, path, tail.line)))
-    return out
+def _read_segment(path: Path, size: int) -> list[tuple[int, Record]]:
+    """The records on the first ``size`` bytes (the verified, complete lines) of ``path``."""
+    with path.open("rb") as fh:
+        lines, _, _ = split_lines(fh.read(size))
+    return [(n, _record(parse_line(raw, path, n), path, n)) for n, raw in enumerate(lines, 1)]
 
 
 # --- staleness -------------------------------------------------------------------------------

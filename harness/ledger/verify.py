@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from harness.ledger.keys import PublicKey
 from harness.ledger.problem import Problem
@@ -25,7 +26,10 @@ from harness.ledger.segment import body_hash, is_live, line_hash_ok, segment_pat
 from harness.ledger.signing import check_signatures
 from harness.records import RECORD_SCHEMA_VERSION, canonical_json
 
-__all__ = ["SCHEMA_PATH", "Problem", "verify"]
+__all__ = ["LIVE_TAIL", "SCHEMA_PATH", "Chain", "Found", "Problem", "Ref", "SegmentCheck",
+           "SegmentResult", "check_segment", "cross_checks", "ref_of", "verify"]
+
+LIVE_TAIL = "a live session is writing this line now"
 
 # In canonical (sorted) order the top-level "hypothesis" is directly followed by "id".
 _ID = re.compile(rb'"hypothesis":(?:null|"[^"\\]*"),"id":"([^"\\]{1,200})"')
@@ -37,52 +41,113 @@ _FIX_EDITED = ("records are only ever appended by falsify; restore this segment 
                "editing a line")
 
 
-@dataclass
-class _Seen:
-    """What the per-line pass remembers for the cross-segment checks."""
+@dataclass(frozen=True)
+class Chain:
+    """Where a segment's checked prefix ends: its bytes, its lines, and the last line's hash
+    (``intact``: whether that line's own hash recomputed). Checking resumes from here when the
+    segment grows."""
 
-    ids: dict[str, tuple[Path, int]] = field(default_factory=dict)
-    keys: dict[str, tuple[str, str]] = field(default_factory=dict)
-    amends: list[tuple[Path, int, str, str, tuple[str, str]]] = field(default_factory=list)
-    claims: list[tuple[Path, int, str, str]] = field(default_factory=list)
+    size: int = 0
+    lines: int = 0
+    last_hash: str | None = None
+    intact: bool = True
+
+
+@dataclass(frozen=True)
+class Found:
+    """One JSON-object line of a segment: where it is, and the record as stored."""
+
+    line: int
+    offset: int
+    length: int
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SegmentResult:
+    """What checking a segment's bytes from ``start`` found: the problems, every record found
+    (complete lines, then a complete newline-less tail), the chain after the complete lines,
+    and whether the bytes after the last newline are a live writer's line in progress."""
+
+    problems: list[Problem]
+    found: list[Found]
+    chain: Chain
+    live_tail: bool
+
+
+class SegmentCheck(Protocol):
+    """An extra check of each segment's bytes, run wherever the built-in ones run (``verify``
+    and every reader): e.g. the signature over a segment's head.
+
+    ``fingerprint()`` names the check and everything it reads besides the segment (the allowed
+    keys, say): it is part of every cache key, so a change of it re-checks every segment.
+    ``companions(path)``: other files the check reads for that segment (a signature file, say);
+    their bytes are part of the segment's cache key. ``check(path, data, chain)`` gets the whole
+    segment and the chain over its complete lines, and returns its problems.
+    """
+
+    def fingerprint(self) -> str: ...
+    def companions(self, path: Path) -> list[Path]: ...
+    def check(self, path: Path, data: bytes, chain: Chain) -> list[Problem]: ...
 
 
 def verify(ledger_dir: Path, known_claims: set[str] | None = None,
            trusted_keys: dict[str, PublicKey] | None = None, *,
-           require_signed: bool = False) -> list[Problem]:
+           require_signed: bool = False, checks: Sequence[SegmentCheck] = ()) -> list[Problem]:
     """Every problem in the ledger under ``ledger_dir``, by file and line; empty when sound.
 
     ``known_claims``: the claim ids the contracts hold; records of any other claim are reported.
     ``trusted_keys``: check segment signatures too (:func:`signing.check_signatures`): every
     tampering, and unsigned segments or tails when ``require_signed``.
+    ``checks``: extra per-segment checks (:class:`SegmentCheck`), as the readers run them.
     """
     problems: list[Problem] = []
-    seen = _Seen()
+    refs: list[Ref] = []
     for path in segment_paths(Path(ledger_dir)):
-        problems.extend(_verify_segment(path, seen))
-    problems.extend(_cross_checks(seen, known_claims))
+        result = check_segment(path, path.read_bytes(), checks=checks)
+        problems.extend(result.problems)
+        refs.extend(ref_of(path, f.line, f.data) for f in result.found)
+    problems.extend(cross_checks(refs, known_claims))
     if trusted_keys is not None:
         problems.extend(check_signatures(Path(ledger_dir), trusted_keys, require=require_signed))
     return sorted(problems, key=lambda p: (str(p.path), p.line or 0))
 
 
-def _verify_segment(path: Path, seen: _Seen) -> list[Problem]:
-    lines, _, tail = split_lines(path.read_bytes())
+def check_segment(path: Path, data: bytes, start: Chain | None = None,
+                  checks: Sequence[SegmentCheck] = ()) -> SegmentResult:
+    """Check ``data`` (the whole segment) from ``start``: every complete line after it, the
+    tail, and ``checks`` over the whole segment. Records are never parsed twice: the result
+    carries them for the index."""
+    start = start or Chain()
+    lines, offsets, tail = split_lines(data[start.size:])
     problems: list[Problem] = []
-    prev: str | None = None  # the stored hash of the line before
-    prev_intact = True
-    for n, raw in enumerate(lines, 1):
+    found: list[Found] = []
+    prev, prev_intact = start.last_hash, start.intact
+    for i, raw in enumerate(lines):
+        n = start.lines + i + 1
         checked = _check_line(path, n, raw, problems)
         if checked is None:
             prev, prev_intact = None, False
             continue
-        data, intact = checked
-        problems.extend(_check_chain(path, n, data, prev, prev_intact))
-        _remember(seen, path, n, data, problems)
-        prev, prev_intact = data.get("hash"), intact
+        record, intact = checked
+        problems.extend(_check_chain(path, n, record, prev, prev_intact))
+        found.append(Found(n, start.size + offsets[i], len(raw), record))
+        prev, prev_intact = record.get("hash"), intact
+    size = start.size + (tail.offset if tail else len(data) - start.size)
+    chain = Chain(size, start.lines + len(lines), prev if isinstance(prev, str) else None,
+                  prev_intact)
+    live = False
     if tail is not None:
-        problems.extend(_check_tail(path, tail.line, tail.data, seen))
-    return problems
+        line = chain.lines + 1
+        tail_record = line_hash_ok(tail.data)
+        if tail_record is not None:
+            found.append(Found(line, size, len(tail.data), tail_record))
+        else:
+            live = is_live(path)
+        problems.extend(_check_tail(path, line, tail.data, tail_record, live))
+    for check in checks:
+        problems.extend(check.check(path, data, chain))
+    return SegmentResult(problems, found, chain, live)
 
 
 def _record_id(raw: bytes) -> str | None:
@@ -161,15 +226,13 @@ def _check_chain(path: Path, n: int, data: dict[str, Any], prev: str | None,
     return []
 
 
-def _check_tail(path: Path, line: int, raw: bytes, seen: _Seen) -> list[Problem]:
-    data = line_hash_ok(raw)
-    if data is not None:
-        problems = [Problem(path, line, data.get("id"), "the last record lacks its final newline",
-                            f"run `falsify ledger repair {path}`, which appends it")]
-        _remember(seen, path, line, data, problems)
-        return problems
-    if is_live(path):
-        return [Problem(path, line, _record_id(raw), "a live session is writing this line now",
+def _check_tail(path: Path, line: int, raw: bytes, record: dict[str, Any] | None,
+                live: bool) -> list[Problem]:
+    if record is not None:
+        return [Problem(path, line, record.get("id"), "the last record lacks its final newline",
+                        f"run `falsify ledger repair {path}`, which appends it")]
+    if live:
+        return [Problem(path, line, _record_id(raw), LIVE_TAIL,
                         "re-run `falsify verify` after the session ends")]
     node = _NODE.search(raw)
     rerun = f"`pytest '{node.group(1).decode('utf-8', 'replace')}'`" if node else "its falsifier"
@@ -181,41 +244,54 @@ def _check_tail(path: Path, line: int, raw: bytes, seen: _Seen) -> list[Problem]
                     f"{rerun}")]
 
 
-def _remember(seen: _Seen, path: Path, n: int, data: dict[str, Any],
-              out: list[Problem]) -> None:
+# (segment, line, record id, claim, subject, id of the record it amends): what the checks
+# across segments need of each record; the readers build them from the index.
+Ref = tuple[Path, int, str | None, str, str, str | None]
+
+
+def ref_of(path: Path, line: int, data: dict[str, Any]) -> Ref:
     rid = data.get("id")
-    if not isinstance(rid, str):
-        return
-    first = seen.ids.get(rid)
-    if first is not None:
-        out.append(Problem(path, n, rid, f"duplicate record id {rid} (first at "
-                           f"{first[0]}:{first[1]})",
-                           "a segment was copied under a second name or a line duplicated; "
-                           "keep the original segment only (segment names never change)"))
-        return
-    seen.ids[rid] = (path, n)
-    key = (str(data.get("claim")), str(data.get("subject")))
-    seen.keys[rid] = key
-    seen.claims.append((path, n, rid, key[0]))
     amends = data.get("amends")
-    if isinstance(amends, dict) and isinstance(amends.get("record"), str):
-        seen.amends.append((path, n, rid, amends["record"], key))
+    target = amends.get("record") if isinstance(amends, dict) else None
+    return (path, line, rid if isinstance(rid, str) else None, str(data.get("claim")),
+            str(data.get("subject")), target if isinstance(target, str) else None)
 
 
-def _cross_checks(seen: _Seen, known_claims: set[str] | None) -> list[Problem]:
+def cross_checks(refs: Iterable[Ref], known_claims: set[str] | None = None) -> list[Problem]:
+    """Problems across records, in ``refs`` order: duplicate ids, amendments of records that are
+    not in the ledger or are about another claim or subject, records of unknown claims."""
+    ids: dict[str, tuple[Path, int]] = {}
+    keys: dict[str, tuple[str, str]] = {}
     problems: list[Problem] = []
-    for path, n, rid, target, key in seen.amends:
-        if target not in seen.keys:
+    kept: list[Ref] = []
+    for ref in refs:
+        path, n, rid, claim, subject, _ = ref
+        if rid is None:
+            continue
+        first = ids.get(rid)
+        if first is not None:
+            problems.append(Problem(
+                path, n, rid, f"duplicate record id {rid} (first at {first[0]}:{first[1]})",
+                "a segment was copied under a second name or a line duplicated; keep the "
+                "original segment only (segment names never change)"))
+            continue
+        ids[rid] = (path, n)
+        keys[rid] = (claim, subject)
+        kept.append(ref)
+    for path, n, rid, claim, subject, target in kept:
+        if target is None:
+            continue
+        if target not in keys:
             problems.append(Problem(path, n, rid, f"amends record {target}, which is not in the "
                             f"ledger", "merge the segment that holds it (`falsify ledger "
                             "merge`), or append a new amendment naming the right record"))
-        elif seen.keys[target] != key:
-            was = "/".join(seen.keys[target])
+        elif keys[target] != (claim, subject):
+            was = "/".join(keys[target])
             problems.append(Problem(path, n, rid, f"amends record {target} of {was}, but is "
-                            f"itself about {'/'.join(key)}", "append a new amendment with the "
+                            f"itself about {claim}/{subject}", "append a new amendment with the "
                             "claim and subject of the record it corrects"))
     if known_claims is not None:
-        for path, n, rid, claim in seen.claims:
+        for path, n, rid, claim, _, _ in kept:
             if claim not in known_claims:
                 problems.append(Problem(path, n, rid, f"record of claim {claim}, which no "
                                 "contract defines", f"restore claim {claim} in contracts/, or, "

@@ -16,6 +16,8 @@ from harness.cli import (
     _contracts,
     _hasher,
     _ledger,
+    _ledger_dir,
+    _refuse_or_usage,
     _workspace,
 )
 from harness.contracts import ContractSet
@@ -40,7 +42,7 @@ def _view(ws: Workspace, args: argparse.Namespace, contracts: ContractSet) -> An
         return build_view(contracts, ledger, ledger_label=_label(ws, ledger.ledger_dir),
                           cache_dir=ws.cache_dir / "render-history")
     except LedgerError as exc:
-        raise UsageFailure(str(exc)) from None
+        raise _refuse_or_usage(exc) from None
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -71,7 +73,7 @@ def _render(args: argparse.Namespace) -> int:
     view = _view(ws, args, _contracts(ws))
     if cli.EXITS_AT_ONCE:
         _RETAINED[:] = [view]
-    ledger_dir = Path(args.ledger) if args.ledger else ws.ledger_dir
+    ledger_dir = _ledger_dir(ws, args)
     layout = build.Layout(ws.evidence_dir, ledger_dir, ws.paper_dir)
     parts = [args.only] if args.only else list(build.PARTS)
     site_dir = Path(args.site) if args.site else None
@@ -137,7 +139,7 @@ def cmd_paper_check(args: argparse.Namespace) -> int:
         report = compute_status(contracts, ledger, now=datetime.now(UTC), hasher=_hasher(ws))
         latest = {key: ledger.load(s) for key, s in ledger.latest().items()}
     except LedgerError as exc:
-        raise UsageFailure(str(exc)) from None
+        raise _refuse_or_usage(exc) from None
     problems = check_paper(ws.paper_dir, contracts, report, latest)
     for p in problems:
         print(p)
@@ -175,7 +177,7 @@ def _pr(args: argparse.Namespace) -> int:
         known = {s.id for s in snap.ledger.summaries()}
         new = tuple(r for r in ledger.records() if r.id not in known)
     except LedgerError as exc:
-        raise UsageFailure(str(exc)) from None
+        raise _refuse_or_usage(exc) from None
     finally:
         snap.close()
     gate = evaluate_gate(after)

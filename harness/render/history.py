@@ -2,12 +2,13 @@
 
 A render needs the latest records in full (``Ledger.latest()`` and ``Ledger.load``) but of every
 other record only a few fields: id, kind, claim, subject, role, verdict, time, commit and the
-measurements. Parsing 100,000 full records on every render costs seconds, so each segment's rows
-are cached (marshal, flat tuples) in ``<cache>/render-history/`` and reused while the segment's
-size and mtime are unchanged (segments only grow; a closed one never changes again). The cache
-is only a cache: an unreadable one (or one written by another Python) is rebuilt from the
-segment. Lines are read with the ledger's own helpers, so a corrupt or torn line fails here
-exactly as it fails in ``Ledger.records()``.
+measurements. Parsing 100,000 full records on every render costs seconds, so each segment's rows are
+cached (marshal, flat tuples) in ``<cache>/render-history/`` and reused while the segment's key is
+unchanged: the key the ledger verified it under (``harness.ledger.trust.segment_key``), which any
+write to the segment changes, so history never shows bytes other than the verified ones (a render
+verifies the ledger first: ``Ledger.verified_keys``). The cache is only a cache: an unreadable one
+(or one written by another Python) is rebuilt from the segment. Lines are read with the ledger's own
+helpers, so a corrupt or torn line fails here exactly as it fails in ``Ledger.records()``.
 """
 
 from __future__ import annotations
@@ -15,20 +16,20 @@ from __future__ import annotations
 import hashlib
 import marshal
 import math
-import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from harness.atomic import write_atomic
 from harness.ledger.index import check_tail, parse_line
 from harness.ledger.segment import LedgerError, segment_paths, split_lines, verify_hint
+from harness.ledger.trust import segment_key
 from harness.records import Measurement
 
 __all__ = ["Entry", "RawMeasurement", "history_entries", "raw_point"]
 
-_FORMAT = 3
+_FORMAT = 4
 # marshal's format belongs to the interpreter: a cache written by another Python is rebuilt
 _TAG = (_FORMAT, marshal.version, *sys.version_info[:2])
 
@@ -124,44 +125,45 @@ def _cache_file(cache_dir: Path, segment: Path) -> Path:
     return cache_dir / f"{tag}-{segment.stem}.marshal"
 
 
-def _cached(cache_dir: Path, segment: Path, stat: os.stat_result) -> list[tuple[Any, ...]] | None:
+def _cached(cache_dir: Path, segment: Path, key: str) -> list[tuple[Any, ...]] | None:
     try:
         data = marshal.loads(_cache_file(cache_dir, segment).read_bytes())
     except (OSError, ValueError, EOFError, TypeError):
         return None
-    if (not isinstance(data, tuple) or len(data) != 4 or data[0] != _TAG
-            or data[1] != stat.st_size or data[2] != stat.st_mtime_ns
-            or not isinstance(data[3], list)):
+    if (not isinstance(data, tuple) or len(data) != 3 or data[0] != _TAG or data[1] != key
+            or not isinstance(data[2], list)):
         return None
-    rows: list[tuple[Any, ...]] = data[3]
+    rows: list[tuple[Any, ...]] = data[2]
     return rows
 
 
-def _save(cache_dir: Path, segment: Path, stat: os.stat_result,
-          rows: list[tuple[Any, ...]]) -> None:
-    write_atomic(_cache_file(cache_dir, segment),
-                 marshal.dumps((_TAG, stat.st_size, stat.st_mtime_ns, rows)))
+def _save(cache_dir: Path, segment: Path, key: str, rows: list[tuple[Any, ...]]) -> None:
+    write_atomic(_cache_file(cache_dir, segment), marshal.dumps((_TAG, key, rows)))
 
 
-def _segment_rows(segment: Path, cache_dir: Path | None) -> list[tuple[Any, ...]]:
-    stat = segment.stat()
+def _segment_rows(segment: Path, cache_dir: Path | None, key: str) -> list[tuple[Any, ...]]:
     if cache_dir is not None:
-        cached = _cached(cache_dir, segment, stat)
+        cached = _cached(cache_dir, segment, key)
         if cached is not None:
             return cached
     rows, clean = _parse(segment)
     if cache_dir is not None and clean:
-        _save(cache_dir, segment, stat, rows)
+        _save(cache_dir, segment, key, rows)
     return rows
 
 
-def history_entries(ledger_dir: Path, cache_dir: Path | None = None) -> list[Entry]:
-    """Every record's entry in ledger order: (created, segment name, line), as ``records()``."""
+def history_entries(ledger_dir: Path, cache_dir: Path | None = None,
+                    keys: Mapping[str, str] | None = None) -> list[Entry]:
+    """Every record's entry in ledger order: (created, segment name, line), as ``records()``.
+
+    ``keys``: each segment's verified key (``Ledger.verified_keys()``); by default each
+    segment's key now."""
     found: list[tuple[str, str, int, Entry]] = []
     make = Entry._make
     for path in segment_paths(ledger_dir):
         name = path.name
+        key = keys[name] if keys is not None and name in keys else segment_key(path)[0]
         found.extend((row[6], name, n, make(row))
-                     for n, row in enumerate(_segment_rows(path, cache_dir)))
+                     for n, row in enumerate(_segment_rows(path, cache_dir, key)))
     found.sort()  # (created, segment, line) is unique: the entries themselves never compare
     return [t[3] for t in found]

@@ -226,10 +226,9 @@ def _load_latest(ledger: Any, summaries: list[Summary],
                  cache_dir: Path | None) -> dict[str, Record]:
     """The full record behind each summary, by id; kept in ``cache_dir`` between renders.
 
-    A record never changes once written, and a summary names its place (segment, offset) and
-    its id, so a kept record is used as it is; a ledger repair that reuses a place appends a
-    record with another id. Loading 8,000 records from their segments costs about three times
-    reading them back from one pickle."""
+    A kept record is used only while its segment's verified key (which any write to the segment
+    changes) and its place (offset) and id are those of the summary. Loading 8,000 records from
+    their segments costs about three times reading them back from one pickle."""
     if cache_dir is None:
         return {s.id: ledger.load(s) for s in summaries}
     path = cache_dir / "latest-records.pickle"
@@ -242,8 +241,9 @@ def _load_latest(ledger: Any, summaries: list[Summary],
         pass
     used: dict[str, Record] = {}
     by_id: dict[str, Record] = {}
+    keys = ledger.verified_keys()
     for s in summaries:
-        place = f"{s.segment.name}:{s.offset}:{s.id}"
+        place = f"{s.segment.name}:{keys[s.segment.name]}:{s.offset}:{s.id}"
         record = kept.get(place)
         if not isinstance(record, Record) or record.id != s.id:
             record = ledger.load(s)
@@ -261,7 +261,8 @@ def build_view(contracts: ContractSet, ledger: Any, *, ledger_label: str,
     :class:`Entry` (cached per segment in ``cache_dir`` when given, as are the latest
     records themselves).
     """
-    entries = history_entries(ledger.ledger_dir, cache_dir)
+    keys = ledger.verified_keys()  # refuses a ledger that does not verify, before any read
+    entries = history_entries(ledger.ledger_dir, cache_dir, keys)
     newest = parse_created(max(e.created for e in entries)) if entries else None
     latest = ledger.latest()
     by_id = _load_latest(ledger, list(latest.values()), cache_dir)

@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from harness.ledger import Ledger, LedgerError, LedgerWriter, Summary, is_stale, staleness
+from harness.ledger import (
+    Ledger,
+    LedgerError,
+    LedgerTampered,
+    LedgerWriter,
+    Summary,
+    is_stale,
+    staleness,
+)
 from harness.provenance import InputHasher
 from harness.records import Record, Status
 from tests.harness.ledger_factory import BASE_TIME, claim_sha, make_record
@@ -81,15 +89,18 @@ def test_amending_old_evidence_does_not_beat_newer_evidence(tmp_path: Path) -> N
 
 
 def test_amendment_chain_and_missing_target(tmp_path: Path) -> None:
-    """An amendment of an amendment follows the chain; one naming no record is left out."""
+    """An amendment of an amendment follows the chain; one naming no record makes readers
+    refuse (a segment was lost or not merged), naming its file:line, as verify does."""
     base = write(tmp_path, make_record("C", "m", created=at(0)))[0]
     a1 = write(tmp_path, make_record("C", "m", kind="amendment", amends=base.id,
                                      created=at(1)), session="a")[0]
     a2 = write(tmp_path, make_record("C", "m", kind="amendment", amends=a1.id,
                                      created=at(2)), session="b")[0]
+    assert ids(Ledger(tmp_path).latest()) == {("C", "m"): a2.id}
     write(tmp_path, make_record("D", "m", kind="amendment", amends="no-such-record",
                                 created=at(3)), session="c")
-    assert ids(Ledger(tmp_path).latest()) == {("C", "m"): a2.id}
+    with pytest.raises(LedgerTampered, match=r"-c-main\.jsonl:1: amends record no-such-record"):
+        Ledger(tmp_path).latest()
 
 
 def test_history_and_get(tmp_path: Path, index_dir: Path) -> None:
@@ -122,7 +133,7 @@ def test_summaries_match_records(tmp_path: Path, index_dir: Path) -> None:
 
 def test_index_is_reused_extended_and_rebuilt(tmp_path: Path, index_dir: Path) -> None:
     """A warm index answers; a growing segment is parsed from its tail; an edited one is
-    rebuilt; a corrupt index file is ignored."""
+    refused, never answered from the index; a corrupt index file is ignored."""
     ledger_dir = tmp_path / "ledger"
     writer = LedgerWriter(ledger_dir, "live")
     first = writer.append(make_record("C", "m", created=at(0)))
@@ -133,10 +144,12 @@ def test_index_is_reused_extended_and_rebuilt(tmp_path: Path, index_dir: Path) -
     assert writer.path is not None
     text = writer.path.read_bytes()
     writer.path.write_bytes(text.replace(b'"subject":"m"', b'"subject":"q"'))
-    assert set(Ledger(ledger_dir, index_dir).latest()) == {("C", "q")}
+    with pytest.raises(LedgerTampered, match=rf"{writer.path}:1: record .* was altered"):
+        Ledger(ledger_dir, index_dir).latest()
+    writer.path.write_bytes(text)
     for f in index_dir.iterdir():
         f.write_text("{broken")
-    assert set(Ledger(ledger_dir, index_dir).latest()) == {("C", "q")}
+    assert ids(Ledger(ledger_dir, index_dir).latest()) == {("C", "m"): second.id}
 
 
 def test_mtime_only_change_reuses_the_index(tmp_path: Path, index_dir: Path) -> None:
@@ -182,7 +195,7 @@ def test_corrupt_line_fails_reading_with_file_and_line(tmp_path: Path) -> None:
     lines[1] = lines[1][:40]
     seg.write_bytes(b"\n".join(lines))
     for read in (lambda: Ledger(tmp_path).latest(), lambda: Ledger(tmp_path).records()):
-        with pytest.raises(LedgerError, match=rf"{seg}:2: not valid JSON .*falsify verify"):
+        with pytest.raises(LedgerTampered, match=rf"{seg}:2: not valid JSON"):
             read()
 
 

@@ -93,8 +93,8 @@ def test_a_corrupt_ledger_is_an_error_not_an_empty_render(
     space = populated(tmp_path)
     segment = next(space.ledger_dir.glob("*.jsonl"))
     segment.write_bytes(segment.read_bytes() + b"{not json}\n")
-    assert run(tmp_path) == 2
-    assert segment.name in capsys.readouterr().err
+    assert run(tmp_path) == 1  # a check found a problem: refused, not a usage error
+    assert f"{segment.name}:14: not valid JSON" in capsys.readouterr().err
 
 
 def test_an_area_named_like_the_ledger_folder_is_refused(
