@@ -208,7 +208,7 @@ class Ledger:
     def verify(self, known_claims: set[str] | None = None) -> list[Problem]:
         from harness.ledger.verify import verify
 
-        return verify(self.ledger_dir, known_claims, self.checks)
+        return verify(self.ledger_dir, known_claims, checks=self.checks)
 
 
 def _record(data: dict[str, Any], path: Path, line: int) -> Record:
