@@ -90,8 +90,9 @@ def cmd_mutate(args: argparse.Namespace) -> int:
     reports = []
     try:
         for claim_id in ids:
+            recorded = _recorded(ws, args, claim_id) if args.from_ledger else None
             report = mutate_claim(ws, contracts[claim_id], every_subject=args.every_subject,
-                                  progress=bar.step, planned=bar.planned)
+                                  recorded=recorded, progress=bar.step, planned=bar.planned)
             reports.append(report)
             if writer is not None:
                 _append(writer, ws, report)
@@ -106,6 +107,20 @@ def cmd_mutate(args: argparse.Namespace) -> int:
             _print_report(report)
     bad = [r for r in reports if r.status in (Status.FAIL, Status.ERROR)]
     return EXIT_PROBLEMS if bad else EXIT_OK
+
+
+def _recorded(ws: Any, args: argparse.Namespace, claim_id: str) -> dict[str, Any]:
+    """The claim's latest records by subject, from the workspace's ledger (or --ledger)."""
+    from harness.ledger import Ledger
+
+    folder = Path(args.ledger).resolve() if args.ledger else ws.ledger_dir
+    ledger = Ledger(folder, ws.cache_dir / "ledger-index")
+    found = {subject: ledger.load(summary)
+             for (claim, subject), summary in ledger.latest().items() if claim == claim_id}
+    if not found:
+        raise UsageFailure(f"--from-ledger: no record of {claim_id} in {folder}; run its "
+                           f"falsifier first, or drop --from-ledger")
+    return found
 
 
 def _append(writer: Any, ws: Any, report: Any) -> None:
@@ -132,6 +147,9 @@ def add_parsers(subparsers: Any) -> None:
     p.add_argument("--all", action="store_true", help="every claim of the workspace")
     p.add_argument("--every-subject", action="store_true",
                    help="input mutants on every passing subject (default: the first)")
+    p.add_argument("--from-ledger", action="store_true",
+                   help="judge the ledger's latest records instead of a fresh run (contract and "
+                        "measurement mutants only; no live subject is loaded)")
     p.add_argument("--no-record", action="store_true",
                    help="append no mutation record to the ledger")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -231,24 +231,35 @@ Progress = Callable[[str], None]
 
 
 def mutate_claim(ws: Workspace, claim: Claim, *, every_subject: bool = False,
+                 recorded: dict[str, Record] | None = None,
                  progress: Progress | None = None,
                  planned: Callable[[int], None] | None = None) -> MutationReport:
     """Run every applicable mutant of ``claim``; ``progress`` hears each step's name,
-    ``planned`` how many steps there are (the baseline, then one per input mutant)."""
+    ``planned`` how many steps there are (the baseline, then one per input mutant).
+
+    ``recorded``: the claim's latest records by subject, judged as the baseline instead of a
+    fresh run; input mutants, which need live subjects, are then left out (and said so).
+    """
     from harness.bisect.commits import BisectError
 
     start = time.monotonic()
     step = progress or (lambda _: None)
     base = fresh_workspace(ws)
-    try:
-        records = run_falsifiers(base, claim, [r.id for r in claim.all_subjects])
-    except BisectError as exc:
-        step(f"{claim.id}: baseline")
-        return MutationReport(claim, (), (), error=str(exc), seconds=time.monotonic() - start)
+    if recorded is not None:
+        records = _recorded_baseline(claim, recorded)
+    else:
+        try:
+            records = run_falsifiers(base, claim, [r.id for r in claim.all_subjects])
+        except BisectError as exc:
+            step(f"{claim.id}: baseline")
+            return MutationReport(claim, (), (), error=str(exc),
+                                  seconds=time.monotonic() - start)
     step(f"{claim.id}: baseline")
     green = _green(claim, records)
     results = _contract_results(claim, green) + _measurement_results(claim, green)
-    plan = _input_plan(ws, claim, green, every_subject)
+    plan = _Plan(notes=["baseline from the ledger's latest records (--from-ledger): no input "
+                        "mutant was run"]) if recorded is not None else \
+        _input_plan(ws, claim, green, every_subject)
     if planned is not None:
         planned(len(plan.inputs))
     for im in plan.inputs:
@@ -260,9 +271,17 @@ def mutate_claim(ws: Workspace, claim: Claim, *, every_subject: bool = False,
                           for mid in sorted(documented)
                           if not any(r.mutant.id == mid and r.outcome is Outcome.SURVIVED
                                      for r in results)]
-    baseline = tuple(records[r.id] for r in claim.all_subjects)
+    baseline = tuple(records[r.id] for r in claim.all_subjects if r.id in records)
     return MutationReport(claim, baseline, tuple(results), tuple(notes),
                           time.monotonic() - start)
+
+
+def _recorded_baseline(claim: Claim, recorded: dict[str, Record]) -> dict[str, Record]:
+    """The latest records, re-judged by today's contract (the recorded verdict may predate it)."""
+    from dataclasses import replace
+
+    return {sid: replace(r, verdict=judge(claim, sid, r.measurements).status)
+            for sid, r in recorded.items() if claim.subject(sid) is not None}
 
 
 def _documented(result: MutantResult, documented: dict[str, str]) -> MutantResult:

@@ -428,3 +428,29 @@ def test_corpus_mutants_on_real_shards(tmp_path: Path) -> None:
     assert outcomes["empty-input"][0] is Outcome.KILLED
     assert outcomes["drop-guard:ids-in-vocabulary"][0] is Outcome.SURVIVED  # no control needs it
     assert (root / "shards" / "a.bin").stat().st_size == 6000  # the real shard is untouched
+
+
+def test_from_ledger_judges_the_latest_records_without_loading_anything(
+        toy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--from-ledger: the recorded measurements are the baseline; no input mutant runs."""
+    from harness.bisect.falsifier import run_falsifiers
+    from harness.ledger import LedgerWriter
+
+    ws = Workspace.discover(toy)
+    claim = load_contracts(ws.contracts_dir)["TOY-EVAL-SHORT"]
+    ledger = tmp_path / "ledger"
+    with LedgerWriter(ledger, "f" * 32) as writer:
+        for record in run_falsifiers(ws, claim, [r.id for r in claim.all_subjects]).values():
+            writer.append(record)
+    code = main(["mutate", "TOY-EVAL-SHORT", "--from-ledger", "--ledger", str(ledger),
+                 "--root", str(toy), "--no-record", "--json"])
+    (data,) = json.loads(capsys.readouterr().out)
+    layers = {m["layer"] for m in data["mutants"]}
+    outcomes = {m["id"]: m["outcome"] for m in data["mutants"]}
+    assert code == 1
+    assert layers == {"contract", "measurement"}
+    assert outcomes["drop-guard:enough-lines"] == "killed"
+    assert outcomes["swap-unit:nats->bits"] == "survived"
+    assert any("no input mutant was run" in n for n in data["notes"])
+    assert main(["mutate", "TOY-VACUOUS", "--from-ledger", "--ledger", str(ledger),
+                 "--root", str(toy), "--no-record"]) == 2  # nothing recorded for it
