@@ -103,7 +103,8 @@ def test_eng_ppl_sane(evidence, subject, workspace, lm_score):
     evidence.measure("reference_ppl", ref.perplexity, unit="perplexity", n=ref.n_tokens)
     evidence.measure("reference_n_tokens", ref.n_tokens, unit="count")
     evidence.measure("ppl_rel_diff_vs_reference",
-                     relative_difference(stats.perplexity, ref.perplexity), unit="ratio")
+                     relative_difference(value=stats.perplexity, reference=ref.perplexity),
+                     unit="ratio")
     evidence.note(f"{pair.model_id} ({model.backend}) on {pair.evalset_id}; reference "
                   f"{pair.reference_id} ({reference.backend})")
 
@@ -122,7 +123,7 @@ def test_val_below_uniform(evidence, subject, workspace, lm_score):
 
 def _measure_tie(evidence: Any, prefix: str, model: Any) -> None:
     evidence.measure(f"{prefix}_shares_storage", int(model.head_shares_storage()), unit="1")
-    diff = max_abs_difference(model.output_projection(), model.input_embedding())
+    diff = max_abs_difference(a=model.output_projection(), b=model.input_embedding())
     evidence.measure(f"{prefix}_max_abs_diff", diff, unit="1")
 
 

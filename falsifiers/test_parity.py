@@ -81,8 +81,8 @@ def test_forward_parity(evidence, subject, workspace):
     evidence.measure("greedy_agreement", float(agree.mean()), unit="ratio", n=int(agree.size))
     evidence.measure("n_generated", int(agree.size), unit="count")
     tolerance = evidence.claim.params_for(subject.id)["layer_tolerance"].value
-    layers = compare_layers(reference, model, ids, tolerance, a_name=pair.reference_id,
-                            b_name=pair.model_id)
+    layers = compare_layers(a=reference, b=model, ids=ids, tolerance=tolerance,
+                            a_name=pair.reference_id, b_name=pair.model_id)
     first = layers.first_divergent
     evidence.measure("first_divergent_layer", -1 if first is None else first.index, unit="count")
     evidence.measure("n_layers", len(layers.layers), unit="count")

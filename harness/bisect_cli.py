@@ -238,8 +238,10 @@ def cmd_layers(args: argparse.Namespace) -> int:
     tolerance = _tolerance(ws, args)
     a, b = _model_of(ws, args.a), _model_of(ws, args.b)
     try:
-        ids = shared_tokens(a, b, _texts(ws, args.a), rows=args.rows, length=args.length)
-        result = compare_layers(a, b, ids, tolerance, a_name=args.a, b_name=args.b)
+        ids = shared_tokens(a=a, b=b, texts=_texts(ws, args.a), rows=args.rows,
+                            length=args.length)
+        result = compare_layers(a=a, b=b, ids=ids, tolerance=tolerance, a_name=args.a,
+                                b_name=args.b)
     except LayerBisectionError as exc:
         raise UsageFailure(str(exc)) from None
     default = ws.cache_dir / "bisect" / f"layers-{args.a}-vs-{args.b}.png"

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.keywords import paired, paired_fields
 from harness.models.base import pack_rows
 
 __all__ = ["LayerBisection", "LayerDiff", "compare_layers", "plot_layers", "shared_tokens"]
@@ -39,7 +40,8 @@ class LayerDiff:
         return "embedding" if self.index == 0 else f"block {self.index}"
 
 
-@dataclass(frozen=True)
+@paired_fields
+@dataclass(frozen=True, kw_only=True)
 class LayerBisection:
     a: str
     b: str
@@ -75,7 +77,8 @@ class LayerBisection:
                            for x in self.layers]}
 
 
-def shared_tokens(a: Any, b: Any, texts: Sequence[str], rows: int = 4,
+@paired
+def shared_tokens(*, a: Any, b: Any, texts: Sequence[str], rows: int = 4,
                   length: int = 64) -> np.ndarray:
     """``rows`` x ``length`` ids of ``texts`` that both models' tokenizers agree on."""
     def agreed(text: str) -> list[int]:
@@ -102,7 +105,8 @@ def _diff(index: int, x: np.ndarray, y: np.ndarray) -> LayerDiff:
     return LayerDiff(index, float(np.max(np.abs(delta))), rel, cos)
 
 
-def compare_layers(a: Any, b: Any, ids: np.ndarray, tolerance: float, *, a_name: str = "a",
+@paired
+def compare_layers(*, a: Any, b: Any, ids: np.ndarray, tolerance: float, a_name: str = "a",
                    b_name: str = "b") -> LayerBisection:
     """Hidden states of ``a`` and ``b`` on ``ids``, compared layer by layer."""
     states_a, states_b = a.hidden_states(ids), b.hidden_states(ids)
@@ -116,7 +120,8 @@ def compare_layers(a: Any, b: Any, ids: np.ndarray, tolerance: float, *, a_name:
             msg = f"layer {i}: hidden states of shape {x.shape} and {y.shape} cannot be compared"
             raise LayerBisectionError(msg)
         layers.append(_diff(i, x, y))
-    return LayerBisection(a_name, b_name, float(tolerance), tuple(layers), int(ids.size))
+    return LayerBisection(a=a_name, b=b_name, tolerance=float(tolerance), layers=tuple(layers),
+                          n_tokens=int(ids.size))
 
 
 def plot_layers(result: LayerBisection, path: Path) -> Path:

@@ -219,7 +219,8 @@ def _rows(run: RunSpec, utterances: Iterator[_Utterance]) -> Iterator[dict[str, 
         scalars = _scalars(u.reference, run.rates, u.difficulty, known, rng)
         yield {"feat_id": u.feat_id, "audio_id": f"demo-audio-{u.line:05d}", "split": "test",
                "script": run.script, "mode": run.mode, "asr_text": hyp,
-               "reference_text": u.reference, "cer_edits": char_edits(hyp, u.reference, policy),
+               "reference_text": u.reference,
+               "cer_edits": char_edits(hyp=hyp, ref=u.reference, policy=policy),
                "reference_chars": ref_chars(u.reference, policy),
                "trajectory_scalars": scalars, "partition": _partition(scalars)}
 

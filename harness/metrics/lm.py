@@ -40,6 +40,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from harness.keywords import paired
+
 if TYPE_CHECKING:
     from harness.workspace import SubjectSpec, Workspace
 
@@ -556,7 +558,8 @@ def max_positions(model: Any) -> int:
     return value
 
 
-def max_abs_difference(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> float:
+@paired
+def max_abs_difference(*, a: npt.NDArray[Any], b: npt.NDArray[Any]) -> float:
     """Largest ``|a - b|`` over all entries; bit-identical entries count 0 (NaN included), any
     other pair involving NaN or inf counts inf. 0.0 means the arrays are bitwise equal."""
     x, y = np.ascontiguousarray(a), np.ascontiguousarray(b)
@@ -607,7 +610,8 @@ def finite_fraction(values: npt.NDArray[Any]) -> float:
     return float(np.isfinite(arr).sum()) / float(arr.size)
 
 
-def relative_difference(value: float, reference: float) -> float:
+@paired
+def relative_difference(*, value: float, reference: float) -> float:
     """``|value - reference| / |reference|``."""
     if reference == 0 or not math.isfinite(reference):
         msg = f"relative difference against a reference of {reference} is undefined"

@@ -57,6 +57,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from harness.keywords import paired, paired_fields
 from harness.metrics.text import resolve_threads
 
 __all__ = [
@@ -77,7 +78,8 @@ _BUCKET_BITS = 12  # 4096 buckets per Poisson table
 _BLAS_ONE_THREAD = 1 << 18  # largest m*n*k that OpenBLAS runs on one thread
 
 
-@dataclass(frozen=True)
+@paired_fields
+@dataclass(frozen=True, kw_only=True)
 class PairedResult:
     """Outcome of a paired test of ``delta = CER_A - CER_B`` over the same rows.
 
@@ -206,12 +208,13 @@ def _check_denominators(denominators: IntArray) -> None:
 # --- the paired bootstrap ---------------------------------------------------------------------
 
 
+@paired
 def paired_bootstrap(
+    *,
     edits_a: ArrayLike,
     ref_a: ArrayLike,
     edits_b: ArrayLike,
     ref_b: ArrayLike,
-    *,
     n_resamples: int = 10_000,
     seed: int = 0,
     confidence: float = 0.95,
@@ -457,12 +460,13 @@ class _Sampler:
 # --- approximate randomization ----------------------------------------------------------------
 
 
+@paired
 def paired_approximate_randomization(
+    *,
     edits_a: ArrayLike,
     ref_a: ArrayLike,
     edits_b: ArrayLike,
     ref_b: ArrayLike,
-    *,
     n_trials: int = 10_000,
     seed: int = 0,
 ) -> PairedResult:
@@ -514,12 +518,13 @@ def _randomized_deltas(rows: _Paired, n_trials: int, seed: int) -> FloatArray:
     return np.concatenate(deltas)
 
 
+@paired
 def straightforward_bootstrap_deltas(
+    *,
     edits_a: ArrayLike,
     ref_a: ArrayLike,
     edits_b: ArrayLike,
     ref_b: ArrayLike,
-    *,
     n_resamples: int,
     seed: int,
 ) -> FloatArray:

@@ -25,13 +25,15 @@ from functools import cache
 import numpy as np
 
 from harness.demo import CORPORA_DIR
+from harness.keywords import paired_fields
 
 __all__ = ["DEFAULT_CORPORA", "SynthRows", "corpus_lines", "synth_rows"]
 
 DEFAULT_CORPORA = ("nqo_Nkoo", "bam_Latn")
 
 
-@dataclass(frozen=True)
+@paired_fields
+@dataclass(frozen=True, kw_only=True)
 class SynthRows:
     """Aligned rows: ``hyps[i]`` is a noisy copy of ``refs[i]``, from corpus ``langs[i]``."""
 

@@ -52,6 +52,8 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from harness.keywords import paired, paired_fields
+
 try:
     from rapidfuzz import process as _rf_process
     from rapidfuzz.distance import Levenshtein
@@ -130,7 +132,8 @@ def ref_chars(ref: str, policy: TextPolicy = DEFAULT_POLICY) -> int:
     return len(normalize(ref, policy))
 
 
-def char_edits(hyp: str, ref: str, policy: TextPolicy = DEFAULT_POLICY) -> int:
+@paired
+def char_edits(*, hyp: str, ref: str, policy: TextPolicy = DEFAULT_POLICY) -> int:
     """Levenshtein distance, in code points, between ``hyp`` and ``ref`` after normalisation."""
     return _distance(normalize(hyp, policy), normalize(ref, policy))
 
@@ -156,7 +159,8 @@ def _levenshtein_py(a: str, b: str) -> int:
     return previous[-1]
 
 
-@dataclass(frozen=True)
+@paired_fields
+@dataclass(frozen=True, kw_only=True)
 class CerResult:
     """Corpus CER: totals, their ratio, and the per-row counts they were summed from.
 
@@ -183,14 +187,16 @@ def _result(edits: IntArray, refs: IntArray) -> CerResult:
     refs.setflags(write=False)
     total_edits, total_refs = int(edits.sum()), int(refs.sum())
     cer = total_edits / total_refs if total_refs else float("nan")
-    return CerResult(total_edits, total_refs, cer, edits, refs)
+    return CerResult(edits=total_edits, ref_chars=total_refs, cer=cer, per_row_edits=edits,
+                     per_row_ref_chars=refs)
 
 
+@paired
 def corpus_cer(
+    *,
     hyps: Sequence[str],
     refs: Sequence[str],
     policy: TextPolicy = DEFAULT_POLICY,
-    *,
     workers: int = -1,
 ) -> CerResult:
     """Corpus-level CER of aligned ``hyps`` against ``refs`` under ``policy``.
@@ -270,7 +276,9 @@ def _distances(hyps: list[str], refs: list[str], workers: int) -> IntArray:
     return np.asarray(scores, dtype=np.int64).reshape(-1)
 
 
+@paired
 def per_partition_cer(
+    *,
     edits: Sequence[int] | IntArray,
     ref_chars: Sequence[int] | IntArray,
     partitions: Sequence[str],

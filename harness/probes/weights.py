@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from harness.evidence import Evidence
+from harness.keywords import paired
 from harness.probes.context import ProbeContext
 from harness.probes.registry import Finding, InterventionError, intervention, probe
 from harness.probes.tensors import (
@@ -118,7 +119,8 @@ def _classify(live: np.ndarray, stored: np.ndarray) -> str:
     return "differs"
 
 
-def compare_layout(loaded: dict[str, np.ndarray], stored: Iterable[tuple[str, np.ndarray]],
+@paired
+def compare_layout(*, loaded: dict[str, np.ndarray], stored: Iterable[tuple[str, np.ndarray]],
                    source: str, report: LayoutReport) -> None:
     for name, array in stored:
         live = loaded.get(name)
@@ -136,10 +138,12 @@ def _layout_report(ctx: ProbeContext) -> tuple[LayoutReport, dict[str, np.ndarra
     model = ctx.model()
     loaded = loaded_arrays(model)
     report = LayoutReport()
-    compare_layout(loaded, checkpoint_tensors(model.path), "own checkpoint", report)
+    compare_layout(loaded=loaded, stored=checkpoint_tensors(model.path), source="own checkpoint",
+                   report=report)
     reference = ctx.reference()
     if reference is not None and reference.path != model.path:
-        compare_layout(loaded, checkpoint_tensors(reference.path), "reference checkpoint", report)
+        compare_layout(loaded=loaded, stored=checkpoint_tensors(reference.path),
+                       source="reference checkpoint", report=report)
     return report, loaded
 
 

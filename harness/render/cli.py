@@ -181,8 +181,9 @@ def _pr(args: argparse.Namespace) -> int:
     finally:
         snap.close()
     gate = evaluate_gate(after)
-    text = pr_markdown(PrChange(args.base, snap.commit, before, after, new, gate,
-                                tuple(snap.problems)))
+    text = pr_markdown(PrChange(base=args.base, base_commit=snap.commit, before=before,
+                                after=after, new_records=new, gate=gate,
+                                problems=tuple(snap.problems)))
     print(text, end="")
     _deliver(text, args.output)
     return gate.exit_code

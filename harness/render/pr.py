@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from markupsafe import Markup
 
 from harness.gate import GateResult
+from harness.keywords import paired_fields
 from harness.records import Record
 from harness.render.escape import md_code
 from harness.render.fmt import stamp
@@ -25,7 +26,8 @@ __all__ = ["NEW_ROWS", "PrChange", "pr_markdown"]
 NEW_ROWS = 50
 
 
-@dataclass(frozen=True)
+@paired_fields
+@dataclass(frozen=True, kw_only=True)
 class PrChange:
     base: str
     base_commit: str

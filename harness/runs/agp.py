@@ -79,9 +79,10 @@ def count_gate_rows(rows: Sequence[GateRow], policy: TextPolicy) -> AgpCounts:
     improved = unchanged = before_total = after_total = chars_total = 0
     worse: list[WorseRow] = []
     for row in rows:
-        before = char_edits(row.asr_text, row.reference_text, policy)
+        before = char_edits(hyp=row.asr_text, ref=row.reference_text, policy=policy)
         chars = ref_chars(row.reference_text, policy)
-        after = char_edits(row.proposal, row.reference_text, policy) if row.accepted else before
+        after = (char_edits(hyp=row.proposal, ref=row.reference_text, policy=policy)
+                 if row.accepted else before)
         before_total, after_total, chars_total = (before_total + before, after_total + after,
                                                   chars_total + chars)
         if not row.accepted:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.keywords import paired_fields
 from harness.metrics.text import TextPolicy
 from harness.runs.snapshot import Snapshot, feat_id_set_sha256
 from harness.runs.validation import BundleError, Check, Problem, parse_json, schema_check
@@ -127,7 +128,8 @@ class Bundle:
         return TextPolicy(normalization=self.info.normalization, whitespace=self.info.whitespace)
 
 
-@dataclass(frozen=True)
+@paired_fields
+@dataclass(frozen=True, kw_only=True)
 class BundlePair:
     """Two bundles a claim compares, ``a`` against ``b`` (e.g. N'Ko against Latin)."""
 
@@ -348,4 +350,4 @@ def load_bundle(spec: SubjectSpec, workspace: Workspace) -> Bundle:
 
 def load_bundle_pair(spec: SubjectSpec, workspace: Workspace) -> BundlePair:
     """Workspace loader for kind ``bundle-pair`` (options ``a`` and ``b``: bundle folders)."""
-    return BundlePair(read_bundle(spec.path("a")), read_bundle(spec.path("b")))
+    return BundlePair(a=read_bundle(spec.path("a")), b=read_bundle(spec.path("b")))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from harness.keywords import paired_fields
 from harness.metrics.text import corpus_cer
 from harness.runs.bundle import Bundle, BundlePair
 from harness.runs.snapshot import snapshot_difference
@@ -55,8 +56,8 @@ class Rescored:
 def rescore(bundle: Bundle) -> Rescored:
     """Recompute every row's edits and reference characters under the bundle's CER policy."""
     rows = bundle.rows
-    result = corpus_cer([r.asr_text for r in rows], [r.reference_text for r in rows],
-                        bundle.text_policy())
+    result = corpus_cer(hyps=[r.asr_text for r in rows], refs=[r.reference_text for r in rows],
+                        policy=bundle.text_policy())
     edits = np.asarray(result.per_row_edits, dtype=np.int64)
     chars = np.asarray(result.per_row_ref_chars, dtype=np.int64)
     name = bundle.path.name
@@ -70,7 +71,8 @@ def rescore(bundle: Bundle) -> Rescored:
     return Rescored(edits, chars, tuple(bad))
 
 
-@dataclass(frozen=True)
+@paired_fields
+@dataclass(frozen=True, kw_only=True)
 class PairingMismatch:
     """Two rows paired by feat_id that are not the same utterance: another audio_id or, for two
     runs of one script, another reference text (rows joined on a key that does not identify)."""
@@ -85,7 +87,8 @@ class PairingMismatch:
                 f"differ in {self.field}")
 
 
-@dataclass(frozen=True)
+@paired_fields
+@dataclass(frozen=True, kw_only=True)
 class PairComparison:
     """CER_a − CER_b on one snapshot, paired by feat_id, with a confidence interval."""
 
@@ -130,9 +133,11 @@ def pairing_mismatches(pair: BundlePair,
     for ra, j in zip(pair.a.rows, order.tolist(), strict=True):
         rb = pair.b.rows[j]
         if ra.audio_id != rb.audio_id:
-            bad.append(PairingMismatch(ra.feat_id, ra.line, rb.line, "audio_id"))
+            bad.append(PairingMismatch(feat_id=ra.feat_id, line_a=ra.line, line_b=rb.line,
+                                       field="audio_id"))
         elif same_script and ra.reference_text != rb.reference_text:
-            bad.append(PairingMismatch(ra.feat_id, ra.line, rb.line, "reference_text"))
+            bad.append(PairingMismatch(feat_id=ra.feat_id, line_a=ra.line, line_b=rb.line,
+                                       field="reference_text"))
     return tuple(bad)
 
 
@@ -143,16 +148,21 @@ def compare_pair(pair: BundlePair, *, confidence: float, n_resamples: int = 10_0
 
     _check_policies(pair)
     a, b = rescore(pair.a), rescore(pair.b)
-    problem = snapshot_difference(pair.a.snapshot, pair.b.snapshot, pair.a.label, pair.b.label)
+    problem = snapshot_difference(a=pair.a.snapshot, b=pair.b.snapshot, label_a=pair.a.label,
+                                  label_b=pair.b.label)
     mismatches = a.mismatches + b.mismatches
     if problem is not None:
-        return PairComparison(pair.a.label, pair.b.label, problem, a.cer, b.cer, a.cer - b.cer,
-                              None, None, 0, "unpaired corpus CERs (snapshots differ)",
-                              mismatches)
+        return PairComparison(label_a=pair.a.label, label_b=pair.b.label, snapshot_problem=problem,
+                              cer_a=a.cer, cer_b=b.cer, delta=a.cer - b.cer, ci=None,
+                              p_value=None, n_rows=0,
+                              method="unpaired corpus CERs (snapshots differ)",
+                              mismatches=mismatches)
     order = _b_order(pair)
-    res = paired_bootstrap(a.edits, a.chars, b.edits[order], b.chars[order],
-                           n_resamples=n_resamples, seed=seed, confidence=confidence)
-    return PairComparison(pair.a.label, pair.b.label, None, a.cer, b.cer, float(res.delta),
-                          (float(res.ci_low), float(res.ci_high)), float(res.p_value),
-                          int(res.n_rows), str(res.method), mismatches,
-                          pairing_mismatches(pair, order))
+    res = paired_bootstrap(edits_a=a.edits, ref_a=a.chars, edits_b=b.edits[order],
+                           ref_b=b.chars[order], n_resamples=n_resamples, seed=seed,
+                           confidence=confidence)
+    return PairComparison(label_a=pair.a.label, label_b=pair.b.label, snapshot_problem=None,
+                          cer_a=a.cer, cer_b=b.cer, delta=float(res.delta),
+                          ci=(float(res.ci_low), float(res.ci_high)), p_value=float(res.p_value),
+                          n_rows=int(res.n_rows), method=str(res.method), mismatches=mismatches,
+                          pairing=pairing_mismatches(pair, order))

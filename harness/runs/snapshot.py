@@ -13,6 +13,8 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from harness.keywords import paired
+
 __all__ = ["Snapshot", "feat_id_set_sha256", "snapshot_difference"]
 
 
@@ -43,7 +45,8 @@ class Snapshot:
                 f"rows, feat_id set sha256 {self.feat_id_set_sha256[:12]}")
 
 
-def snapshot_difference(a: Snapshot, b: Snapshot, label_a: str = "a",
+@paired
+def snapshot_difference(*, a: Snapshot, b: Snapshot, label_a: str = "a",
                         label_b: str = "b") -> str | None:
     """None when ``a`` and ``b`` are the same snapshot, else a sentence quoting both identities."""
     if a.same_as(b):

@@ -56,7 +56,8 @@ def rows_b() -> SynthRows:
 
 @pytest.fixture(scope="module")
 def scored(rows_a: SynthRows, rows_b: SynthRows) -> tuple[CerResult, CerResult]:
-    return corpus_cer(rows_a.hyps, rows_a.refs), corpus_cer(rows_b.hyps, rows_b.refs)
+    return corpus_cer(hyps=rows_a.hyps, refs=rows_a.refs), corpus_cer(hyps=rows_b.hyps,
+                                                                      refs=rows_b.refs)
 
 
 def plain_loop(hyps: tuple[str, ...], refs: tuple[str, ...]) -> list[int]:
@@ -81,14 +82,15 @@ def _best_of(fn: Callable[[], Any], repeats: int = 3) -> tuple[float, float]:
 
 def test_bench_corpus_cer(benchmark: Any, rows_a: SynthRows) -> None:
     benchmark.group = "cer-290k"
-    result = benchmark.pedantic(corpus_cer, args=(rows_a.hyps, rows_a.refs), rounds=3)
+    result = benchmark.pedantic(corpus_cer, kwargs={"hyps": rows_a.hyps, "refs": rows_a.refs},
+                                rounds=3)
     assert result.n_rows == N_ROWS
 
 
 def test_bench_corpus_cer_two_threads(benchmark: Any, rows_a: SynthRows) -> None:
     benchmark.group = "cer-290k"
     result = benchmark.pedantic(
-        corpus_cer, args=(rows_a.hyps, rows_a.refs), kwargs={"workers": 2}, rounds=3
+        corpus_cer, kwargs={"hyps": rows_a.hyps, "refs": rows_a.refs, "workers": 2}, rounds=3
     )
     assert result.n_rows == N_ROWS
 
@@ -125,8 +127,9 @@ def test_corpus_cer_ratio_to_plain_loop(rows_a: SynthRows) -> None:
     plain, ours, one = [], [], []
     for _ in range(5):
         plain.append(_best_of(lambda: plain_loop(rows_a.hyps, rows_a.refs), 1)[0])
-        ours.append(_best_of(lambda: corpus_cer(rows_a.hyps, rows_a.refs), 1)[0])
-        one.append(_best_of(lambda: corpus_cer(rows_a.hyps, rows_a.refs, workers=1), 1)[0])
+        ours.append(_best_of(lambda: corpus_cer(hyps=rows_a.hyps, refs=rows_a.refs), 1)[0])
+        one.append(_best_of(lambda: corpus_cer(hyps=rows_a.hyps, refs=rows_a.refs, workers=1),
+                            1)[0])
     norm = _best_of(lambda: (normalize_many(rows_a.hyps), normalize_many(rows_a.refs)))[0]
     hyps, refs = normalize_many(rows_a.hyps), normalize_many(rows_a.refs)
     dist = _best_of(lambda: text._distances(hyps, refs, text.resolve_threads(-1)))[0]
@@ -145,10 +148,9 @@ def test_corpus_cer_ratio_to_plain_loop(rows_a: SynthRows) -> None:
 
 def _bootstrap(scored: tuple[CerResult, CerResult], workers: int) -> Any:
     a, b = scored
-    return paired_bootstrap(
-        a.per_row_edits, a.per_row_ref_chars, b.per_row_edits, b.per_row_ref_chars,
-        n_resamples=B, seed=0, workers=workers,
-    )
+    return paired_bootstrap(edits_a=a.per_row_edits, ref_a=a.per_row_ref_chars,
+                            edits_b=b.per_row_edits, ref_b=b.per_row_ref_chars, n_resamples=B,
+                            seed=0, workers=workers)
 
 
 def test_bench_paired_bootstrap(benchmark: Any, scored: tuple[CerResult, CerResult]) -> None:

@@ -27,8 +27,8 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def test_names_the_stitched_block(models: tuple[Path, Path], tmp_path: Path) -> None:
     """Block 1 (layer 2: layer 0 is the embedding) from another seed is the first past 1e-4."""
     a, b = (open_model(p) for p in models)
-    ids = shared_tokens(a, b, TEXT, rows=2, length=16)
-    result = compare_layers(a, b, ids, 1e-4, a_name="tiny", b_name="stitched")
+    ids = shared_tokens(a=a, b=b, texts=TEXT, rows=2, length=16)
+    result = compare_layers(a=a, b=b, ids=ids, tolerance=1e-4, a_name="tiny", b_name="stitched")
     assert [x.max_abs_diff for x in result.layers[:2]] == [0.0, 0.0]
     assert result.first_divergent is not None
     assert result.first_divergent.index == 2
@@ -42,7 +42,7 @@ def test_names_the_stitched_block(models: tuple[Path, Path], tmp_path: Path) -> 
 def test_same_model_has_no_divergent_layer(models: tuple[Path, Path]) -> None:
     a, b = open_model(models[0]), open_model(models[0])
     ids = np.asarray([a.encode(TEXT[0])[:8]])
-    result = compare_layers(a, b, ids, 0.0)
+    result = compare_layers(a=a, b=b, ids=ids, tolerance=0.0)
     assert result.first_divergent is None
     assert all(x.cosine == pytest.approx(1.0) for x in result.layers)
 

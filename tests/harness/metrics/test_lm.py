@@ -399,9 +399,9 @@ def test_empty_text_list_is_refused(scorer: TorchScorer) -> None:
 def test_helpers() -> None:
     """finite_fraction counts NaN and inf; relative_difference refuses a zero reference."""
     assert finite_fraction(np.array([1.0, np.nan, np.inf, -2.0])) == 0.5
-    assert relative_difference(101.0, 100.0) == pytest.approx(0.01)
+    assert relative_difference(value=101.0, reference=100.0) == pytest.approx(0.01)
     with pytest.raises(ValueError):
-        relative_difference(1.0, 0.0)
+        relative_difference(value=1.0, reference=0.0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -476,14 +476,14 @@ def test_added_vocabulary_refuses_an_unextended_tokenizer(folder: Path) -> None:
 def test_max_abs_difference_is_bitwise() -> None:
     """0 means bitwise equal (NaN matching NaN included); any other NaN/inf gap is inf."""
     a = np.array([[1.0, np.nan], [np.inf, 2.0]], dtype=np.float32)
-    assert max_abs_difference(a, a.copy()) == 0.0
+    assert max_abs_difference(a=a, b=a.copy()) == 0.0
     b = a.copy()
     b[1, 1] = 2.5
-    assert max_abs_difference(a, b) == 0.5
+    assert max_abs_difference(a=a, b=b) == 0.5
     b[0, 1] = 1.0
-    assert max_abs_difference(a, b) == math.inf
+    assert max_abs_difference(a=a, b=b) == math.inf
     with pytest.raises(ValueError, match="shapes"):
-        max_abs_difference(a, a[:1])
+        max_abs_difference(a=a, b=a[:1])
 
 
 @pytest.mark.parametrize("untie", [False, True])
@@ -494,7 +494,7 @@ def test_save_and_reload_torch(folder: Path, tmp_path: Path, untie: bool) -> Non
     live = open_model(folder, untie=untie)
     again = save_and_reload(live, tmp_path / "rt")
     assert again.head_shares_storage() is (not untie)
-    same = max_abs_difference(again.output_projection(), again.input_embedding()) == 0.0
+    same = max_abs_difference(a=again.output_projection(), b=again.input_embedding()) == 0.0
     assert same is (not untie)
 
 
@@ -516,8 +516,8 @@ def test_save_and_reload_mlx_q4(folder: Path, tmp_path: Path) -> None:
     assert again.backend == "mlx"
     assert again.quantization is not None
     assert again.head_shares_storage()
-    assert max_abs_difference(again.output_projection(), again.input_embedding()) == 0.0
-    assert max_abs_difference(again.input_embedding(), live.input_embedding()) == 0.0
+    assert max_abs_difference(a=again.output_projection(), b=again.input_embedding()) == 0.0
+    assert max_abs_difference(a=again.input_embedding(), b=live.input_embedding()) == 0.0
 
 
 def test_quantization_step_bounds_mlx_rounding() -> None:

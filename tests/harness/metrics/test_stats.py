@@ -25,7 +25,7 @@ IntArray = np.ndarray
 
 def _system(n: int, seed: int, error_rate: float) -> tuple[IntArray, IntArray]:
     rows = synth_rows(n, seed=seed, error_rate=error_rate)
-    result = corpus_cer(rows.hyps, rows.refs)
+    result = corpus_cer(hyps=rows.hyps, refs=rows.refs)
     return result.per_row_edits, result.per_row_ref_chars
 
 
@@ -44,7 +44,7 @@ def systems() -> dict[str, tuple[IntArray, IntArray]]:
 
 def test_ci_contains_the_observed_delta(systems: dict[str, tuple[IntArray, IntArray]]) -> None:
     (ea, ra), (eb, rb) = systems["a"], systems["better"]
-    res = paired_bootstrap(ea, ra, eb, rb, n_resamples=2000, seed=1)
+    res = paired_bootstrap(edits_a=ea, ref_a=ra, edits_b=eb, ref_b=rb, n_resamples=2000, seed=1)
     assert res.ci_low <= res.delta <= res.ci_high
     assert res.delta == pytest.approx(res.cer_a - res.cer_b)
     assert (res.n_rows, res.n_resamples, res.seed) == (3000, 2000, 1)
@@ -57,7 +57,7 @@ def test_clearly_better_system_is_significant(
 ) -> None:
     """5 % vs 10 % character errors on 3,000 rows: the whole interval is below 0, p tiny."""
     (eb, rb), (ea, ra) = systems["a"], systems["better"]
-    res = paired_bootstrap(ea, ra, eb, rb, n_resamples=2000, seed=2)
+    res = paired_bootstrap(edits_a=ea, ref_a=ra, edits_b=eb, ref_b=rb, n_resamples=2000, seed=2)
     assert res.ci_high < 0
     assert res.p_value == 1 / 2001
 
@@ -65,7 +65,7 @@ def test_clearly_better_system_is_significant(
 def test_identical_systems(systems: dict[str, tuple[IntArray, IntArray]]) -> None:
     """A system against itself: delta 0, a degenerate interval at 0, p = 1 (sacrebleu: 1/(B+1))."""
     ea, ra = systems["a"]
-    res = paired_bootstrap(ea, ra, ea, ra, n_resamples=1000, seed=3)
+    res = paired_bootstrap(edits_a=ea, ref_a=ra, edits_b=ea, ref_b=ra, n_resamples=1000, seed=3)
     assert (res.delta, res.ci_low, res.ci_high, res.p_value) == (0.0, 0.0, 0.0, 1.0)
 
 
@@ -74,7 +74,7 @@ def test_systems_of_equal_quality_are_not_significant(
 ) -> None:
     """Two draws of the same error model: the interval straddles 0 and p is large."""
     (ea, ra), (eb, rb) = systems["a"], systems["a_twin"]
-    res = paired_bootstrap(ea, ra, eb, rb, n_resamples=2000, seed=4)
+    res = paired_bootstrap(edits_a=ea, ref_a=ra, edits_b=eb, ref_b=rb, n_resamples=2000, seed=4)
     assert res.ci_low < 0 < res.ci_high
     assert res.p_value > 0.05
 
@@ -83,9 +83,12 @@ def test_same_seed_same_result_for_any_number_of_threads(
     systems: dict[str, tuple[IntArray, IntArray]],
 ) -> None:
     (ea, ra), (eb, rb) = systems["a"], systems["better"]
-    one = paired_bootstrap(ea, ra, eb, rb, n_resamples=3000, seed=5, workers=1)
-    again = paired_bootstrap(ea, ra, eb, rb, n_resamples=3000, seed=5, workers=2)
-    other = paired_bootstrap(ea, ra, eb, rb, n_resamples=3000, seed=6, workers=1)
+    one = paired_bootstrap(edits_a=ea, ref_a=ra, edits_b=eb, ref_b=rb, n_resamples=3000, seed=5,
+                           workers=1)
+    again = paired_bootstrap(edits_a=ea, ref_a=ra, edits_b=eb, ref_b=rb, n_resamples=3000, seed=5,
+                             workers=2)
+    other = paired_bootstrap(edits_a=ea, ref_a=ra, edits_b=eb, ref_b=rb, n_resamples=3000, seed=6,
+                             workers=1)
     assert one == again
     assert (one.ci_low, one.ci_high) != (other.ci_low, other.ci_high)
 
@@ -100,9 +103,8 @@ def test_agrees_with_the_straightforward_bootstrap(shared_refs: bool) -> None:
     edits_a = rng.binomial(ref_a, 0.12)
     edits_b = rng.binomial(ref_b, 0.10)
     fast = stats.bootstrap_deltas(stats._paired(edits_a, ref_a, edits_b, ref_b), 10_000, 8)
-    plain = straightforward_bootstrap_deltas(
-        edits_a, ref_a, edits_b, ref_b, n_resamples=10_000, seed=9
-    )
+    plain = straightforward_bootstrap_deltas(edits_a=edits_a, ref_a=ref_a, edits_b=edits_b,
+                                             ref_b=ref_b, n_resamples=10_000, seed=9)
     sd = plain.std()
     assert fast.mean() == pytest.approx(plain.mean(), abs=0.05 * sd)
     assert fast.std() == pytest.approx(sd, rel=0.05)
@@ -192,16 +194,20 @@ def test_randomization_separates_better_from_alike(
     systems: dict[str, tuple[IntArray, IntArray]],
 ) -> None:
     (ea, ra), (eb, rb), (ec, rc) = systems["a"], systems["a_twin"], systems["better"]
-    better = paired_approximate_randomization(ec, rc, ea, ra, n_trials=2000, seed=1)
-    alike = paired_approximate_randomization(ea, ra, eb, rb, n_trials=2000, seed=1)
-    same = paired_approximate_randomization(ea, ra, ea, ra, n_trials=2000, seed=1)
+    better = paired_approximate_randomization(edits_a=ec, ref_a=rc, edits_b=ea, ref_b=ra,
+                                              n_trials=2000, seed=1)
+    alike = paired_approximate_randomization(edits_a=ea, ref_a=ra, edits_b=eb, ref_b=rb,
+                                             n_trials=2000, seed=1)
+    same = paired_approximate_randomization(edits_a=ea, ref_a=ra, edits_b=ea, ref_b=ra,
+                                            n_trials=2000, seed=1)
     assert better.p_value == 1 / 2001
     assert better.delta < 0
     assert alike.p_value > 0.05
     assert same.p_value == 1.0
     assert not better.has_ci
     assert better.method == "approximate-randomization"
-    again = paired_approximate_randomization(ec, rc, ea, ra, n_trials=2000, seed=1)
+    again = paired_approximate_randomization(edits_a=ec, ref_a=rc, edits_b=ea, ref_b=ra,
+                                             n_trials=2000, seed=1)
     assert (again.p_value, again.delta) == (better.p_value, better.delta)
 
 
@@ -230,22 +236,24 @@ def test_randomization_deltas_are_centred_under_swaps() -> None:
     ],
 )
 def test_bad_input_is_refused(args: tuple[list[float], ...], match: str) -> None:
+    pairs = dict(zip(("edits_a", "ref_a", "edits_b", "ref_b"), args, strict=True))
     with pytest.raises(ValueError, match=match):
-        paired_bootstrap(*args)
+        paired_bootstrap(**pairs)
     with pytest.raises(ValueError, match=match):
-        paired_approximate_randomization(*args)
+        paired_approximate_randomization(**pairs)
 
 
 def test_bad_settings_are_refused() -> None:
     with pytest.raises(ValueError, match="n_resamples"):
-        paired_bootstrap([1], [2], [1], [2], n_resamples=0)
+        paired_bootstrap(edits_a=[1], ref_a=[2], edits_b=[1], ref_b=[2], n_resamples=0)
     with pytest.raises(ValueError, match="confidence"):
-        paired_bootstrap([1], [2], [1], [2], confidence=1.0)
+        paired_bootstrap(edits_a=[1], ref_a=[2], edits_b=[1], ref_b=[2], confidence=1.0)
     with pytest.raises(ValueError, match="n_trials"):
-        paired_approximate_randomization([1], [2], [1], [2], n_trials=0)
+        paired_approximate_randomization(edits_a=[1], ref_a=[2], edits_b=[1], ref_b=[2], n_trials=0)
 
 
 def test_resamples_of_only_empty_references_are_an_error() -> None:
     """With one empty reference in two rows, a quarter of resamples have no denominator."""
     with pytest.raises(ValueError, match="resamples hold no reference character"):
-        paired_bootstrap([1, 0], [5, 0], [2, 1], [5, 0], n_resamples=200)
+        paired_bootstrap(edits_a=[1, 0], ref_a=[5, 0], edits_b=[2, 1], ref_b=[5, 0],
+                         n_resamples=200)

@@ -85,7 +85,7 @@ def test_corpus_cer_equals_jiwer_on_real_lines() -> None:
     """
     rows = synth_rows(1500, seed=3, error_rate=0.12, corpora=("nqo_Nkoo", "bam_Latn", "eng_Latn"))
     policy = TextPolicy("NFC", "collapse")
-    result = corpus_cer(rows.hyps, rows.refs, policy)
+    result = corpus_cer(hyps=rows.hyps, refs=rows.refs, policy=policy)
     refs, hyps = normalize_many(rows.refs, policy), normalize_many(rows.hyps, policy)
     transform = jiwer.Compose([jiwer.Strip(), jiwer.ReduceToListOfListOfChars()])
     expected = jiwer.cer(
@@ -105,7 +105,7 @@ def test_jiwer_on_raw_text_counts_something_else() -> None:
     """Without the policy, jiwer charges double spaces and Unicode form: why we normalise first."""
     refs = ["ab  cd", "e\u0301t\u00e9"]  # a double space; a decomposed then a precomposed é
     hyps = ["ab cd", "\u00e9t\u00e9"]
-    assert corpus_cer(hyps, refs).edits == 0
+    assert corpus_cer(hyps=hyps, refs=refs).edits == 0
     assert jiwer.cer(reference=refs, hypothesis=hyps) > 0
 
 
@@ -136,8 +136,8 @@ def test_nko_mark_order_does_not_inflate_cer_under_nfc() -> None:
     hyps = [h for h, _ in swapped]
     assert all(not unicodedata.is_normalized("NFC", h) for h in hyps)
     for form in ("NFC", "NFD", "NFKC"):
-        assert corpus_cer(hyps, refs, TextPolicy(form, "collapse")).edits == 0
-    raw = corpus_cer(hyps, refs, TextPolicy("none", "collapse"))
+        assert corpus_cer(hyps=hyps, refs=refs, policy=TextPolicy(form, "collapse")).edits == 0
+    raw = corpus_cer(hyps=hyps, refs=refs, policy=TextPolicy("none", "collapse"))
     assert raw.edits == 2 * sum(n for _, n in swapped)
     assert raw.cer > 0.01
 
@@ -189,19 +189,19 @@ def test_every_code_point_that_a_form_changes_is_caught() -> None:
 @given(texts_st, st.sampled_from(ALL_POLICIES))
 def test_identical_text_has_zero_cer(value: str, policy: TextPolicy) -> None:
     """A hypothesis equal to its reference has no edit."""
-    assert char_edits(value, value, policy) == 0
+    assert char_edits(hyp=value, ref=value, policy=policy) == 0
     if ref_chars(value, policy):
-        assert corpus_cer([value], [value], policy).cer == 0.0
+        assert corpus_cer(hyps=[value], refs=[value], policy=policy).cer == 0.0
 
 
 @settings(max_examples=200, deadline=None)
 @given(texts_st, texts_st, texts_st, st.sampled_from(ALL_POLICIES))
 def test_edit_distance_is_a_metric(a: str, b: str, c: str, policy: TextPolicy) -> None:
     """Symmetric, bounded by the longer text, and obeys the triangle inequality."""
-    ab = char_edits(a, b, policy)
-    assert ab == char_edits(b, a, policy)
+    ab = char_edits(hyp=a, ref=b, policy=policy)
+    assert ab == char_edits(hyp=b, ref=a, policy=policy)
     assert ab <= max(ref_chars(a, policy), ref_chars(b, policy))
-    assert char_edits(a, c, policy) <= ab + char_edits(b, c, policy)
+    assert char_edits(hyp=a, ref=c, policy=policy) <= ab + char_edits(hyp=b, ref=c, policy=policy)
 
 
 @settings(max_examples=100, deadline=None)
@@ -223,9 +223,9 @@ def test_python_fallback_matches_rapidfuzz(a: str, b: str) -> None:
 def test_corpus_cer_without_rapidfuzz(monkeypatch: pytest.MonkeyPatch) -> None:
     """With the "runs" extra missing, the fallback gives the same counts."""
     rows = synth_rows(300, seed=2)
-    expected = corpus_cer(rows.hyps, rows.refs)
+    expected = corpus_cer(hyps=rows.hyps, refs=rows.refs)
     monkeypatch.setattr(text, "HAVE_RAPIDFUZZ", False)
-    got = corpus_cer(rows.hyps, rows.refs, workers=2)
+    got = corpus_cer(hyps=rows.hyps, refs=rows.refs, workers=2)
     assert (got.edits, got.ref_chars) == (expected.edits, expected.ref_chars)
     assert np.array_equal(got.per_row_edits, expected.per_row_edits)
 
@@ -235,7 +235,7 @@ def test_corpus_cer_without_rapidfuzz(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_corpus_cer_is_a_ratio_of_totals_not_a_mean_of_rates() -> None:
     """One edit in a 1-character row and none in a 9-character row: 1/10, not (1 + 0) / 2."""
-    result = corpus_cer(["x", "abcdefghi"], ["y", "abcdefghi"])
+    result = corpus_cer(hyps=["x", "abcdefghi"], refs=["y", "abcdefghi"])
     assert (result.edits, result.ref_chars, result.cer) == (1, 10, 0.1)
     assert result.per_row_edits.tolist() == [1, 0]
     assert result.per_row_ref_chars.tolist() == [1, 9]
@@ -247,8 +247,9 @@ def test_corpus_cer_is_a_ratio_of_totals_not_a_mean_of_rates() -> None:
 def test_corpus_cer_matches_row_by_row_counts() -> None:
     rows = synth_rows(500, seed=4, error_rate=0.2)
     policy = TextPolicy("NFC", "collapse")
-    result = corpus_cer(rows.hyps, rows.refs, policy)
-    edits = [char_edits(h, r, policy) for h, r in zip(rows.hyps, rows.refs, strict=True)]
+    result = corpus_cer(hyps=rows.hyps, refs=rows.refs, policy=policy)
+    edits = [char_edits(hyp=h, ref=r, policy=policy) for h, r in zip(rows.hyps, rows.refs,
+                                                                     strict=True)]
     assert result.per_row_edits.tolist() == edits
     assert result.per_row_ref_chars.tolist() == [ref_chars(r, policy) for r in rows.refs]
 
@@ -257,42 +258,43 @@ def test_workers_do_not_change_the_result(monkeypatch: pytest.MonkeyPatch) -> No
     """The pipelined path (blocks of rows, rapidfuzz on a pool) gives the sequential counts."""
     monkeypatch.setattr(text, "_CHUNK_CHARS", 4096)  # many scan chunks per block as well
     rows = synth_rows(4 * text._BLOCK_ROWS + 700, seed=5)
-    one = corpus_cer(rows.hyps, rows.refs, workers=1)
-    two = corpus_cer(rows.hyps, rows.refs, workers=2)
+    one = corpus_cer(hyps=rows.hyps, refs=rows.refs, workers=1)
+    two = corpus_cer(hyps=rows.hyps, refs=rows.refs, workers=2)
     assert np.array_equal(one.per_row_edits, two.per_row_edits)
     assert np.array_equal(one.per_row_ref_chars, two.per_row_ref_chars)
     assert one.per_row_edits.tolist() == [
-        char_edits(h, r) for h, r in zip(rows.hyps, rows.refs, strict=True)
+        char_edits(hyp=h, ref=r) for h, r in zip(rows.hyps, rows.refs, strict=True)
     ]
 
 
 def test_corpus_cer_refuses_bad_input() -> None:
     """Misaligned lists, a non-string row and all-empty references are errors that say so."""
     with pytest.raises(ValueError, match="2 hypotheses but 1 references"):
-        corpus_cer(["a", "b"], ["a"])
+        corpus_cer(hyps=["a", "b"], refs=["a"])
     with pytest.raises(TypeError, match="reference row 1: expected str, got NoneType"):
-        corpus_cer(["a", "b"], ["a", None])  # type: ignore[list-item]
+        corpus_cer(hyps=["a", "b"], refs=["a", None])  # type: ignore[list-item]
     with pytest.raises(ValueError, match="CER is undefined"):
-        corpus_cer(["a", "b"], [" ", ""])
+        corpus_cer(hyps=["a", "b"], refs=[" ", ""])
     with pytest.raises(ValueError, match="workers"):
-        corpus_cer(["a"], ["a"], workers=0)
+        corpus_cer(hyps=["a"], refs=["a"], workers=0)
 
 
 def test_empty_reference_rows_count_insertions() -> None:
     """A row with an empty reference adds its hypothesis length to the edits, nothing below."""
-    result = corpus_cer(["abc", "xy"], ["abc", ""])
+    result = corpus_cer(hyps=["abc", "xy"], refs=["abc", ""])
     assert (result.edits, result.ref_chars) == (2, 3)
 
 
 def test_per_partition_cer_splits_the_totals() -> None:
     rows = synth_rows(900, seed=6)
-    result = corpus_cer(rows.hyps, rows.refs)
-    parts = per_partition_cer(result.per_row_edits, result.per_row_ref_chars, rows.langs)
+    result = corpus_cer(hyps=rows.hyps, refs=rows.refs)
+    parts = per_partition_cer(edits=result.per_row_edits, ref_chars=result.per_row_ref_chars,
+                              partitions=rows.langs)
     assert list(parts) == ["bam_Latn", "nqo_Nkoo"]
     assert sum(p.edits for p in parts.values()) == result.edits
     assert sum(p.ref_chars for p in parts.values()) == result.ref_chars
     nko = [i for i, lang in enumerate(rows.langs) if lang == "nqo_Nkoo"]
-    alone = corpus_cer([rows.hyps[i] for i in nko], [rows.refs[i] for i in nko])
+    alone = corpus_cer(hyps=[rows.hyps[i] for i in nko], refs=[rows.refs[i] for i in nko])
     assert (parts["nqo_Nkoo"].edits, parts["nqo_Nkoo"].ref_chars) == (
         alone.edits,
         alone.ref_chars,
@@ -301,8 +303,9 @@ def test_per_partition_cer_splits_the_totals() -> None:
 
 
 def test_per_partition_cer_marks_an_empty_partition_unscored() -> None:
-    parts = per_partition_cer([1, 2, 0], [4, 4, 0], ["a", "a", "silence"])
+    parts = per_partition_cer(edits=[1, 2, 0], ref_chars=[4, 4, 0], partitions=["a", "a",
+                                                                                "silence"])
     assert parts["a"].cer == 3 / 8
     assert np.isnan(parts["silence"].cer)
     with pytest.raises(ValueError, match="aligned by row"):
-        per_partition_cer([1, 2], [3, 4], ["a"])
+        per_partition_cer(edits=[1, 2], ref_chars=[3, 4], partitions=["a"])

@@ -21,7 +21,8 @@ def row(i: int, hyp: str, ref: str, *, script: str = "nqo", mode: str = "traject
         partition: str | None = None) -> dict[str, Any]:
     return {"feat_id": f"utt{i:05d}", "audio_id": f"a{i}", "split": "test", "script": script,
             "mode": mode, "asr_text": hyp, "reference_text": ref,
-            "cer_edits": char_edits(hyp, ref, POLICY), "reference_chars": ref_chars(ref, POLICY),
+            "cer_edits": char_edits(hyp=hyp, ref=ref,
+                                    policy=POLICY), "reference_chars": ref_chars(ref, POLICY),
             "trajectory_scalars": {"entropy_mean": 0.5 + i / 10},
             "partition": partition or PARTS[i % len(PARTS)]}
 

@@ -30,8 +30,8 @@ def test_rows_pair_by_feat_id_not_by_position(tmp_path: Path) -> None:
     a = bundle(tmp_path / "a", NKO, "nqo")
     b = bundle(tmp_path / "b", LATN, "latn")
     b_rev = bundle(tmp_path / "b-rev", LATN, "latn", reverse=True)
-    straight = compare_pair(BundlePair(a, b), confidence=0.95, n_resamples=500)
-    shuffled = compare_pair(BundlePair(a, b_rev), confidence=0.95, n_resamples=500)
+    straight = compare_pair(BundlePair(a=a, b=b), confidence=0.95, n_resamples=500)
+    shuffled = compare_pair(BundlePair(a=a, b=b_rev), confidence=0.95, n_resamples=500)
     assert replace(straight, label_b="") == replace(shuffled, label_b="")
     assert straight.same_snapshot
     assert straight.n_rows == 40
@@ -44,7 +44,7 @@ def test_rows_pair_by_feat_id_not_by_position(tmp_path: Path) -> None:
 def test_different_snapshots_are_not_paired(tmp_path: Path) -> None:
     a = bundle(tmp_path / "a", NKO, "nqo")
     b = bundle(tmp_path / "b", LATN, "latn", keep=39)
-    cmp = compare_pair(BundlePair(a, b), confidence=0.95, n_resamples=500)
+    cmp = compare_pair(BundlePair(a=a, b=b), confidence=0.95, n_resamples=500)
     assert not cmp.same_snapshot
     assert cmp.ci is None
     assert cmp.n_rows == 0
@@ -61,7 +61,7 @@ def test_declared_counts_that_disagree_are_named(tmp_path: Path) -> None:
     write_bundle(folder, RunSpec("nqo", "trajectory"), rows, "t")
     a = read_bundle(folder)
     b = bundle(tmp_path / "b", LATN, "latn")
-    cmp = compare_pair(BundlePair(a, b), confidence=0.95, n_resamples=200)
+    cmp = compare_pair(BundlePair(a=a, b=b), confidence=0.95, n_resamples=200)
     (m,) = cmp.mismatches
     assert (m.line, m.feat_id, m.field, m.declared - m.recomputed) == (4, "utt00003",
                                                                         "cer_edits", 2)
@@ -74,7 +74,7 @@ def test_different_cer_policies_refuse_to_compare(tmp_path: Path) -> None:
     results["cer_policy"]["whitespace"] = "keep"
     (b.path / "results.json").write_text(json.dumps(results))
     with pytest.raises(ValueError, match="different cer_policy"):
-        compare_pair(BundlePair(a, read_bundle(b.path)), confidence=0.95)
+        compare_pair(BundlePair(a=a, b=read_bundle(b.path)), confidence=0.95)
 
 
 @settings(max_examples=25, deadline=None)
@@ -95,7 +95,7 @@ def test_rows_paired_under_a_wrong_key_are_named(tmp_path_factory: pytest.TempPa
         moved = [{**r, "feat_id": ids[p]} for r, p in zip(rows, perm, strict=True)]
         (tmp / script).mkdir()
         write_bundle(tmp / script, RunSpec(script, "trajectory"), moved, "t")
-        cmp = compare_pair(BundlePair(a, read_bundle(tmp / script)), confidence=0.95,
+        cmp = compare_pair(BundlePair(a=a, b=read_bundle(tmp / script)), confidence=0.95,
                            n_resamples=100)
         assert cmp.same_snapshot
         wrong = {ids[p] for i, p in enumerate(perm) if p != i}
@@ -113,7 +113,7 @@ def test_one_script_rows_relabelled_whole_are_caught_by_their_reference(tmp_path
               "audio_id": rows[(i + 1) % 8]["audio_id"]} for i, r in enumerate(rows)]
     (tmp_path / "b").mkdir()
     write_bundle(tmp_path / "b", RunSpec("nqo", "baseline"), moved, "t")
-    cmp = compare_pair(BundlePair(a, read_bundle(tmp_path / "b")), confidence=0.95,
+    cmp = compare_pair(BundlePair(a=a, b=read_bundle(tmp_path / "b")), confidence=0.95,
                        n_resamples=100)
     assert len(cmp.pairing) == 8
     assert {m.field for m in cmp.pairing} == {"reference_text"}

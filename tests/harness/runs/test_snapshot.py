@@ -26,8 +26,8 @@ def test_difference_quotes_both_identities() -> None:
     a = Snapshot("d", "1" * 64, 10, feat_id_set_sha256(["x"]))
     same = Snapshot("other name", "1" * 64, 10, feat_id_set_sha256(["x"]))
     b = Snapshot("d", "1" * 64, 11, feat_id_set_sha256(["x", "y"]))
-    assert snapshot_difference(a, same) is None
-    text = snapshot_difference(a, b, "nqo run", "latn run")
+    assert snapshot_difference(a=a, b=same) is None
+    text = snapshot_difference(a=a, b=b, label_a="nqo run", label_b="latn run")
     assert text is not None
     assert "n_rows, feat_id_set_sha256 differ" in text
     assert f"nqo run is {a}" in text
