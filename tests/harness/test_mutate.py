@@ -454,3 +454,87 @@ def test_from_ledger_judges_the_latest_records_without_loading_anything(
     assert any("no input mutant was run" in n for n in data["notes"])
     assert main(["mutate", "TOY-VACUOUS", "--from-ledger", "--ledger", str(ledger),
                  "--root", str(toy), "--no-record"]) == 2  # nothing recorded for it
+
+
+# --- run-bundle pairs -----------------------------------------------------------------------
+
+PAIR_CONTRACT = """\
+area: toy
+claims:
+  - id: TOY-PAIR
+    title: Run a has the lower CER
+    statement: CER_a - CER_b below zero over rows paired by feat_id.
+    measures:
+      cer_delta: {unit: ratio}
+      paired_rows: {unit: count}
+      pair_identity_mismatches: {unit: count}
+    params:
+      max_delta: 0 %
+      min_rows: 30 count
+    predicate: cer_delta < max_delta
+    guards:
+      - id: enough-rows
+        check: paired_rows >= min_rows
+      - id: same-utterances
+        check: pair_identity_mismatches == 0 count
+    statistics: {decide_on_ci: true}
+    subjects: [toy-pair]
+    controls:
+      - subject: toy-pair-swapped
+        why: the better run as b
+"""
+
+PAIR_FALSIFIER = '''\
+import pytest
+
+from harness.runs.compare import compare_pair
+
+pytestmark = pytest.mark.live
+
+
+@pytest.mark.claim("TOY-PAIR")
+def test_pair(evidence, subject, workspace):
+    pair = workspace.resolve(subject.id)
+    cmp = compare_pair(pair, confidence=0.95, n_resamples=200)
+    evidence.measure("cer_delta", cmp.delta, unit="ratio", n=cmp.n_rows or None, ci=cmp.ci)
+    evidence.measure("paired_rows", cmp.n_rows, unit="count")
+    evidence.measure("pair_identity_mismatches", len(cmp.pairing), unit="count")
+'''
+
+PAIR_CONFIG = """\
+[project]
+name = "toy"
+version = "0"
+
+[tool.falsify.subjects.toy-pair]
+kind = "bundle-pair"
+a = "runs/good"
+b = "runs/bad"
+
+[tool.falsify.subjects.toy-pair-swapped]
+kind = "bundle-pair"
+a = "runs/bad"
+b = "runs/good"
+"""
+
+
+def test_bundle_pair_mutants_on_real_bundles(tmp_path: Path) -> None:
+    """40 paired rows, run a exact and run b one edit per row: halved (20) fails enough-rows,
+    shuffled feat_ids fail same-utterances, NaN counts and empty runs are ERRORs: all killed."""
+    from tests.harness.runs.kit import make_bundle
+
+    root = write_toyspace(tmp_path, PAIR_CONTRACT, PAIR_FALSIFIER)
+    (root / "pyproject.toml").write_text(PAIR_CONFIG)
+    refs = [f"a ye baara {i}" for i in range(40)]
+    make_bundle(root / "runs" / "good", [(r, r) for r in refs], script="latn")
+    make_bundle(root / "runs" / "bad", [(r[:-1] + "x", r) for r in refs], script="latn",
+                mode="baseline")
+    ws = Workspace.discover(root)
+    report = mutate_claim(ws, load_contracts(ws.contracts_dir)["TOY-PAIR"])
+    assert [r.verdict.value for r in report.baseline] == ["PASS", "FAIL"]
+    outcomes = {r.mutant.id: (r.outcome, dict(r.verdicts)) for r in report.results}
+    assert outcomes["halve-rows"] == (Outcome.KILLED, {"toy-pair": "SUSPECT"})
+    assert outcomes["shuffle-pairs"] == (Outcome.KILLED, {"toy-pair": "SUSPECT"})
+    assert outcomes["nan-rows"] == (Outcome.KILLED, {"toy-pair": "ERROR"})
+    assert outcomes["empty-input"] == (Outcome.KILLED, {"toy-pair": "ERROR"})
+    assert outcomes["drop-guard:same-utterances"][0] is Outcome.SURVIVED  # no control needs it
