@@ -11,6 +11,8 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,23 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from harness import safeyaml
 from harness.safeyaml import DEFAULT_LIMITS, YamlError, YamlLimits, load_yaml, load_yaml_text
+
+# libyaml's events into the counting composer (the default here), and PyYAML's own SafeLoader
+LOADERS = pytest.mark.parametrize("loader", sorted({safeyaml._LOADER, safeyaml._LimitedLoader},
+                                                   key=lambda c: c.__name__),
+                                  ids=lambda c: c.__name__)
+
+
+@contextmanager
+def use(loader: type) -> Iterator[None]:
+    saved, safeyaml._LOADER = safeyaml._LOADER, loader
+    try:
+        yield
+    finally:
+        safeyaml._LOADER = saved
+
 
 SMALL = YamlLimits(max_bytes=64 * 1024, max_nodes=2_000, max_aliases=200, max_depth=20)
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,22 +52,25 @@ def laughs(levels: int, fan: int = 9) -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_the_bomb_of_the_issue_is_refused_naming_file_line_and_limit() -> None:
+@LOADERS
+def test_the_bomb_of_the_issue_is_refused_naming_file_line_and_limit(loader: type) -> None:
     bomb = laughs(8)
     assert len(bomb.encode()) < 400
-    with pytest.raises(YamlError) as info:
+    with use(loader), pytest.raises(YamlError) as info:
         load_yaml_text(bomb, "contracts/bomb.yaml")
     assert str(info.value).startswith("contracts/bomb.yaml:")
     assert "100,000 YAML nodes with aliases expanded (the node limit)" in str(info.value)
 
 
-def test_legitimate_anchors_still_load() -> None:
+@LOADERS
+def test_legitimate_anchors_still_load(loader: type) -> None:
     """contracts/asr.yaml shares measures, params and guards between claims with anchors."""
     text = (ROOT / "contracts" / "asr.yaml").read_text("utf-8")
     assert "&pair_measures" in text
-    assert load_yaml_text(text, "asr.yaml") == yaml.safe_load(text)  # noqa: TID251 (the oracle)
-    merged = "base: &b {x: 1, y: 2}\nover: {<<: *b, y: 3}\n"
-    assert load_yaml_text(merged, "m.yaml") == {"base": {"x": 1, "y": 2},
+    with use(loader):
+        assert load_yaml_text(text, "asr.yaml") == yaml.safe_load(text)  # noqa: TID251 (oracle)
+        merged = "base: &b {x: 1, y: 2}\nover: {<<: *b, y: 3}\n"
+        assert load_yaml_text(merged, "m.yaml") == {"base": {"x": 1, "y": 2},
                                                  "over": {"x": 1, "y": 3}}
 
 
@@ -63,8 +84,10 @@ def test_legitimate_anchors_still_load() -> None:
     ("t: !!timestamp 2020-13-45\n", 1, "cannot be read as timestamp"),
     ("x: !!python/object:os.system {}\n", 1, "not valid YAML"),
 ])
-def test_each_refusal_names_the_line(text: str, line: int | None, words: str) -> None:
-    with pytest.raises(YamlError) as info:
+@LOADERS
+def test_each_refusal_names_the_line(text: str, line: int | None, words: str,
+                                     loader: type) -> None:
+    with use(loader), pytest.raises(YamlError) as info:
         load_yaml_text(text, "f.yaml")
     assert words in str(info.value)
     assert info.value.where == (f"f.yaml:{line}" if line else "f.yaml")
@@ -124,12 +147,14 @@ def alias_documents(draw: st.DrawFn) -> tuple[str, int, int]:
 @given(alias_documents())
 @example(("k0: &a0 [0, 1, 2, 3, 4, 5, 6, 7, 8]\n" + "".join(
     f"k{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]\n" for i in range(1, 8)), 10**9, 63))
+@LOADERS
 def test_alias_structures_load_exactly_or_are_refused_by_a_limit(
-        doc: tuple[str, int, int]) -> None:
+        loader: type, doc: tuple[str, int, int]) -> None:
     text, total, aliases = doc
     refused: YamlError | None = None
     try:
-        loaded = load_yaml_text(text, "gen.yaml", SMALL)
+        with use(loader):
+            loaded = load_yaml_text(text, "gen.yaml", SMALL)
     except YamlError as exc:
         refused = exc
     if refused is not None:
@@ -209,10 +234,12 @@ def test_big_documents_load_up_to_the_node_limit_and_no_further(n: int) -> None:
 @example("{a: 1, a: 2}")
 @example("&a [*a]")
 @example("\x1f")
-def test_any_text_loads_or_is_a_named_error(text: str) -> None:
+@LOADERS
+def test_any_text_loads_or_is_a_named_error(loader: type, text: str) -> None:
     refused: YamlError | None = None
     try:
-        load_yaml_text(text, "any.yaml", SMALL)
+        with use(loader):
+            load_yaml_text(text, "any.yaml", SMALL)
     except YamlError as exc:  # the only exception allowed out
         refused = exc
     assert refused is None or refused.where.startswith("any.yaml")
