@@ -95,13 +95,14 @@ def _hasher(ws: Workspace, strict: bool | None = None) -> Any:
 
 def _status_report(ws: Workspace, args: argparse.Namespace, claim_ids: Sequence[str] | None,
                    contracts: ContractSet | None = None, strict: bool | None = None) -> Any:
+    from harness.codeid import CodeNow
     from harness.ledger import LedgerError
     from harness.status import compute_status
 
     contracts = contracts or _contracts(ws)
     try:
         return compute_status(contracts, _ledger(ws, args), hasher=_hasher(ws, strict),
-                              claim_ids=claim_ids)
+                              claim_ids=claim_ids, code=CodeNow(ws.root))
     except LedgerError as exc:
         raise _refuse_or_usage(exc) from None
 
@@ -121,10 +122,23 @@ def cmd_status(args: argparse.Namespace) -> int:
     for name, (passed, total) in report.milestones.items():
         print(f"milestone {name}: {passed}/{total} claims at fresh PASS "
               f"({report.ship_percent(name):.0f} % shipped)")
+    _print_drift(report.rows)
     for claim, subject in report.unknown:
         print(f"warning: the ledger has evidence for {claim} on {subject}, which no contract "
               f"names (a removed claim or subject; `falsify verify` lists the records)")
     return EXIT_OK
+
+
+def _print_drift(rows: Sequence[Any]) -> None:
+    """Code drift that does not make evidence stale, one line per distinct reason."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        for reason in row.drift:
+            counts[reason] = counts.get(reason, 0) + 1
+    if counts:
+        print("code drift (shown, not stale):")
+    for reason, n in sorted(counts.items()):
+        print(f"  {reason}: {n} row(s)")
 
 
 def _format_record(record: Record) -> list[str]:
@@ -314,7 +328,9 @@ def cmd_amend(args: argparse.Namespace) -> int:
         original, id=new_id(), kind="amendment", verdict=verdict,
         reasons=(f"amended by hand: {args.why}", *original.reasons),
         amends={"record": original.id, "why": args.why}, created=utc_now(), session=session,
-        node_id="falsify amend", provenance=collect(ws.root), timing={}, prev=None, hash="")
+        node_id="falsify amend", timing={}, prev=None, hash="",
+        # the evidence is still the original's, made by the original's code
+        provenance={**collect(ws.root), **({"code": original.code} if original.code else {})})
     writer = LedgerWriter(ledger.ledger_dir, session, "amend")
     try:
         sealed = writer.append(amendment)

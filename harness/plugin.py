@@ -96,6 +96,7 @@ class FalsifySession:
     _writer: Any = None
     _hasher: Any = None
     _provenance: dict[str, Any] | None = None
+    _code: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         workerinput = getattr(self.config, "workerinput", None)
@@ -152,13 +153,32 @@ class FalsifySession:
             self._provenance = {"git": git_info(self.workspace.root), "env": env_info()}
         return self._provenance
 
+    def code(self, item: pytest.Item) -> dict[str, dict[str, Any]]:
+        """``{"code": …}`` for the item's record: its falsifier files and the harness identity
+        (harness.codeid), once per test module; empty for an item with no module source (such
+        evidence shows as "code identity not recorded" wherever staleness is read)."""
+        module = getattr(item, "module", None)
+        if module is None:
+            return {}
+        if module.__name__ not in self._code:
+            from harness.codeid import record_code
+
+            ws = self.workspace
+            try:
+                self._code[module.__name__] = record_code(module, ws.falsifiers_dir, ws.root)
+            except (OSError, ValueError):
+                self._code[module.__name__] = {}
+        found = self._code[module.__name__]
+        return {"code": found} if found else {}
+
     def append(self, evidence: Evidence, verdict: Verdict, nodeid: str,
-               timing: dict[str, Any]) -> str | None:
+               timing: dict[str, Any], item: pytest.Item | None = None) -> str | None:
         """Append the record; a write failure is reported and ORed into the exit status."""
         if not self.recording:
             return None
+        code = {} if item is None else self.code(item)
         record = evidence.to_record(verdict, node_id=nodeid, session=self.session_id,
-                                    provenance=self.provenance(), timing=timing)
+                                    provenance={**self.provenance(), **code}, timing=timing)
         from harness.ledger import LedgerError, LedgerWriter
 
         try:
@@ -324,7 +344,7 @@ def pytest_runtest_makereport(item: pytest.Item,
     verdict = _decide(ev, call, report)
     timing = {"start": call.start, "stop": call.stop, "duration_s": round(call.duration, 6),
               "phase": call.when}
-    record_id = session.append(ev, verdict, item.nodeid, timing)
+    record_id = session.append(ev, verdict, item.nodeid, timing, item)
     _apply(report, verdict, ev.subject, ev.notes)
     report.user_properties.append((_PROPS, {
         "claim": ev.claim.id, "subject": ev.subject.id, "role": ev.subject.role,

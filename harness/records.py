@@ -175,6 +175,13 @@ class Record:
     attachments: dict[str, Any] = field(default_factory=dict)
     schema: int = RECORD_SCHEMA_VERSION
 
+    @property
+    def code(self) -> dict[str, Any] | None:
+        """``provenance["code"]``: the falsifier files and harness identity that made the record
+        (harness.codeid); None for records made before falsify recorded it."""
+        code = self.provenance.get("code")
+        return code if isinstance(code, dict) else None
+
     def measurement(self, name: str) -> Measurement | None:
         for m in self.measurements:
             if m.name == name:

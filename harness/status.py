@@ -1,6 +1,7 @@
 """The state of every claim, read from the ledger and the contracts alone.
 
-One row per (claim, subject or control): the latest verdict, whether it is STALE and why. Ship %
+One row per (claim, subject or control): the latest verdict, whether it is STALE and why, and its
+code drift (the harness code that made it differs from this one's: shown, not stale). Ship %
 per milestone counts claims at fresh PASS: every subject's latest verdict is a fresh PASS and every
 negative control's latest verdict is fresh and the one it must get.
 """
@@ -31,6 +32,7 @@ class Row:
     record: str | None
     created: str | None
     reasons: tuple[str, ...]
+    drift: tuple[str, ...] = ()
 
     @property
     def fresh(self) -> bool:
@@ -68,7 +70,7 @@ class Row:
                 "expect": self.expect, "verdict": self.verdict, "stale": list(self.stale),
                 "unverifiable": list(self.unverifiable), "fresh": self.fresh, "ok": self.ok,
                 "problem": self.problem, "record": self.record, "created": self.created,
-                "reasons": list(self.reasons)}
+                "reasons": list(self.reasons), "drift": list(self.drift)}
 
 
 @dataclass(frozen=True)
@@ -108,32 +110,38 @@ class StatusReport:
 
 
 def _row(claim: Claim, ref: SubjectRef, latest: Mapping[tuple[str, str], Any],
-         ledger: Any, now: datetime, hasher: Any) -> Row:
+         ledger: Any, now: datetime, hasher: Any, code: Any) -> Row:
     summary = latest.get((claim.id, ref.id))
     expect = None if ref.expect is None else ref.expect.value
     if summary is None:
         return Row(claim.id, ref.id, ref.role, expect, "MISSING", (), (), None, None,
                    ("no evidence recorded yet",))
-    from harness.ledger import staleness
+    from harness.ledger import code_drift, staleness
 
-    reasons = staleness(summary, claim.sha256, claim.max_age_s, now, hasher)
+    reasons = staleness(summary, claim.sha256, claim.max_age_s, now, hasher, code)
     stale = tuple(r for r in reasons if not r.startswith("unverifiable:"))
     unverifiable = tuple(r for r in reasons if r.startswith("unverifiable:"))
     verdict = getattr(summary.verdict, "value", summary.verdict)
+    drift = () if code is None else tuple(code_drift(summary, code))
     return Row(claim.id, ref.id, ref.role, expect, str(verdict), stale, unverifiable,
-               summary.id, summary.created, tuple(ledger.load(summary).reasons))
+               summary.id, summary.created, tuple(ledger.load(summary).reasons), drift)
 
 
 def compute_status(contracts: ContractSet, ledger: Any, *, now: datetime | None = None,
-                   hasher: Any = None, claim_ids: Iterable[str] | None = None) -> StatusReport:
-    """Rows for every claim (or those named), milestones, and ledger pairs no contract knows."""
+                   hasher: Any = None, claim_ids: Iterable[str] | None = None,
+                   code: Any = None) -> StatusReport:
+    """Rows for every claim (or those named), milestones, and ledger pairs no contract knows.
+
+    ``hasher`` (an InputHasher) checks input hashes, ``code`` (a harness.codeid.CodeNow) the
+    falsifier sources and harness identity; None leaves that check out (renders, the past)."""
     now = now or datetime.now(UTC)
     latest = ledger.latest()
     wanted = set(claim_ids) if claim_ids is not None else set(contracts.claims)
     states = []
     for claim_id in sorted(wanted):
         claim = contracts[claim_id]
-        rows = tuple(_row(claim, ref, latest, ledger, now, hasher) for ref in claim.all_subjects)
+        rows = tuple(_row(claim, ref, latest, ledger, now, hasher, code)
+                     for ref in claim.all_subjects)
         states.append(ClaimState(claim, rows))
     milestones = {}
     by_id = {s.claim.id: s for s in states}

@@ -2,7 +2,8 @@
 
 Write with :class:`LedgerWriter` (one segment per writer), read with :class:`Ledger` (indexed
 ``latest()``, ``history()``, ``get()``, ``records()``), check with :func:`verify`, and decide
-freshness with :func:`staleness`. Each writer signs its segment's head with its key
+freshness with :func:`staleness` (a changed falsifier module is stale; a changed harness is
+:func:`code_drift`, shown but not stale). Each writer signs its segment's head with its key
 (:mod:`harness.ledger.signing`); :func:`check_signatures` names dropped, altered and forged
 records, unknown keys and unsigned segments. ``docs/INTERNALS.md`` describes the file formats.
 
@@ -28,7 +29,15 @@ began: an edit racing a running command is seen by the next one. The cache folde
 much as the code: whoever can write it can also replace falsify; CI starts without one.
 """
 
-from harness.ledger.query import UNVERIFIABLE, Evidence, Ledger, Summary, is_stale, staleness
+from harness.ledger.query import (
+    UNVERIFIABLE,
+    Evidence,
+    Ledger,
+    Summary,
+    code_drift,
+    is_stale,
+    staleness,
+)
 from harness.ledger.segment import SEGMENT_SUFFIX, LedgerError, is_live, segment_paths
 from harness.ledger.signing import check_signatures
 from harness.ledger.store import (
@@ -59,6 +68,7 @@ __all__ = [
     "SegmentCheck",
     "Summary",
     "check_signatures",
+    "code_drift",
     "is_live",
     "is_stale",
     "merge",

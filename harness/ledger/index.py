@@ -3,8 +3,9 @@
 Parsing every line of a 100,000-record ledger costs about a second; ``status`` and ``gate`` must
 answer in less. Each segment therefore gets a cache file under ``<cache>/ledger-index/`` holding,
 per record, the id, kind, claim, subject, verdict, created, claim hash, role, expect, hypothesis,
-amended id, input hashes, byte offset and length, as dictionary-coded columns (few distinct
-claims and subjects, many records).
+amended id, input hashes, code identity (``provenance.code``: falsifier files and harness hash),
+byte offset and length, as dictionary-coded columns (few distinct claims and subjects, many
+records).
 
 Verification. An index is built only from bytes that passed ``falsify verify``'s checks of that
 segment (``harness.ledger.verify.check_segment``: JSON, schema, hash, canonical form, chain, tail,
@@ -39,14 +40,20 @@ from harness.ledger.segment import (
 )
 from harness.ledger.trust import LedgerTampered, fingerprint
 from harness.ledger.verify import LIVE_TAIL, Chain, Found, SegmentCheck, check_segment
-from harness.records import RECORD_SCHEMA_VERSION, RecordFormatError, Status, migrate
+from harness.records import (
+    RECORD_SCHEMA_VERSION,
+    RecordFormatError,
+    Status,
+    canonical_json,
+    migrate,
+)
 
 __all__ = ["CODED", "RAW", "SegmentIndex", "Summary", "check_tail", "load_index", "parse_line"]
 
 _FORMAT = 1
 # Dictionary-coded columns (few distinct values) and raw ones (one value per record).
 CODED = ("kind", "claim", "subject", "verdict", "claim_sha256", "role", "expect", "hypothesis",
-         "inputs")
+         "inputs", "code")
 RAW = ("id", "created", "amends", "offset", "length")
 
 
@@ -83,6 +90,13 @@ def check_tail(path: Path, tail: Tail) -> dict[str, Any] | None:
     raise LedgerError(verify_hint(path, tail.line, problem))
 
 
+def _code_key(provenance: Any) -> str | None:
+    """``provenance.code`` as one vocabulary string (few distinct values: one per falsifier
+    module and harness build)."""
+    code = provenance.get("code") if isinstance(provenance, dict) else None
+    return canonical_json(code) if isinstance(code, dict) else None
+
+
 def _hashable(value: Any) -> Hashable:
     return tuple(tuple(i) for i in value) if isinstance(value, list) else value
 
@@ -92,7 +106,7 @@ class Summary:
     """What the index knows of one record; ``Ledger.load(summary)`` gives the full Record.
 
     ``amends`` is the id of the amended record (``Record.amends`` is ``{"record", "why"}``);
-    ``inputs`` holds each input's path, kind and sha256.
+    ``inputs`` holds each input's path, kind and sha256; ``code`` is ``Record.code``.
     """
 
     id: str
@@ -107,6 +121,7 @@ class Summary:
     hypothesis: str | None
     amends: str | None
     inputs: tuple[dict[str, Any], ...]
+    code: dict[str, Any] | None
     segment: Path
     line: int
     offset: int
@@ -141,6 +156,7 @@ class SegmentIndex:
         self.chain = Chain()  # where the checked, indexed complete lines end
         self.prefix_sha256 = hashlib.sha256(b"").hexdigest()
         self._codes: dict[Hashable, int] = {}
+        self._parsed: dict[int, dict[str, Any] | None] = {}
 
     def __len__(self) -> int:
         return len(self.cols["id"])
@@ -166,6 +182,14 @@ class SegmentIndex:
         raw = self.cols[column][row]
         return self.vocab[raw] if column in CODED else raw
 
+    def _code(self, row: int) -> dict[str, Any] | None:
+        """The row's code identity, parsed once per distinct value (shared, read-only)."""
+        raw = self.cols["code"][row]
+        if raw not in self._parsed:
+            key = self.vocab[raw]
+            self._parsed[raw] = None if key is None else json.loads(key)
+        return self._parsed[raw]
+
     def summary(self, row: int) -> Summary:
         v = self.value
         try:
@@ -179,7 +203,8 @@ class SegmentIndex:
             claim_sha256=v("claim_sha256", row), role=v("role", row), expect=v("expect", row),
             hypothesis=v("hypothesis", row), amends=v("amends", row),
             inputs=tuple({"path": p, "kind": k, "sha256": s} for p, k, s in v("inputs", row)),
-            segment=self.path, line=row + 1, offset=v("offset", row), length=v("length", row))
+            code=self._code(row), segment=self.path, line=row + 1, offset=v("offset", row),
+            length=v("length", row))
 
     def add(self, data: dict[str, Any], offset: int, length: int, line: int) -> None:
         try:
@@ -187,7 +212,8 @@ class SegmentIndex:
             coded = (data["kind"], data["claim"], data["subject"], data["verdict"],
                      data["claim_sha256"], data["role"], data.get("expect"),
                      data.get("hypothesis"),
-                     tuple((i["path"], i["kind"], i["sha256"]) for i in data["inputs"]))
+                     tuple((i["path"], i["kind"], i["sha256"]) for i in data["inputs"]),
+                     _code_key(data.get("provenance")))
             codes = [self.code(value) for value in coded]
             raw = (data["id"], data["created"], amends["record"] if amends else None, offset,
                    length)
@@ -228,7 +254,7 @@ class SegmentIndex:
 
 
 # Bump when the cached layout changes: a cache of another layout is then never read, only rebuilt.
-INDEX_FORMAT = 3
+INDEX_FORMAT = 4  # 4: the code column (provenance.code)
 
 
 def _cache_file(index_dir: Path, segment: Path) -> Path:

@@ -26,7 +26,7 @@ from harness.ledger.index import SegmentIndex, Summary
 
 __all__ = ["Amendments", "latest"]
 
-_FORMAT = 2
+_FORMAT = 3  # 3: summaries carry ``code``
 Order = tuple[Any, ...]
 Key = tuple[Any, ...]
 Winners = dict[Key, tuple[Order, Summary]]

@@ -34,10 +34,12 @@ from harness.provenance import InputHasher, MissingInputError
 from harness.records import Record, RecordFormatError
 
 if TYPE_CHECKING:
+    from harness.codeid import CodeNow
     from harness.ledger.verify import Problem
     from harness.workspace import Workspace
 
-__all__ = ["UNVERIFIABLE", "Evidence", "Ledger", "Summary", "is_stale", "staleness"]
+__all__ = ["UNVERIFIABLE", "Evidence", "Ledger", "Summary", "code_drift", "is_stale",
+           "staleness"]
 
 UNVERIFIABLE = "unverifiable:"
 
@@ -236,6 +238,8 @@ class Evidence(Protocol):
     def created(self) -> str: ...
     @property
     def inputs(self) -> tuple[dict[str, Any], ...]: ...
+    @property
+    def code(self) -> dict[str, Any] | None: ...
 
 
 def _short(sha: str | None) -> str:
@@ -270,12 +274,29 @@ def _input_reasons(inputs: Iterable[dict[str, Any]], hasher: InputHasher) -> lis
     return reasons
 
 
+def _falsifier_reasons(recorded: dict[str, Any] | None, code: CodeNow) -> list[str]:
+    reasons: list[str] = []
+    for item in (recorded or {}).get("falsifier", ()):
+        path, then = str(item.get("path")), item.get("sha256")
+        current = code.sha256(path)
+        if current is None:
+            reasons.append(f"falsifier {path} is gone since the record "
+                           f"(recorded sha256 {_short(then)})")
+        elif current != then:
+            reasons.append(f"falsifier {path} changed since the record: sha256 "
+                           f"{_short(then)} → {_short(current)}")
+    return reasons
+
+
 def staleness(record: Evidence, claim_sha256_now: str | None, max_age_s: float | None,
-              now: datetime, hasher: InputHasher | None) -> list[str]:
+              now: datetime, hasher: InputHasher | None,
+              code: CodeNow | None = None) -> list[str]:
     """Why ``record`` no longer stands for its claim, in words; empty when fresh.
 
     A reason starting with ``unverifiable:`` (an input that is not here to hash) does not make
     the record stale by itself: :func:`is_stale` ignores it and the gate's policy decides.
+    With ``code`` (the code as it is now), a falsifier source file that changed or is gone since
+    the record makes it stale, naming the file; harness changes are :func:`code_drift`.
     """
     if now.tzinfo is None:
         msg = "staleness() needs an aware datetime for `now`, e.g. datetime.now(UTC)"
@@ -286,6 +307,8 @@ def staleness(record: Evidence, claim_sha256_now: str | None, max_age_s: float |
                        f"{_short(record.claim_sha256)} → {_short(claim_sha256_now)}")
     if hasher is not None:
         reasons.extend(_input_reasons(record.inputs, hasher))
+    if code is not None:
+        reasons.extend(_falsifier_reasons(record.code, code))
     if max_age_s is not None and math.isfinite(max_age_s):
         age = (now - parse_created(record.created)).total_seconds()
         if age > max_age_s:
@@ -296,3 +319,20 @@ def staleness(record: Evidence, claim_sha256_now: str | None, max_age_s: float |
 def is_stale(reasons: Iterable[str]) -> bool:
     """True when any reason is more than an unverifiable input."""
     return any(not r.startswith(UNVERIFIABLE) for r in reasons)
+
+
+NO_CODE_IDENTITY = ("code identity not recorded (the record predates it): a change of its "
+                    "falsifier cannot be detected; re-run the falsifier to record it")
+
+
+def code_drift(record: Evidence, code: CodeNow) -> list[str]:
+    """How the code that made ``record`` differs from the code here, where that does not make
+    the evidence stale: the harness package changed, or the record names no code at all."""
+    recorded = record.code
+    if recorded is None:
+        return [NO_CODE_IDENTITY]
+    then, here = recorded.get("harness") or {}, code.harness
+    if then.get("sha256") == here["sha256"]:
+        return []
+    return [f"harness code changed since the record: {then.get('version')} sha256 "
+            f"{_short(then.get('sha256'))} → {here['version']} sha256 {_short(here['sha256'])}"]

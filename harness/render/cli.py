@@ -158,6 +158,7 @@ def cmd_pr(args: argparse.Namespace) -> int:
 
 
 def _pr(args: argparse.Namespace) -> int:
+    from harness.codeid import CodeNow
     from harness.gate import evaluate_gate
     from harness.ledger import LedgerError
     from harness.render.gitstate import GitStateError, snapshot_at
@@ -166,16 +167,18 @@ def _pr(args: argparse.Namespace) -> int:
 
     ws = _workspace(args)
     contracts, ledger = _contracts(ws), _ledger(ws, args)
-    now = datetime.now(UTC)
+    now, code = datetime.now(UTC), CodeNow(ws.root)
     try:
         snap = snapshot_at(ws.root, args.base, ws.contracts_dir, ledger.ledger_dir)
     except GitStateError as exc:
         raise UsageFailure(str(exc)) from None
     try:
         before = compute_status(snap.contracts, snap.ledger, now=now, hasher=None)
-        after = compute_status(contracts, ledger, now=now, hasher=_hasher(ws, strict=True))
+        after = compute_status(contracts, ledger, now=now, hasher=_hasher(ws, strict=True),
+                               code=code)
         known = {s.id for s in snap.ledger.summaries()}
         new = tuple(r for r in ledger.records() if r.id not in known)
+        changed = _falsifier_changes(ws, args.base, ledger, code)
     except LedgerError as exc:
         raise _refuse_or_usage(exc) from None
     finally:
@@ -183,10 +186,18 @@ def _pr(args: argparse.Namespace) -> int:
     gate = evaluate_gate(after)
     text = pr_markdown(PrChange(base=args.base, base_commit=snap.commit, before=before,
                                 after=after, new_records=new, gate=gate,
-                                problems=tuple(snap.problems)))
+                                problems=tuple(snap.problems), falsifiers=tuple(changed)))
     print(text, end="")
     _deliver(text, args.output)
     return gate.exit_code
+
+
+def _falsifier_changes(ws: Workspace, base: str, ledger: Any, code: Any) -> list[Any]:
+    from harness.render.codechange import falsifier_changes
+
+    latest = ledger.latest()
+    node_ids = {s.id: ledger.load(s).node_id for s in latest.values() if s.code is None}
+    return falsifier_changes(ws.root, base, latest, code, node_ids)
 
 
 def _deliver(text: str, output: str | None) -> None:

@@ -9,7 +9,9 @@ refusal of a corrupt line), with no second parser to drift from the first.
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -17,7 +19,7 @@ from typing import Any
 from harness.contracts import ContractError, ContractSet, load_contracts
 from harness.ledger import SEGMENT_SUFFIX, Ledger
 
-__all__ = ["GitStateError", "Snapshot", "snapshot_at"]
+__all__ = ["GitStateError", "Snapshot", "sha256s_at", "snapshot_at"]
 
 
 class GitStateError(ValueError):
@@ -111,3 +113,19 @@ def snapshot_at(root: Path, ref: str, contracts_dir: Path, ledger_dir: Path) -> 
     contract_set, problems = _contracts_from(_materialize(contracts, base / "contracts"), ref)
     ledger = Ledger(_materialize(segments, base / "ledger"))
     return Snapshot(ref, sha, contract_set, ledger, problems, tmp)
+
+
+def sha256s_at(root: Path, ref: str, paths: Iterable[Path]) -> dict[Path, str | None]:
+    """The sha256 of each file's bytes at ``ref`` (None where the ref has no such file, or the
+    file is outside the repository), read from the object store like the rest of the past."""
+    repo = _repo(root)
+    out: dict[Path, str | None] = {}
+    with repo:
+        commit = _commit(repo, ref)
+        for path in paths:
+            try:
+                blob = commit.tree / _tree_path(repo, path)
+                out[path] = hashlib.sha256(blob.data_stream.read()).hexdigest()
+            except (KeyError, GitStateError):
+                out[path] = None
+    return out

@@ -4,7 +4,9 @@ Before is the contracts and the ledger at REF (read from git, nothing checked ou
 working tree. Both are judged at the same instant; the after state also hashes inputs, as the gate
 does, while inputs at REF cannot be hashed and are not. The text holds a one-line headline, ship
 % per milestone before → after, claims whose verdict changed (with the reasons), new evidence,
-claims gone stale, the negative controls, and what the gate would say.
+claims gone stale, the negative controls, and what the gate would say; when they apply, the claims
+whose falsifier code changed since the base without new evidence (``harness.render.codechange``)
+and the code drift of the current evidence (made by other harness code: shown, not stale).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from markupsafe import Markup
 from harness.gate import GateResult
 from harness.keywords import paired_fields
 from harness.records import Record
+from harness.render.codechange import FalsifierChange
 from harness.render.escape import md_code
 from harness.render.fmt import stamp
 from harness.render.templating import markdown_env, md_table, safe
@@ -36,6 +39,7 @@ class PrChange:
     new_records: tuple[Record, ...]
     gate: GateResult
     problems: tuple[str, ...] = ()
+    falsifiers: tuple[FalsifierChange, ...] = ()
 
 
 def _rows(report: StatusReport) -> dict[tuple[str, str], Row]:
@@ -131,6 +135,26 @@ def _milestones(change: PrChange) -> Markup | None:
     return md_table(["milestone", "before", "after"], rows) if rows else None
 
 
+def _sha(value: str | None) -> str:
+    return f"{value[:12]}…" if value else "none"
+
+
+def _falsifiers_table(change: PrChange) -> Markup | None:
+    rows = [[_code(c.claim), _code(c.path), f"{_sha(c.base_sha256)} → {_sha(c.now_sha256)}",
+             str(c.rows)] for c in change.falsifiers]
+    return md_table(["claim", "falsifier file", f"sha256 at {change.base} → now",
+                     "latest records made by other code"], rows) if rows else None
+
+
+def _drift_table(change: PrChange) -> Markup | None:
+    counts: dict[str, int] = {}
+    for r in change.after.rows:
+        for reason in r.drift:
+            counts[reason] = counts.get(reason, 0) + 1
+    rows = [[reason, str(n)] for reason, n in sorted(counts.items())]
+    return md_table(["drift", "rows"], rows) if rows else None
+
+
 def _gate_table(change: PrChange) -> Markup | None:
     rows = [[_code(r.claim), _code(r.subject), r.role, str(r.problem), r.shown_verdict]
             for r in change.gate.problems]
@@ -165,5 +189,6 @@ def pr_markdown(change: PrChange) -> str:
         problems=list(change.problems), milestones=_milestones(change),
         changes=_changes_table(change), new=_new_table(change), new_note=new_note,
         stale=_stale_table(change), controls=_controls_table(change),
-        gate=_gate_table(change), gate_summary=change.gate.summary())
+        gate=_gate_table(change), gate_summary=change.gate.summary(),
+        falsifiers=_falsifiers_table(change), drift=_drift_table(change))
 

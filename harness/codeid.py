@@ -1,0 +1,130 @@
+"""Code identity of evidence: which falsifier code and which harness code made a record.
+
+A record's ``provenance["code"]`` is::
+
+    {"falsifier": [{"path": "falsifiers/test_lm.py", "sha256": "…"}, …],
+     "harness": {"version": "0.1.0", "sha256": "…"}}
+
+``falsifier`` lists the test function's own module first, then the other source files it rests
+on: every ``conftest.py`` from the module's folder up to the workspace root (they hold its
+fixtures) and the modules under the falsifiers folder that it (or they, transitively) import
+names from. Paths are relative to the workspace root when under it. ``harness`` is the package
+version and the sha256 of the package's files (version strings are not code identity: ``0.1.0``
+stays ``0.1.0`` across a hundred commits).
+
+Readers (``harness.ledger.staleness``) compare a record's falsifier files with the files now: a
+changed one makes the evidence STALE; a changed harness is drift, shown but not stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from harness.provenance import sha256_file
+
+__all__ = ["CodeNow", "falsifier_sources", "harness_identity", "record_code"]
+
+
+def _package_files(package: Path) -> Iterable[Path]:
+    for path in sorted(package.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+            yield path
+
+
+@cache
+def harness_identity() -> dict[str, str]:
+    """``{"version", "sha256"}`` of the harness package this process imported (once per process).
+
+    The sha256 is over the sorted ``relative path \\0 file sha256`` lines of every file in the
+    package folder (sources, templates, schemas, the demo corpora), caches excluded."""
+    import harness
+
+    package = Path(harness.__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in _package_files(package):
+        digest.update(f"{path.relative_to(package).as_posix()}\0{sha256_file(path)}\n".encode())
+    return {"version": harness.__version__, "sha256": digest.hexdigest()}
+
+
+def _display(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+
+
+def _file_of(module: ModuleType | None) -> Path | None:
+    name = getattr(module, "__file__", None)
+    return Path(name).resolve() if name else None
+
+
+def _used_modules(module: ModuleType, within: Path) -> set[Path]:
+    """Files under ``within`` of the modules ``module``'s globals come from (imported modules,
+    and the modules that define imported functions and classes)."""
+    found: set[Path] = set()
+    for value in list(vars(module).values()):
+        source = value if isinstance(value, ModuleType) else sys.modules.get(
+            str(getattr(value, "__module__", "") or ""))
+        path = _file_of(source)
+        if path is not None and path.is_relative_to(within) and path.suffix == ".py":
+            found.add(path)
+    return found
+
+
+def _conftests(module_file: Path, root: Path) -> list[Path]:
+    out = []
+    folder = module_file.parent
+    while True:
+        if (folder / "conftest.py").is_file():
+            out.append(folder / "conftest.py")
+        if folder == root or folder == folder.parent or not folder.is_relative_to(root):
+            return out
+        folder = folder.parent
+
+
+def falsifier_sources(module: ModuleType, falsifiers_dir: Path, root: Path) -> list[Path]:
+    """The test module's file, then the conftests and falsifiers-folder modules it rests on."""
+    own = _file_of(module)
+    if own is None:
+        msg = f"test module {module.__name__} has no source file; cannot record its sha256"
+        raise ValueError(msg)
+    within = falsifiers_dir.resolve()
+    seen, todo = {own}, [module]
+    while todo:
+        for path in _used_modules(todo.pop(), within) - seen:
+            seen.add(path)
+            loaded = next((m for m in list(sys.modules.values()) if _file_of(m) == path), None)
+            if loaded is not None:
+                todo.append(loaded)
+    helpers = (seen - {own}) | set(_conftests(own, root.resolve()))
+    return [own, *sorted(helpers - {own})]
+
+
+def record_code(module: ModuleType, falsifiers_dir: Path, root: Path) -> dict[str, Any]:
+    """The ``provenance["code"]`` object for a record made by a test in ``module``."""
+    root = root.resolve()
+    files = [{"path": _display(p, root), "sha256": sha256_file(p)}
+             for p in falsifier_sources(module, falsifiers_dir, root)]
+    return {"falsifier": files, "harness": harness_identity()}
+
+
+class CodeNow:
+    """The code as it is now, for staleness: a recorded falsifier path's sha256 (None when the
+    file is gone), and this process's harness identity. Each file is read once."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self._files: dict[str, str | None] = {}
+
+    def sha256(self, path: str) -> str | None:
+        if path not in self._files:
+            target = Path(path) if Path(path).is_absolute() else self.root / path
+            self._files[path] = sha256_file(target) if target.is_file() else None
+        return self._files[path]
+
+    @property
+    def harness(self) -> dict[str, str]:
+        return harness_identity()
