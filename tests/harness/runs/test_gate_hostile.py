@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from harness.runs.gate_client import (
     GateBadJSON,
@@ -196,3 +198,53 @@ def test_a_slow_drip_gate_is_an_error_verdict_in_the_falsifier(
     assert {r["verdict"] for r in records} == {"ERROR"}
     assert all("GateTimeout" in " ".join(r["reasons"]) or "within 1 s" in " ".join(r["reasons"])
                for r in records)
+
+
+# --- any answer at all: a result or a Gate error, within the deadline -------------------------
+
+_SCRIPT: dict[str, tuple[bytes, str]] = {}
+
+
+def scripted(conn: socket.socket) -> None:
+    data, ending = _SCRIPT["now"]
+    read_request(conn)
+    conn.sendall(data)
+    if ending == "reset":
+        reset(conn)
+    elif ending == "stall":
+        time.sleep(2.0)
+
+
+@st.composite
+def raw_answers(draw: st.DrawFn) -> tuple[bytes, str]:
+    status = draw(st.sampled_from(["200 OK", "503 Busy", "404 No", "200", "999 X", "abc"]))
+    version = draw(st.sampled_from(["HTTP/1.1", "HTTP/1.0", "HTTP/9", "ICY", ""]))
+    body = draw(st.one_of(st.just(HEALTH), st.binary(max_size=300),
+                          st.just(b'{"status": "ok", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}")))
+    headers = draw(st.lists(st.sampled_from([
+        "Content-Type: application/json", "Content-Type: text/plain", "Content-Length: 5",
+        f"Content-Length: {len(body)}", "Content-Length: -1", "Content-Length: abc",
+        "Content-Length: 99999999999", "Transfer-Encoding: chunked", "Connection: close",
+        "X: " + "y" * 70000]), max_size=4))
+    head = f"{version} {status}\r\n" + "".join(f"{h}\r\n" for h in headers) + "\r\n"
+    cut = draw(st.integers(0, len(body)))
+    ending = draw(st.sampled_from(["close", "reset", "stall"]))
+    return head.encode() + body[:cut], ending
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(raw_answers())
+@example((answer_head(length=100) + HEALTH, "stall"))
+@example((answer_head() + b"[" * 100_000, "close"))
+def test_any_raw_answer_is_a_result_or_a_gate_error_in_time(case: tuple[bytes, str]) -> None:
+    _SCRIPT["now"] = case
+    with hostile_server(scripted) as url:
+        start = time.monotonic()
+        error = ""
+        try:
+            GateClient(url, timeout_s=0.5, retries=0, max_response_bytes=1 << 16).health()
+        except (GateProtocolError, GateUnavailable) as exc:  # nothing else may escape
+            error = str(exc)
+        took = time.monotonic() - start
+    assert not error or url in error
+    assert took < 2.0
