@@ -7,8 +7,9 @@ A record's ``provenance["code"]`` is::
 
 ``falsifier`` lists the test function's own module first, then the other source files it rests
 on: every ``conftest.py`` from the module's folder up to the workspace root (they hold its
-fixtures) and the modules under the falsifiers folder that it (or they, transitively) import
-names from. Paths are relative to the workspace root when under it. ``harness`` is the package
+fixtures) and the modules under the falsifiers folder that its source (or theirs, transitively)
+imports, found by reading the import statements and looking the names up among loaded modules.
+Paths are relative to the workspace root when under it. ``harness`` is the package
 version and the sha256 of the package's files (version strings are not code identity: ``0.1.0``
 stays ``0.1.0`` across a hundred commits).
 
@@ -18,7 +19,9 @@ changed one makes the evidence STALE; a changed harness is drift, shown but not 
 
 from __future__ import annotations
 
+import ast
 import hashlib
+import importlib.util
 import sys
 from collections.abc import Iterable
 from functools import cache
@@ -61,16 +64,42 @@ def _file_of(module: ModuleType | None) -> Path | None:
     return Path(name).resolve() if name else None
 
 
-def _used_modules(module: ModuleType, within: Path) -> set[Path]:
-    """Files under ``within`` of the modules ``module``'s globals come from (imported modules,
-    and the modules that define imported functions and classes)."""
-    found: set[Path] = set()
-    for value in list(vars(module).values()):
-        source = value if isinstance(value, ModuleType) else sys.modules.get(
-            str(getattr(value, "__module__", "") or ""))
-        path = _file_of(source)
-        if path is not None and path.is_relative_to(within) and path.suffix == ".py":
-            found.add(path)
+def _imported(path: Path, package: str | None) -> set[str]:
+    """Every module name the source at ``path`` imports, anywhere in it (inside functions too),
+    relative imports resolved against ``package``; for ``from m import x`` also ``m.x``."""
+    try:
+        tree = ast.parse(path.read_bytes(), filename=str(path))
+    except (OSError, SyntaxError, ValueError):
+        return set()
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                try:
+                    base = importlib.util.resolve_name("." * node.level + base, package)
+                except (ImportError, ValueError):
+                    continue
+            if base:
+                names.add(base)
+                names.update(f"{base}.{alias.name}" for alias in node.names)
+    return names
+
+
+def _used_modules(module: ModuleType, within: Path) -> dict[Path, ModuleType]:
+    """The loaded modules under ``within`` that ``module``'s source imports (by name, so an
+    imported constant counts as much as a function)."""
+    own = _file_of(module)
+    if own is None:
+        return {}
+    found: dict[Path, ModuleType] = {}
+    for name in _imported(own, module.__package__):
+        loaded = sys.modules.get(name)
+        path = _file_of(loaded)
+        if loaded is not None and path is not None and path.is_relative_to(within):
+            found[path] = loaded
     return found
 
 
@@ -94,11 +123,10 @@ def falsifier_sources(module: ModuleType, falsifiers_dir: Path, root: Path) -> l
     within = falsifiers_dir.resolve()
     seen, todo = {own}, [module]
     while todo:
-        for path in _used_modules(todo.pop(), within) - seen:
-            seen.add(path)
-            loaded = next((m for m in list(sys.modules.values()) if _file_of(m) == path), None)
-            if loaded is not None:
-                todo.append(loaded)
+        for path, used in _used_modules(todo.pop(), within).items():
+            if path not in seen:
+                seen.add(path)
+                todo.append(used)
     helpers = (seen - {own}) | set(_conftests(own, root.resolve()))
     return [own, *sorted(helpers - {own})]
 

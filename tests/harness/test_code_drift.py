@@ -25,11 +25,15 @@ from tests.harness.ledger_factory import PROVENANCE, claim_sha, make_record
 from tests.harness.toyspace import FALSIFIER, write_toyspace
 
 ALL_PASS = FALSIFIER.replace('"few-lines": (3, 20)', '"few-lines": (30, 20)')
-WITH_HELPER = ALL_PASS.replace("import pytest\n", "import pytest\nfrom toyhelp import width_of\n",
+# The falsifier imports a constant (not a function: found from its import statements, not from
+# what its globals point to) from a helper, which imports from a second helper in turn.
+WITH_HELPER = ALL_PASS.replace("import pytest\n", "import pytest\nfrom toyhelp import WIDTHS\n",
                                1).replace("    lines, width = SPEC[subject.id]",
                                           "    lines, _ = SPEC[subject.id]\n"
-                                          "    width = width_of(subject.id)")
-HELPER = 'def width_of(subject):\n    return 200 if subject == "long-lines" else 20\n'
+                                          "    width = WIDTHS[subject.id]")
+HELPER = ("from toybase import WIDE\n"
+          'WIDTHS = {"short-lines": 20, "few-lines": 20, "long-lines": WIDE}\n')
+BASE = "WIDE = 200\n"
 ACTOR = git.Actor("t", "t@example.org")
 
 
@@ -53,26 +57,40 @@ def records(root: Path) -> list[dict[str, Any]]:
 def green(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("FALSIFY_CACHE", str(pytester.path / ".cache"))
     write_toyspace(pytester.path, falsifier=WITH_HELPER,
-                   extra={"falsifiers/toyhelp.py": HELPER,
+                   extra={"falsifiers/toyhelp.py": HELPER, "falsifiers/toybase.py": BASE,
                           "falsifiers/conftest.py": "# fixtures of the toy falsifiers\n"})
     pytester.runpytest("falsifiers", "-p", "no:randomly").assert_outcomes(passed=3)
     return pytester.path
 
 
 def test_records_carry_falsifier_and_harness_code(green: Path) -> None:
-    """Each record names its module, the conftest and the helper it imports, with sha256s, and
-    the harness version and package hash; the ledger still verifies against the schema."""
+    """Each record names its module, the conftest and the helpers it imports (directly and
+    through the first helper), with sha256s, and the harness version and package hash; the
+    ledger still verifies against the schema."""
     recs = records(green)
     assert len(recs) == 3
     code = recs[0]["provenance"]["code"]
     assert [f["path"] for f in code["falsifier"]] == [
-        "falsifiers/test_toy.py", "falsifiers/conftest.py", "falsifiers/toyhelp.py"]
+        "falsifiers/test_toy.py", "falsifiers/conftest.py", "falsifiers/toybase.py",
+        "falsifiers/toyhelp.py"]
     assert code["falsifier"][0]["sha256"] == sha(green / "falsifiers" / "test_toy.py")
     assert code["harness"] == harness_identity()
     assert not verify(green / "evidence" / "ledger", {"TOY-TEXT-NOT-TINY"})
 
 
-@pytest.mark.parametrize("edited", ["test_toy.py", "toyhelp.py", "conftest.py"])
+def test_xdist_workers_record_the_same_code(pytester: pytest.Pytester,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under -n 2 each worker takes the code identity itself; every record carries the same."""
+    monkeypatch.setenv("FALSIFY_CACHE", str(pytester.path / ".cache"))
+    write_toyspace(pytester.path, falsifier=WITH_HELPER,
+                   extra={"falsifiers/toyhelp.py": HELPER, "falsifiers/toybase.py": BASE})
+    pytester.runpytest("falsifiers", "-n", "2").assert_outcomes(passed=3)
+    codes = {json.dumps(r["provenance"]["code"], sort_keys=True) for r in records(pytester.path)}
+    assert len(codes) == 1
+    assert len(json.loads(codes.pop())["falsifier"]) == 3
+
+
+@pytest.mark.parametrize("edited", ["test_toy.py", "toyhelp.py", "toybase.py", "conftest.py"])
 def test_editing_falsifier_code_makes_evidence_stale(green: Path, edited: str,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     """Edit the module, its helper or its conftest after the run: status says STALE naming the
