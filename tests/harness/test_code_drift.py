@@ -240,3 +240,22 @@ def test_pr_lists_claims_whose_falsifier_changed_since_base(
     code, out = run(root, capsys, "pr", "--base", "HEAD~1")
     assert code == 0, out
     assert "Falsifier changed since the base" not in out
+
+
+def test_index_keeps_code_cold_and_warm(tmp_path: Path) -> None:
+    """Summaries carry the records' code identity, from a fresh index and from a cached one."""
+    from harness.ledger import Ledger
+
+    code = {"falsifier": [{"path": "falsifiers/test_lm.py", "sha256": "a" * 64},
+                          {"path": "falsifiers/conftest.py", "sha256": "b" * 64}],
+            "harness": {"version": "0.1.0", "sha256": "c" * 64}}
+    writer = LedgerWriter(tmp_path / "ledger", "0123456789abcdef", "main")
+    try:
+        writer.append(replace(make_record("C", "s1"), provenance={**PROVENANCE, "code": code}))
+        writer.append(make_record("C", "s2"))
+    finally:
+        writer.close()
+    for _ in ("cold", "warm"):
+        latest = Ledger(tmp_path / "ledger", tmp_path / "index").latest()
+        assert latest[("C", "s1")].code == code
+        assert latest[("C", "s2")].code is None
