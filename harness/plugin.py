@@ -386,6 +386,21 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = int(session.exitstatus) | LEDGER_WRITE_FAILED
 
 
+def _signed_by() -> str:
+    """Who signs this run's segments (every worker finds the same key the same way)."""
+    from harness.ledger import LedgerError
+    from harness.ledger.keys import HOW_TO_ADD, default_signer
+
+    try:
+        signer = default_signer()
+    except LedgerError as exc:
+        return f"NOT signed: {exc}"
+    if signer is None:
+        return (f"unsigned (no signing key; a gate that requires signatures refuses them: "
+                f"{HOW_TO_ADD})")
+    return f"signed by key {signer.name} ({signer.keyid[:16]}…)"
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int,
                             config: pytest.Config) -> None:
     state = _session(config)
@@ -400,6 +415,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int,
     recorded = sum(1 for r in state.results if r.record)
     if state.recording:
         where = state.ledger_dir
-        terminalreporter.write_line(f"{recorded} evidence record(s) appended to {where}")
+        terminalreporter.write_line(f"{recorded} evidence record(s) appended to {where}, "
+                                    f"{_signed_by()}")
     else:
         terminalreporter.write_line("--no-record: verdicts judged, nothing appended")

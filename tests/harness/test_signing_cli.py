@@ -62,7 +62,9 @@ def test_keys_new_writes_private_0600_outside_and_public_inside(
 def test_plugin_signs_every_segment(keyed: Path, pytester: pytest.Pytester,
                                     capsys: pytest.CaptureFixture[str], xdist: list[str]) -> None:
     """Each writer (the session, or each xdist worker) signs its own segment."""
-    pytester.runpytest("falsifiers", *xdist).assert_outcomes(passed=3)
+    result = pytester.runpytest("falsifiers", *xdist)
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["*3 evidence record(s) appended to *, signed by key alice (*"])
     segments = segment_paths(ledger_dir(keyed))
     assert segments
     assert all(sig_path(p).is_file() for p in segments)
@@ -104,7 +106,7 @@ def test_forged_record_is_named_and_fails_a_required_gate(
 def test_unsigned_evidence_gate_says_how_to_add_a_key(
         pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str]) -> None:
     write_toyspace(pytester.path, falsifier=ALL_PASS)
-    pytester.runpytest("falsifiers")
+    pytester.runpytest("falsifiers").stdout.fnmatch_lines(["*, unsigned (no signing key;*"])
     code, out = run(pytester.path, capsys, "gate")
     assert code == 0  # outside CI, unsigned evidence is allowed
     code, out = run(pytester.path, capsys, "gate", "--require-signed")
