@@ -315,3 +315,32 @@ def test_merge_copies_signatures(tmp_path: Path, signed_dst: bool) -> None:
     assert sig_path(dst / path.name).read_bytes() == sig_path(path).read_bytes()
     assert segment_trust(dst / path.name, TRUSTED).signed == 3
     assert check_signatures(dst, TRUSTED, require=signed_dst) == []
+
+
+@SETTINGS
+@given(n=st.integers(1, 6), k=st.integers(0, 6), newer_in_src=st.booleans())
+@example(n=3, k=1, newer_in_src=True)
+@example(n=3, k=1, newer_in_src=False)
+def test_merge_of_a_copy_taken_mid_session_keeps_the_fuller_signature(
+        n: int, k: int, newer_in_src: bool) -> None:
+    """Two ledgers hold the same segment, one copied while its writer was still at record k:
+    merging either way ends with the whole segment and a signature covering all of it."""
+    k = min(k, n)
+    with tempfile.TemporaryDirectory() as tmp:
+        full, early = Path(tmp) / "full", Path(tmp) / "early"
+        snapshots: list[tuple[bytes, bytes]] = []
+        with LedgerWriter(full, "s", "w", signer=ALICE, fsync="record") as writer:
+            for i in range(n):
+                writer.append(forged_pass(offset=i))
+                assert writer.path is not None
+                snapshots.append((writer.path.read_bytes(), sig_path(writer.path).read_bytes()))
+        assert writer.path is not None
+        early.mkdir()
+        if k:
+            (early / writer.path.name).write_bytes(snapshots[k - 1][0])
+            sig_path(early / writer.path.name).write_bytes(snapshots[k - 1][1])
+        src, dst = (full, early) if newer_in_src else (early, full)
+        merge(src, dst)
+        assert (dst / writer.path.name).read_bytes() == writer.path.read_bytes()
+        assert segment_trust(dst / writer.path.name, TRUSTED).signed == n
+        assert check_signatures(dst, TRUSTED) == []
