@@ -45,7 +45,12 @@ def keys_dir(ws: Any) -> Path:
 
 
 def trusted_keys(ws: Any, args: argparse.Namespace) -> dict[str, PublicKey]:
-    folders = [keys_dir(ws), *(Path(k) for k in getattr(args, "keys", None) or ())]
+    extra = [Path(k) for k in getattr(args, "keys", None) or ()]
+    for path in extra:
+        if not path.exists():
+            raise UsageFailure(f"--keys {path}: no such folder or .pub file; give the folder "
+                               f"that holds the public keys to trust")
+    folders = [keys_dir(ws), *extra]
     try:
         return load_trusted(folders)
     except LedgerError as exc:

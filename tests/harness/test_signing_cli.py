@@ -166,3 +166,16 @@ def test_no_private_key_is_committed() -> None:
     assert ignored("some/where/ci.key")
     assert ignored("evidence/keys/alice")
     assert not ignored("evidence/keys/alice.pub")
+
+
+def test_bad_key_options_are_usage_errors(keyed: Path, capsys: pytest.CaptureFixture[str],
+                                          tmp_path: Path) -> None:
+    """A --keys path that does not exist, or a .pub that is not a key: exit 2 naming it."""
+    code, out = run(keyed, capsys, "gate", "--keys", str(tmp_path / "typo"))
+    assert code == 2
+    assert f"--keys {tmp_path / 'typo'}: no such folder" in out
+    bad = keyed / "evidence" / "keys" / "broken.pub"
+    bad.write_text("not a key\n")
+    code, out = run(keyed, capsys, "verify")
+    assert code == 2
+    assert f"{bad}: not an Ed25519 public key" in out
