@@ -25,6 +25,7 @@ __all__ = ["LEDGER_WRITE_FAILED"]
 
 LEDGER_WRITE_FAILED = 32  # ORed into the exit status when evidence could not be appended
 _PROPS = "falsify"
+_FINAL = "falsify-recorded"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -62,6 +63,13 @@ class _Collector:
             self.state.results.append(_Result(
                 props["claim"], props["subject"], props["role"], props["expect"],
                 props["status"], props["reasons"], props["record"], report.nodeid))
+        final = _props(report, _FINAL)
+        if final is not None:  # the teardown report: the verdict as recorded, and its record
+            for result in reversed(self.state.results):
+                if result.nodeid == report.nodeid:
+                    result.status, result.reasons = final["status"], final["reasons"]
+                    result.record = final["record"]
+                    break
 
 
 class _XdistHooks:
@@ -201,6 +209,7 @@ class FalsifySession:
 _SESSION = pytest.StashKey[FalsifySession]()
 _EVIDENCE = pytest.StashKey[Evidence]()
 _JUDGED = pytest.StashKey[bool]()
+_PENDING = pytest.StashKey[tuple[Verdict, dict[str, Any]]]()
 
 
 def _session(config: pytest.Config) -> FalsifySession:
@@ -285,23 +294,73 @@ def evidence(request: pytest.FixtureRequest) -> Evidence:
     return ev
 
 
-def _decide(ev: Evidence, call: pytest.CallInfo[None], report: pytest.TestReport) -> Verdict:
+def _xfail_reason(item: pytest.Item, report: pytest.TestReport) -> str | None:
+    """Why this claim-bound test counts as xfail-marked (marker, pytest.xfail(), strict xpass)."""
+    wasxfail = getattr(report, "wasxfail", None)
+    if wasxfail is not None:
+        return str(wasxfail).removeprefix("reason: ") or "no reason given"
+    mark = item.get_closest_marker("xfail")
+    if mark is not None:
+        return str(mark.kwargs.get("reason", "")) or "no reason given"
+    return None
+
+
+def _skip_reason(ev: Evidence, call: pytest.CallInfo[None], report: pytest.TestReport) -> str:
+    if call.excinfo is not None and call.excinfo.errisinstance(SubjectUnavailable):
+        return f"subject {ev.subject.id} is not available: {call.excinfo.value}"
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+    return reason.removeprefix("Skipped: ")
+
+
+def _decide(item: pytest.Item, ev: Evidence, call: pytest.CallInfo[None],
+            report: pytest.TestReport) -> Verdict:
+    """The verdict for one (claim, subject), whatever pytest outcome the falsifier produced.
+
+    xfail on a falsifier is an ERROR: a claim's expected failure is a negative control in the
+    contract, and pytest's xfail would turn a FAIL or a raise into a green run. A skip is never
+    evidence: before any measurement it is SKIPPED with its reason; after one it is an ERROR,
+    because skipping on what was measured would hide the verdict those measurements get.
+    """
+    where = f"{call.when} of {report.nodeid}"
+    xfail = _xfail_reason(item, report)
+    if xfail is not None:
+        return judge_error(
+            f"falsifier is marked xfail ({xfail}) in {where}: xfail is refused on a claim, as it "
+            f"would hide the verdict; an expected failure belongs in the contract as a negative "
+            f"control (controls: - subject: ID, expect: FAIL), so remove the xfail marker or "
+            f"pytest.xfail() call")
     excinfo = call.excinfo
+    unavailable = excinfo is not None and excinfo.errisinstance(SubjectUnavailable)
+    if report.skipped or unavailable:
+        reason = _skip_reason(ev, call, report)
+        if ev.measurements:
+            names = ", ".join(m.name for m in ev.measurements)
+            return judge_error(
+                f"falsifier skipped in {where} after measuring {names} ({reason}): a skip is "
+                f"never evidence and may not discard measurements; skip or raise "
+                f"SubjectUnavailable before the first measurement, and leave judging to the "
+                f"contract")
+        return judge_skipped(reason)
     if excinfo is None:
         return judge(ev.claim, ev.subject.id, ev.measurements)
-    if excinfo.errisinstance(SubjectUnavailable):
-        return judge_skipped(f"subject {ev.subject.id} is not available: {excinfo.value}")
-    if report.skipped:
-        longrepr = report.longrepr
-        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
-        return judge_skipped(reason.removeprefix("Skipped: "))
-    where = f"{call.when} of {report.nodeid}"
-    return judge_error(f"falsifier raised in {where}: {excinfo.typename}: {excinfo.value}")
+    return judge_error(f"falsifier raised in {where}: {_one_line(excinfo)}")
+
+
+def _one_line(excinfo: pytest.ExceptionInfo[BaseException]) -> str:
+    """The exception as one line of a record's reason; pytest's report keeps the traceback."""
+    lines = str(excinfo.value).strip().splitlines() or [""]
+    more = f" (+{len(lines) - 1} more line(s) in pytest's report)" if len(lines) > 1 else ""
+    text = lines[0] if len(lines[0]) <= 300 else lines[0][:299] + "…"
+    return f"{excinfo.typename}: {text}{more}"
 
 
 def _apply(report: pytest.TestReport, verdict: Verdict, ref: SubjectRef,
-           notes: tuple[str, ...] = ()) -> None:
-    """Make the pytest outcome follow the verdict (controls pass when they get their verdict)."""
+           notes: tuple[str, ...] = (), *, traceback: bool = False) -> None:
+    """Make the pytest outcome follow the verdict (controls pass when they get their verdict).
+
+    ``traceback``: the falsifier raised, and pytest's own traceback is the report to show.
+    """
     status = verdict.status
     reasons = "\n".join([f"  - {r}" for r in verdict.reasons] + [f"  note: {n}" for n in notes])
     if status is Status.SKIPPED:
@@ -311,9 +370,11 @@ def _apply(report: pytest.TestReport, verdict: Verdict, ref: SubjectRef,
                                f"Skipped: {verdict.reasons[0]}")
         return
     if status is Status.ERROR:
-        if not report.failed:
+        if not traceback:  # the reasons say more than pytest's skip, xfail or xpass text
             report.outcome = "failed"
             report.longrepr = f"ERROR {ref.id}\n{reasons}"
+        if hasattr(report, "wasxfail"):  # counted as the error it is, never as xfail/xpass
+            del report.wasxfail
         return
     if ref.role == "control":
         if status == ref.expect:
@@ -333,30 +394,53 @@ def _apply(report: pytest.TestReport, verdict: Verdict, ref: SubjectRef,
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item,
                               call: pytest.CallInfo[None]) -> Any:
+    """Judge at the first phase that decides (setup or call); record once teardown has run."""
     report: pytest.TestReport = yield
     ev = item.stash.get(_EVIDENCE, None)
-    if ev is None or item.stash.get(_JUDGED, False) or call.when == "teardown":
+    if ev is None:
         return report
-    if call.when == "setup" and report.passed:
+    if call.when == "teardown":
+        _record(item, ev, call, report)
+        return report
+    if item.stash.get(_JUDGED, False) or (call.when == "setup" and report.passed):
         return report
     item.stash[_JUDGED] = True
-    session = _session(item.config)
-    verdict = _decide(ev, call, report)
+    verdict = _decide(item, ev, call, report)
     timing = {"start": call.start, "stop": call.stop, "duration_s": round(call.duration, 6),
               "phase": call.when}
-    record_id = session.append(ev, verdict, item.nodeid, timing, item)
-    _apply(report, verdict, ev.subject, ev.notes)
+    item.stash[_PENDING] = (verdict, timing)
+    raised = (report.failed and call.excinfo is not None and not hasattr(report, "wasxfail")
+              and not call.excinfo.errisinstance(SubjectUnavailable))
+    _apply(report, verdict, ev.subject, ev.notes, traceback=raised)
     report.user_properties.append((_PROPS, {
         "claim": ev.claim.id, "subject": ev.subject.id, "role": ev.subject.role,
         "expect": None if ev.subject.expect is None else ev.subject.expect.value,
-        "status": verdict.status.value, "reasons": list(verdict.reasons), "record": record_id,
+        "status": verdict.status.value, "reasons": list(verdict.reasons), "record": None,
     }))
     return report
 
 
-def _props(report: pytest.TestReport) -> dict[str, Any] | None:
+def _record(item: pytest.Item, ev: Evidence, call: pytest.CallInfo[None],
+            report: pytest.TestReport) -> None:
+    """Append the verdict once teardown has run; a teardown that raised makes it an ERROR."""
+    pending = item.stash.get(_PENDING, None)
+    if pending is None:
+        return
+    del item.stash[_PENDING]
+    verdict, timing = pending
+    if report.failed and call.excinfo is not None:
+        raised = f"falsifier raised in teardown of {report.nodeid}: {_one_line(call.excinfo)}"
+        verdict = judge_error(raised)
+        if pending[0].status is Status.ERROR:
+            verdict = Verdict(Status.ERROR, (*pending[0].reasons, raised))
+    record_id = _session(item.config).append(ev, verdict, item.nodeid, timing, item)
+    report.user_properties.append((_FINAL, {
+        "status": verdict.status.value, "reasons": list(verdict.reasons), "record": record_id}))
+
+
+def _props(report: pytest.TestReport, name: str = _PROPS) -> dict[str, Any] | None:
     for key, value in getattr(report, "user_properties", ()):
-        if key == _PROPS:
+        if key == name:
             props: dict[str, Any] = value
             return props
     return None
