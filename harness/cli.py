@@ -68,12 +68,17 @@ def _ledger_dir(ws: Workspace, args: argparse.Namespace) -> Path:
 def _ledger(ws: Workspace, args: argparse.Namespace) -> Any:
     from harness.ledger import Ledger
 
-    return Ledger(_ledger_dir(ws, args), ws.cache_dir / "ledger-index", checks=_checks(ws))
+    return Ledger(_ledger_dir(ws, args), ws.cache_dir / "ledger-index",
+                  checks=_checks(ws, args))
 
 
-def _checks(ws: Workspace) -> tuple[Any, ...]:
-    """Extra per-segment checks every reader and `falsify verify` run (SegmentCheck)."""
-    return ()
+def _checks(ws: Workspace, args: argparse.Namespace) -> tuple[Any, ...]:
+    """Extra per-segment checks every reader runs (SegmentCheck): the signatures, so that a
+    segment whose signature shows tampering makes every reader refuse."""
+    from harness.ledger.signed_reads import SignatureCheck
+    from harness.signing_cli import trusted_keys
+
+    return (SignatureCheck(trusted_keys(ws, args)),)
 
 
 def _refuse_or_usage(exc: Exception) -> UsageFailure:
@@ -199,7 +204,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         return verify_attestation(ws, args)
     known = set(_contracts(ws).claims)
     folder = _ledger_dir(ws, args)
-    problems = verify(folder, known, checks=_checks(ws)) + verify_signatures(ws, args, folder)
+    problems = verify(folder, known) + verify_signatures(ws, args, folder)
     for p in problems:
         print(str(p))
     if problems:

@@ -70,12 +70,25 @@ def verify_signatures(ws: Any, args: argparse.Namespace, folder: Path) -> list[P
     unless signatures are required."""
     from harness.ledger.signing import signature_problems
 
-    tampered, unsigned = signature_problems(folder, trusted_keys(ws, args))
+    trusted = trusted_keys(ws, args)
+    tampered, unsigned = signature_problems(folder, trusted, _trusts(ws, folder, trusted))
     if require_signed(args):
         return tampered + unsigned
     for p in unsigned:
         print(f"warning: {p}")
     return tampered
+
+
+def _trusts(ws: Any, folder: Path, trusted: dict[str, PublicKey]) -> Any:
+    """Each segment's signature trust, remembered under its segment key (a warm gate re-reads
+    no segment; harness.ledger.signed_reads)."""
+    import hashlib
+
+    from harness.ledger.signed_reads import cached_trust
+
+    tag = hashlib.sha256(str(Path(folder).resolve()).encode()).hexdigest()[:16]
+    return cached_trust(folder, trusted, Path(ws.cache_dir) / "ledger-index" /
+                        f"signatures-{tag}.json")
 
 
 def gate_signatures(ws: Any, args: argparse.Namespace, report: Any) -> list[str]:
@@ -84,14 +97,15 @@ def gate_signatures(ws: Any, args: argparse.Namespace, report: Any) -> list[str]
 
     folder = Path(args.ledger) if getattr(args, "ledger", None) else ws.ledger_dir
     trusted = trusted_keys(ws, args)
+    trusts = _trusts(ws, folder, trusted)
     if not require_signed(args):
-        tampered, unsigned = signature_problems(folder, trusted)
+        tampered, unsigned = signature_problems(folder, trusted, trusts)
         for p in unsigned:
             print(f"warning (signatures not required): {p}", file=sys.stderr)
         return [str(p) for p in tampered]
     where = {s.id: (s.segment, s.line) for s in _ledger(ws, args).latest().values()}
     relied = [(*where[r.record], r.record) for r in report.rows if r.record in where]
-    errors, warnings = gate_problems(folder, trusted, relied)
+    errors, warnings = gate_problems(folder, trusted, relied, trusts)
     for p in warnings:
         print(f"warning (the gate does not rely on it): {p}", file=sys.stderr)
     return [str(p) for p in errors]

@@ -9,24 +9,28 @@ records, unknown keys and unsigned segments. ``docs/INTERNALS.md`` describes the
 
 What a reader is guaranteed. Every answer of a :class:`Ledger` (and so of ``falsify gate``,
 ``status``, ``show``, ``render``, ``paper check``, ``pr`` and ``amend``) comes from bytes that
-passed, at the start of that read, every check :func:`verify` makes of them: each line valid JSON
-of a readable schema version, valid against the record schema, in canonical form, with a hash
-that recomputes and a ``prev`` naming the line before it; no torn or newline-less last line
-(a live writer's line in progress is left out, not read); no duplicate record id; no amendment
-of a record that is not in the ledger or is about another claim or subject; and every extra
-:class:`SegmentCheck` the reader was given. Any failure raises :class:`LedgerTampered` listing
-every problem by file:line with its fix; no reader answers from part of a ledger. Caches (the
-segment index, the saved ``latest()``, render history and records) are keyed by each segment's
-key (:mod:`harness.ledger.trust`), which any write to the segment changes, so a cache never
-answers for bytes other than those on disk; a cold read and a warm one give the same answer.
+passed, at the start of that read, every check :func:`verify` makes of them: each line valid JSON of
+a readable schema version, valid against the record schema, in canonical form, with a hash that
+recomputes and a ``prev`` naming the line before it; no torn or newline-less last line (a live
+writer's line in progress is left out, not read); no duplicate record id; no amendment of a record
+that is not in the ledger or is about another claim or subject; and every extra
+:class:`SegmentCheck` the reader was given (the CLI gives
+:class:`~harness.ledger.signed_reads.SignatureCheck`: a signature showing tampering refuses). Any
+failure raises :class:`LedgerTampered` listing every problem by file:line with its fix; no reader
+answers from part of a ledger. Caches (the segment index, the saved ``latest()``, render history and
+records) are keyed by each segment's key (:mod:`harness.ledger.trust`), which any write to the
+segment changes, so a cache never answers for bytes other than those on disk; a cold read and a warm
+one give the same answer.
 
-What is not guaranteed by these checks alone: who wrote a record. A record forged with a
-recomputed hash, a chain rebuilt around an inserted record, a new segment, or whole lines cut off
-a segment's end still verify; signatures (:func:`check_signatures`, the gate's policy) are what
-catch those. Records of claims the contracts no longer define are reported by ``falsify verify``
-but still read (``falsify status`` lists them). The answer reflects the ledger when the read
-began: an edit racing a running command is seen by the next one. The cache folder is trusted as
-much as the code: whoever can write it can also replace falsify; CI starts without one.
+What is not guaranteed by these checks alone: who wrote a record. A record forged with a recomputed
+hash, a chain rebuilt around an inserted record, a new segment, or whole lines cut off a segment's
+end still verify; signatures catch those: a signed segment altered after signing is refused by every
+CLI reader (:class:`SignatureCheck`), and whether unsigned evidence may be relied on is the gate's
+policy (:func:`check_signatures`, ``signing.gate_problems``). Records of claims the contracts no
+longer define are reported by ``falsify verify`` but still read (``falsify status`` lists them). The
+answer reflects the ledger when the read began: an edit racing a running command is seen by the next
+one. The cache folder is trusted as much as the code: whoever can write it can also replace falsify;
+CI starts without one.
 """
 
 from harness.ledger.query import (

@@ -268,14 +268,17 @@ def trust_all(ledger_dir: Path, trusted: dict[str, PublicKey]) -> dict[str, Segm
     return {p.name: segment_trust(p, trusted) for p in segment_paths(Path(ledger_dir))}
 
 
-def signature_problems(ledger_dir: Path,
-                       trusted: dict[str, PublicKey]) -> tuple[list[Problem], list[Problem]]:
+def signature_problems(ledger_dir: Path, trusted: dict[str, PublicKey],
+                       trusts: dict[str, SegmentTrust] | None = None,
+                       ) -> tuple[list[Problem], list[Problem]]:
     """(tampering, unsigned): every signature problem under ``ledger_dir``, split into what an
     honest writer never leaves and what is merely not vouched for (an unsigned segment or
-    tail)."""
+    tail). ``trusts``: :func:`trust_all`'s answer when already known (a cached one)."""
     tampered = _orphans(Path(ledger_dir))
     unsigned: list[Problem] = []
-    for t in trust_all(Path(ledger_dir), trusted).values():
+    if trusts is None:
+        trusts = trust_all(Path(ledger_dir), trusted)
+    for t in trusts.values():
         (tampered if t.tampered else unsigned).extend(t.problems)
     return tampered, unsigned
 
@@ -289,16 +292,19 @@ def check_signatures(ledger_dir: Path, trusted: dict[str, PublicKey], *,
 
 
 def gate_problems(ledger_dir: Path, trusted: dict[str, PublicKey],
-                  relied: Iterable[tuple[Path, int, str]]) -> tuple[list[Problem], list[Problem]]:
+                  relied: Iterable[tuple[Path, int, str]],
+                  trusts: dict[str, SegmentTrust] | None = None,
+                  ) -> tuple[list[Problem], list[Problem]]:
     """(errors, warnings) for a gate that requires signed evidence.
 
     The rule: the gate fails on any tampering anywhere in the ledger (a dropped record can make
     an older verdict the latest one in *another* segment), and on any record it relies on
     (``relied``: segment, line, record id of each latest verdict it reads) that no trusted
     signature covers. An unsigned segment none of whose records the gate uses, such as legacy
-    evidence from before signing, is a warning.
+    evidence from before signing, is a warning. ``trusts``: as in :func:`signature_problems`.
     """
-    trusts = trust_all(Path(ledger_dir), trusted)
+    if trusts is None:
+        trusts = trust_all(Path(ledger_dir), trusted)
     errors = _orphans(Path(ledger_dir))
     if not trusted:
         errors.append(Problem(Path(ledger_dir), None, None, "signed evidence is required and no "

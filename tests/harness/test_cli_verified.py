@@ -197,3 +197,36 @@ def test_a_scratch_ledger_for_writing_may_not_exist_yet(pytester: pytest.Pyteste
     scratch = tmp_path / "scratch" / "ledger"
     pytester.runpytest("falsifiers", "--ledger", str(scratch)).assert_outcomes(passed=3)
     assert len(list(scratch.glob("*.jsonl"))) == 1
+
+
+# --- signatures in every read -----------------------------------------------------------------
+
+@pytest.fixture
+def signed(pytester: pytest.Pytester, cache: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    """A toy workspace whose falsifiers ran with a key `falsify keys new` made and committed."""
+    write_toyspace(pytester.path, falsifier=ALL_PASS)
+    assert run(pytester.path, capsys, "keys", "new", "--name", "alice")[0] == 0
+    pytester.runpytest("falsifiers")
+    return pytester.path
+
+
+def test_a_forgery_only_the_signature_catches_makes_every_reader_refuse(
+        signed: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The last record's verdict forged with its hash recomputed passes the chain; its segment's
+    signature does not, and the signature check runs inside every verified read: status and show
+    refuse (exit 1) naming the segment, warm cache or not, as verify and the gate do."""
+    assert run(signed, capsys, "gate")[0] == 0  # warms the index and the signature cache
+    segment = _segment(signed)
+
+    def forge(lines: list[bytes]) -> list[bytes]:
+        data = json.loads(lines[-1])
+        data["notes"] = ["forged"]
+        data["hash"] = body_hash(data)
+        return [*lines[:-1], canonical_json(data).encode()]
+
+    _rewrite(segment, forge)
+    for argv in (["verify"], ["gate"], ["status"], ["show", "TOY-TEXT-NOT-TINY"]):
+        code, out = run(signed, capsys, *argv)
+        assert code == 1, argv
+        assert str(segment) in out
+        assert "are not the bytes alice signed" in out
