@@ -141,11 +141,16 @@ def record_code(module: ModuleType, falsifiers_dir: Path, root: Path) -> dict[st
 
 class CodeNow:
     """The code as it is now, for staleness: a recorded falsifier path's sha256 (None when the
-    file is gone), and this process's harness identity. Each file is read once."""
+    file is gone), and this process's harness identity. Each file is read once.
+
+    For records made before code identity was recorded, :meth:`sha256_at` reads a file as it
+    was at the record's git commit, from the repository's object store."""
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
         self._files: dict[str, str | None] = {}
+        self._at: dict[tuple[str, str], str | None] = {}
+        self._repo: Any = None
 
     def sha256(self, path: str) -> str | None:
         if path not in self._files:
@@ -156,3 +161,30 @@ class CodeNow:
     @property
     def harness(self) -> dict[str, str]:
         return harness_identity()
+
+    def sha256_at(self, commit: str, path: str) -> str | None:
+        """sha256 of ``path`` (relative to the root) at git ``commit``; None when that cannot be
+        read here: no repository, a commit this clone lacks, no such file at the commit."""
+        key = (commit, path)
+        if key not in self._at:
+            self._at[key] = self._read_at(commit, path)
+        return self._at[key]
+
+    def _read_at(self, commit: str, path: str) -> str | None:
+        import git
+
+        try:
+            if self._repo is None:
+                self._repo = git.Repo(self.root, search_parent_directories=True)
+            top = Path(str(self._repo.working_tree_dir)).resolve()
+            rel = (self.root / path).resolve().relative_to(top).as_posix()
+            blob = self._repo.commit(commit).tree / rel
+            return hashlib.sha256(blob.data_stream.read()).hexdigest()
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.BadName, git.BadObject,
+                git.GitCommandError, KeyError, ValueError):
+            return None
+
+    def close(self) -> None:
+        if self._repo is not None:
+            self._repo.close()
+            self._repo = None

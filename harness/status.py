@@ -118,13 +118,14 @@ def _row(claim: Claim, ref: SubjectRef, latest: Mapping[tuple[str, str], Any],
                    ("no evidence recorded yet",))
     from harness.ledger import code_drift, staleness
 
-    reasons = staleness(summary, claim.sha256, claim.max_age_s, now, hasher, code)
+    record = ledger.load(summary)  # the full record: a legacy one's git commit and node id
+    reasons = staleness(record, claim.sha256, claim.max_age_s, now, hasher, code)
     stale = tuple(r for r in reasons if not r.startswith("unverifiable:"))
     unverifiable = tuple(r for r in reasons if r.startswith("unverifiable:"))
     verdict = getattr(summary.verdict, "value", summary.verdict)
-    drift = () if code is None else tuple(code_drift(summary, code))
+    drift = () if code is None else tuple(code_drift(record, code))
     return Row(claim.id, ref.id, ref.role, expect, str(verdict), stale, unverifiable,
-               summary.id, summary.created, tuple(ledger.load(summary).reasons), drift)
+               summary.id, summary.created, tuple(record.reasons), drift)
 
 
 def compute_status(contracts: ContractSet, ledger: Any, *, now: datetime | None = None,

@@ -274,9 +274,32 @@ def _input_reasons(inputs: Iterable[dict[str, Any]], hasher: InputHasher) -> lis
     return reasons
 
 
-def _falsifier_reasons(recorded: dict[str, Any] | None, code: CodeNow) -> list[str]:
+def _legacy_reasons(record: Evidence, code: CodeNow) -> list[str]:
+    """A record without code identity: its falsifier module (from the pytest node id) as it was
+    at the record's git commit, when that commit is here and its checkout was clean."""
+    node, provenance = getattr(record, "node_id", None), getattr(record, "provenance", None)
+    git = provenance.get("git") if isinstance(provenance, dict) else None
+    if not node or not isinstance(git, dict) or not git.get("commit") or git.get("dirty"):
+        return []
+    commit, path = str(git["commit"]), str(node).split("::")[0]
+    then = code.sha256_at(commit, path)
+    if then is None:
+        return []
+    current = code.sha256(path)
+    if current is None:
+        return [f"falsifier {path} is gone since the record (made at commit {commit[:10]})"]
+    if current == then:
+        return []
+    return [f"falsifier {path} changed since the record (read at its commit {commit[:10]}): "
+            f"sha256 {_short(then)} → {_short(current)}"]
+
+
+def _falsifier_reasons(record: Evidence, code: CodeNow) -> list[str]:
+    recorded = record.code
+    if recorded is None:
+        return _legacy_reasons(record, code)
     reasons: list[str] = []
-    for item in (recorded or {}).get("falsifier", ()):
+    for item in recorded.get("falsifier", ()):
         path, then = str(item.get("path")), item.get("sha256")
         current = code.sha256(path)
         if current is None:
@@ -296,7 +319,9 @@ def staleness(record: Evidence, claim_sha256_now: str | None, max_age_s: float |
     A reason starting with ``unverifiable:`` (an input that is not here to hash) does not make
     the record stale by itself: :func:`is_stale` ignores it and the gate's policy decides.
     With ``code`` (the code as it is now), a falsifier source file that changed or is gone since
-    the record makes it stale, naming the file; harness changes are :func:`code_drift`.
+    the record makes it stale, naming the file; harness changes are :func:`code_drift`. A full
+    Record without code identity (made before it was recorded) is checked through its git commit:
+    its falsifier module then against the module now, when the commit is here and was clean.
     """
     if now.tzinfo is None:
         msg = "staleness() needs an aware datetime for `now`, e.g. datetime.now(UTC)"
@@ -308,7 +333,7 @@ def staleness(record: Evidence, claim_sha256_now: str | None, max_age_s: float |
     if hasher is not None:
         reasons.extend(_input_reasons(record.inputs, hasher))
     if code is not None:
-        reasons.extend(_falsifier_reasons(record.code, code))
+        reasons.extend(_falsifier_reasons(record, code))
     if max_age_s is not None and math.isfinite(max_age_s):
         age = (now - parse_created(record.created)).total_seconds()
         if age > max_age_s:
@@ -321,8 +346,9 @@ def is_stale(reasons: Iterable[str]) -> bool:
     return any(not r.startswith(UNVERIFIABLE) for r in reasons)
 
 
-NO_CODE_IDENTITY = ("code identity not recorded (the record predates it): a change of its "
-                    "falsifier cannot be detected; re-run the falsifier to record it")
+NO_CODE_IDENTITY = ("code identity not recorded (the record predates it): its harness cannot be "
+                    "compared, its falsifier module only through the record's git commit; "
+                    "re-run the falsifier to record it")
 
 
 def code_drift(record: Evidence, code: CodeNow) -> list[str]:

@@ -259,3 +259,30 @@ def test_index_keeps_code_cold_and_warm(tmp_path: Path) -> None:
         latest = Ledger(tmp_path / "ledger", tmp_path / "index").latest()
         assert latest[("C", "s1")].code == code
         assert latest[("C", "s2")].code is None
+
+
+@pytest.mark.parametrize(("dirty", "commit_known", "stale"),
+                         [(False, True, True), (True, True, False), (False, False, False)])
+def test_legacy_records_are_checked_through_their_git_commit(
+        tmp_path: Path, dirty: bool, commit_known: bool, stale: bool) -> None:
+    """A record without code identity, made at a clean commit this clone has: its falsifier
+    module (from the node id) is read at that commit and compared with now. A dirty checkout or
+    an unknown commit cannot tell, and says so only as drift."""
+    repo = git.Repo.init(tmp_path, initial_branch="main")
+    module = tmp_path / "falsifiers" / "test_x.py"
+    module.parent.mkdir()
+    module.write_text("def test_x(): pass\n")
+    _commit_all(repo, "falsifier")
+    then = sha(module)
+    commit = repo.head.commit.hexsha if commit_known else "f" * 40
+    git_info = {**PROVENANCE["git"], "commit": commit, "dirty": dirty}
+    rec = replace(make_record("C"), provenance={**PROVENANCE, "git": git_info},
+                  node_id="falsifiers/test_x.py::test_x[s]")
+    module.write_text("def test_x(): assert True\n")
+    now = CodeNow(tmp_path)
+    reasons = staleness(rec, claim_sha("C"), None, datetime.now(UTC), None, now)
+    expected = [f"falsifier falsifiers/test_x.py changed since the record (read at its commit "
+                f"{commit[:10]}): sha256 {then[:12]}… → {sha(module)[:12]}…"]
+    assert reasons == (expected if stale else [])
+    assert code_drift(rec, now)[0].startswith("code identity not recorded")
+    now.close()
