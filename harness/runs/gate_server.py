@@ -193,7 +193,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def do_GET(self) -> None:
-        if self.headers.get("Content-Length") or self.headers.get("Transfer-Encoding"):
+        if "Content-Length" in self.headers or "Transfer-Encoding" in self.headers:
             self.close_connection = True  # a body we do not read must not become a request
         if self.path != "/health":
             self._send(404, {"error": f"no such path {self.path}; try GET /health"})

@@ -156,6 +156,7 @@ ALLOWED = {200, 400, 404, 408, 411, 413, 417, 431, 501, 503, 505}
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(requests())
 @example((post("abc", ROWS), True))
+@example((b"GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: \r\n\r\n{", True))
 @example((post("-1", ROWS), True))
 @example((post(str(len(ROWS) + 9), ROWS), False))
 def test_fuzzed_requests_get_an_answer_or_a_close_within_the_deadline(
