@@ -2,16 +2,48 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
 
+from harness.metrics.dedup import NearDuplicates, near_duplicates
 from harness.runs.bundle import Bundle, BundlePair
 from harness.runs.compare import PairComparison, compare_pair
 
 pytestmark = pytest.mark.live
 
 SHOWN_ROWS = 50  # mismatching rows attached in full; the count is always complete
+
+
+NearDups = Callable[[Bundle, float], NearDuplicates]
+
+
+@pytest.fixture(scope="session")
+def reference_near_dups() -> NearDups:
+    """Near-duplicate references of a bundle's test rows, computed once per bundle and threshold."""
+    done: dict[tuple[str, float], NearDuplicates] = {}
+
+    def check(bundle: Bundle, threshold: float) -> NearDuplicates:
+        key = (str(bundle.path), threshold)
+        if key not in done:
+            done[key] = near_duplicates([r.reference_text for r in bundle.rows], threshold)
+        return done[key]
+
+    return check
+
+
+def _measure_near_duplicates(evidence, subject_id: str, pair: BundlePair,
+                             near_dups: NearDups) -> None:
+    threshold = evidence.claim.params_for(subject_id)["near_dup_jaccard"].to("ratio").value
+    for side, bundle in (("a", pair.a), ("b", pair.b)):
+        dups = near_dups(bundle, threshold)
+        evidence.measure(f"ref_near_dup_fraction_{side}", dups.fraction, unit="ratio", n=dups.n)
+        evidence.measure(f"ref_clusters_{side}", dups.distinct, unit="count", n=dups.n)
+        if dups.groups:
+            evidence.note(f"{bundle.label}: {dups.duplicate_rows} of {dups.n} test rows repeat "
+                          f"an earlier reference up to case, zero-width characters, punctuation "
+                          f"or small edits (rows {', '.join(map(str, dups.groups[0][:5]))} ...)")
 
 
 def _provenance(evidence, bundle: Bundle) -> None:
@@ -59,7 +91,7 @@ def _record(evidence, cmp: PairComparison, pair: BundlePair) -> None:
         for m in cmp.mismatches[:SHOWN_ROWS]])
 
 
-def _compare(evidence, subject, workspace, same: str) -> None:
+def _compare(evidence, subject, workspace, near_dups: NearDups, same: str) -> None:
     pair: BundlePair = workspace.resolve(subject.id)
     _check_roles(subject.id, pair, same)
     for bundle in (pair.a, pair.b):
@@ -68,35 +100,36 @@ def _compare(evidence, subject, workspace, same: str) -> None:
     cmp = compare_pair(pair, confidence=evidence.claim.statistics.confidence,
                        n_resamples=int(params["resamples"].value), seed=0)
     _record(evidence, cmp, pair)
+    _measure_near_duplicates(evidence, subject.id, pair, near_dups)
 
 
 @pytest.mark.claim("ASR-NKO-BEATS-LATIN")
-def test_nko_beats_latin(evidence, subject, workspace):
+def test_nko_beats_latin(evidence, subject, workspace, reference_near_dups):
     """CER_nko - CER_latn over utterances paired by feat_id, same mode, same snapshot."""
     pair: BundlePair = workspace.resolve(subject.id)
     scripts = (pair.a.info.script, pair.b.info.script)
     if scripts != ("nqo", "latn"):
         msg = f"subject {subject.id}: runs a and b must be nqo and latn, got {scripts}"
         raise ValueError(msg)
-    _compare(evidence, subject, workspace, same="mode")
+    _compare(evidence, subject, workspace, reference_near_dups, same="mode")
 
 
 @pytest.mark.claim("TRAJECTORY-BEATS-BASELINE")
-def test_trajectory_beats_baseline(evidence, subject, workspace):
+def test_trajectory_beats_baseline(evidence, subject, workspace, reference_near_dups):
     """CER_trajectory - CER_baseline, paired by feat_id, one script, one snapshot."""
-    _compare(evidence, subject, workspace, same="script")
+    _compare(evidence, subject, workspace, reference_near_dups, same="script")
 
 
 @pytest.mark.claim("TAR-VS-TRAJECTORY")
-def test_tar_vs_trajectory(evidence, subject, workspace):
+def test_tar_vs_trajectory(evidence, subject, workspace, reference_near_dups):
     """CER_tar - CER_trajectory, paired by feat_id, one script, one snapshot."""
-    _compare(evidence, subject, workspace, same="script")
+    _compare(evidence, subject, workspace, reference_near_dups, same="script")
 
 
 @pytest.mark.claim("TTT-VS-TRAJECTORY")
-def test_ttt_vs_trajectory(evidence, subject, workspace):
+def test_ttt_vs_trajectory(evidence, subject, workspace, reference_near_dups):
     """CER_ttt - CER_trajectory against the non-inferiority margin, paired by feat_id."""
-    _compare(evidence, subject, workspace, same="script")
+    _compare(evidence, subject, workspace, reference_near_dups, same="script")
 
 
 @pytest.mark.claim("RUN-MATRIX-COMPLETE")

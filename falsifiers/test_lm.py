@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from harness.metrics.dedup import near_duplicates
 from harness.metrics.lm import (
     EvalSet,
     LmEval,
@@ -100,6 +101,7 @@ def test_eng_ppl_sane(evidence, subject, workspace, lm_score):
     _measure_nll(evidence, stats)
     evidence.measure("n_duplicate_examples", duplicate_count(evalset.texts), unit="count")
     evidence.measure("n_duplicates_removed", evalset.n_duplicates, unit="count")
+    _measure_near_duplicates(evidence, subject.id, evalset)
     evidence.measure("reference_ppl", ref.perplexity, unit="perplexity", n=ref.n_tokens)
     evidence.measure("reference_n_tokens", ref.n_tokens, unit="count")
     evidence.measure("ppl_rel_diff_vs_reference",
@@ -107,6 +109,19 @@ def test_eng_ppl_sane(evidence, subject, workspace, lm_score):
                      unit="ratio")
     evidence.note(f"{pair.model_id} ({model.backend}) on {pair.evalset_id}; reference "
                   f"{pair.reference_id} ({reference.backend})")
+
+
+def _measure_near_duplicates(evidence: Any, subject_id: str, evalset: EvalSet) -> None:
+    """Near-duplicate examples at the contract's Jaccard threshold (harness.metrics.dedup)."""
+    threshold = evidence.claim.params_for(subject_id)["near_dup_jaccard"].to("ratio").value
+    dups = near_duplicates(evalset.texts, threshold)
+    evidence.measure("near_dup_fraction", dups.fraction, unit="ratio", n=dups.n)
+    evidence.measure("distinct_clusters", dups.distinct, unit="count", n=dups.n)
+    if dups.groups:
+        evidence.attach("near_duplicates", dups.examples(evalset.texts))
+        evidence.note(f"{dups.duplicate_rows} of {dups.n} examples repeat an earlier one up to "
+                      f"case, zero-width characters, punctuation or small edits "
+                      f"({len(dups.groups)} cluster(s), the largest of {len(dups.groups[0])})")
 
 
 @pytest.mark.claim("LM-VAL-BELOW-UNIFORM")

@@ -4,15 +4,19 @@
   model's training text (the NLLB-Seed English lines).
 - ``demo-eng-4``: the first four lines of that file, written to the cache: the field's "perplexity
   on four examples" fault, used as a negative control.
+- ``demo-eng-4x30``: those four lines in 30 cosmetic variants each, written to the cache by a
+  faulty "augmentation" step (``variants``): a zero-width space moved, the case changed, a
+  period added. Exact deduplication keeps all 120; the near-duplicate guard finds 4 sentences.
 - ``demo-nko-dev``: the FLORES-200 N'Ko dev set, for the resized-embedding claims.
-- ``demo-<model>-eng-dev`` / ``demo-torch-eng-4``: kind ``lm-eval`` pairs of a model subject and
-  an eval set, each with a ``reference`` subject holding the same weights on the other backend
-  (or, for a broken load, the correct one) for agreement checks.
+- ``demo-<model>-eng-dev`` / ``demo-torch-eng-4`` / ``demo-torch-eng-4x30``: kind ``lm-eval``
+  pairs of a model subject and an eval set, each with a ``reference`` subject holding the same
+  weights on the other backend (or, for a broken load, the correct one) for agreement checks.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 from harness.demo import CORPORA_DIR
@@ -20,17 +24,22 @@ from harness.workspace import SubjectSpec, Workspace
 
 __all__ = [
     "demo_eng_4",
+    "demo_eng_4x30",
     "demo_eng_dev",
     "demo_mlx_eng_dev",
     "demo_nko_dev",
     "demo_torch_eng_4",
+    "demo_torch_eng_4x30",
     "demo_torch_eng_dev",
     "demo_untied_head_eng_dev",
+    "variants",
 ]
 
 ENG_DEV = CORPORA_DIR / "eng_Latn.dev"
 NKO_DEV = CORPORA_DIR / "nqo_Nkoo.dev"
 FEW = 4
+VARIANTS = 30
+ZWSP = "\u200b"
 
 
 def _evalset(subject_id: str, path: Path) -> SubjectSpec:
@@ -47,17 +56,53 @@ def demo_nko_dev(workspace: Workspace) -> SubjectSpec:
     return _evalset("demo-nko-dev", NKO_DEV)
 
 
+def _cached(workspace: Workspace, name: str, data: bytes) -> Path:
+    """``data`` written once to the cache, under a name keyed by its sha256."""
+    key = hashlib.sha256(data).hexdigest()[:16]
+    target = workspace.cache_dir / "evalsets" / f"{name}.{key}.txt"
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        tmp.replace(target)
+    return target
+
+
 def demo_eng_4(workspace: Workspace) -> SubjectSpec:
     """The first four lines of the English dev set, as their own file (built once)."""
     head = b"".join(ENG_DEV.read_bytes().splitlines(keepends=True)[:FEW])
-    key = hashlib.sha256(head).hexdigest()[:16]
-    target = workspace.cache_dir / "evalsets" / f"eng_Latn.dev.first{FEW}.{key}.txt"
-    if not target.is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".tmp")
-        tmp.write_bytes(head)
-        tmp.replace(target)
-    return _evalset("demo-eng-4", target)
+    return _evalset("demo-eng-4", _cached(workspace, f"eng_Latn.dev.first{FEW}", head))
+
+
+def variants(sentence: str, count: int = VARIANTS) -> list[str]:
+    """The faulty step: ``count`` cosmetic copies of one sentence, each distinct byte for byte.
+
+    Variant ``k`` combines a case (as is, lower-cased, first word upper-cased), an ending (as is,
+    one more period) and a zero-width space (none, or after word 1 to 4): 3 x 2 x 5 = 30. Each
+    survives NFC and whitespace cleanup as a different line, so exact dedup keeps every one.
+    """
+    out = []
+    for k in range(count):
+        case, end, zwsp = k % 3, (k // 3) % 2, (k // 6) % 5
+        words = sentence.split(" ")
+        if case == 1:
+            words = [w.lower() for w in words]
+        elif case == 2:
+            words[0] = words[0].upper()
+        if zwsp:
+            at = min(zwsp, len(words) - 1)
+            words[at - 1] += ZWSP
+        out.append(" ".join(words) + ("." if end else ""))
+    return out
+
+
+def demo_eng_4x30(workspace: Workspace) -> SubjectSpec:
+    """The first four dev sentences in 30 variants each: 120 lines, 4 sentences (built once)."""
+    head = ENG_DEV.read_text("utf-8").splitlines()[:FEW]
+    lines = [v for sentence in head for v in variants(sentence)]
+    data = "".join(line + "\n" for line in lines).encode("utf-8")
+    name = f"eng_Latn.dev.first{FEW}x{VARIANTS}"
+    return _evalset("demo-eng-4x30", _cached(workspace, name, data))
 
 
 def _pair(subject_id: str, model: str, evalset: str, reference: str) -> SubjectSpec:
@@ -78,6 +123,11 @@ def demo_mlx_eng_dev(workspace: Workspace) -> SubjectSpec:
 def demo_torch_eng_4(workspace: Workspace) -> SubjectSpec:
     del workspace
     return _pair("demo-torch-eng-4", "demo-torch", "demo-eng-4", "demo-mlx")
+
+
+def demo_torch_eng_4x30(workspace: Workspace) -> SubjectSpec:
+    del workspace
+    return _pair("demo-torch-eng-4x30", "demo-torch", "demo-eng-4x30", "demo-mlx")
 
 
 def demo_untied_head_eng_dev(workspace: Workspace) -> SubjectSpec:

@@ -21,10 +21,12 @@ DEMO_SUBJECTS: dict[str, str] = {
     # lm: eval sets and (model, eval set) pairs
     "demo-eng-dev": "harness.demo.evalsets:demo_eng_dev",
     "demo-eng-4": "harness.demo.evalsets:demo_eng_4",
+    "demo-eng-4x30": "harness.demo.evalsets:demo_eng_4x30",
     "demo-nko-dev": "harness.demo.evalsets:demo_nko_dev",
     "demo-torch-eng-dev": "harness.demo.evalsets:demo_torch_eng_dev",
     "demo-mlx-eng-dev": "harness.demo.evalsets:demo_mlx_eng_dev",
     "demo-torch-eng-4": "harness.demo.evalsets:demo_torch_eng_4",
+    "demo-torch-eng-4x30": "harness.demo.evalsets:demo_torch_eng_4x30",
     "demo-untied-head-eng-dev": "harness.demo.evalsets:demo_untied_head_eng_dev",
     # asr: synthetic run bundles over the real corpora (harness/demo/bundles.py)
     "demo-run-matrix": "harness.demo.bundles:demo_run_matrix",
