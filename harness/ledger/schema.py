@@ -143,10 +143,14 @@ class _Compiler:
     def k_additionalProperties(self, allowed: Any, schema: dict[str, Any]) -> Check | None:  # noqa: N802
         if allowed is True:
             return lambda v: True
-        if allowed is not False or "patternProperties" in schema:
+        if "patternProperties" in schema or not isinstance(allowed, dict | bool):
             return None
         known = frozenset(schema.get("properties", {}))
-        return lambda v: not isinstance(v, dict) or known.issuperset(v)
+        if allowed is False:
+            return lambda v: not isinstance(v, dict) or known.issuperset(v)
+        extra = self.node(allowed)  # a schema every property not named in `properties` meets
+        return lambda v: not isinstance(v, dict) or all(
+            extra(x) for k, x in v.items() if k not in known)
 
     def k_oneOf(self, branches: list[Any], _: Any) -> Check:  # noqa: N802
         checks = [self.node(b) for b in branches]

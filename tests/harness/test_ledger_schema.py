@@ -131,3 +131,24 @@ def test_errors_name_the_json_path() -> None:
     record["measurements"][0]["ci_level"] = 2
     assert FAST.errors(record) == ["$.measurements[0].ci_level: 2 is greater than or equal to "
                                    "the maximum of 1"]
+
+
+@pytest.mark.parametrize("packages", [{"torch": "2.13.0", "mlx": None}, {"torch": 2.13},
+                                      {"torch": ["2"]}, {}])
+def test_additional_properties_with_a_schema_is_compiled_and_agrees(
+        packages: dict[str, Any]) -> None:
+    """`additionalProperties: {type: [string, null]}` (the package versions) is checked by the
+    compiled predicate itself, never by a jsonschema fallback, and agrees with jsonschema."""
+    record = copy.deepcopy(SEEDS[0])
+    record["provenance"]["env"]["packages"] = packages
+    fell_back: list[dict[str, Any]] = []
+
+    def fallback(sub: dict[str, Any]) -> Any:
+        fell_back.append(sub)
+        return jsonschema.Draft202012Validator(sub).is_valid
+
+    from harness.ledger.schema import _Compiler
+
+    predicate = _Compiler(SCHEMA, fallback).node(SCHEMA)
+    assert predicate(record) == REFERENCE.is_valid(record)
+    assert fell_back == []
