@@ -150,14 +150,19 @@ def _worktree(repo: Any, sha: str) -> Iterator[Path]:
 
 
 def _new_records(ledger_dir: Path, before: set[Path], claim_id: str, sha: str) -> list[Record]:
-    from harness.ledger import segment_paths
+    from harness.ledger import LedgerTampered, segment_paths
+    from harness.ledger.verify import LIVE_TAIL, check_segment
 
     found: list[Record] = []
     for segment in segment_paths(ledger_dir):
         if segment in before:
             continue
-        for line in segment.read_text("utf-8").splitlines():
-            record = Record.from_line(line)
+        checked = check_segment(segment, segment.read_bytes())  # the run's own segment, verified
+        problems = [p for p in checked.problems if p.message != LIVE_TAIL]
+        if problems:
+            raise LedgerTampered(problems)
+        for f in checked.found:
+            record = Record.from_json(f.data)
             if record.claim == claim_id and record.kind == "claim":
                 found.append(record)
     for record in found:

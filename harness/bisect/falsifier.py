@@ -76,10 +76,10 @@ def _forgetting_test_modules(workspace: Workspace) -> Iterator[None]:
 
 
 def _read(ledger_dir: Path) -> list[Record]:
-    from harness.ledger import segment_paths
+    """Every record of the run's private ledger, read as every reader reads: verified first."""
+    from harness.ledger import Ledger
 
-    return [Record.from_line(line) for segment in segment_paths(ledger_dir)
-            for line in segment.read_text("utf-8").splitlines()]
+    return Ledger(ledger_dir).records()
 
 
 def run_falsifier(workspace: Workspace, claim: Claim, subject_id: str) -> Record:
