@@ -95,7 +95,8 @@ def _hasher(ws: Workspace, strict: bool | None = None) -> Any:
     """Input hashes for staleness; ``strict=True`` re-reads every byte (the gate's answers)."""
     from harness.provenance import InputHasher
 
-    return InputHasher(ws.cache_dir / "hashes.json", root=ws.root, strict=strict)
+    return InputHasher(ws.cache_dir / "hashes.json", root=ws.root, strict=strict,
+                       aliases=ws.input_aliases())
 
 
 def _status_report(ws: Workspace, args: argparse.Namespace, claim_ids: Sequence[str] | None,
@@ -119,7 +120,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(json.dumps(report.to_json(), indent=2, sort_keys=True))
         return EXIT_OK
     rows = [[r.claim, r.subject, "control→" + str(r.expect) if r.role == "control" else "",
-             r.shown_verdict, (r.created or "")[:19], shorten("; ".join(r.stale or r.reasons), 80)]
+             r.shown_verdict, (r.created or "")[:19],
+             shorten("; ".join(r.stale or r.unverifiable + r.external or r.reasons), 80)]
             for r in report.rows]
     print(tabulate(rows, headers=["claim", "subject", "role", "verdict", "recorded (UTC)",
                                   "why"], tablefmt="simple"))
@@ -128,6 +130,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"milestone {name}: {passed}/{total} claims at fresh PASS "
               f"({report.ship_percent(name):.0f} % shipped)")
     _print_drift(report.rows)
+    unchecked = sum(1 for r in report.rows if r.record is not None and r.unverifiable)
+    if unchecked:
+        print(f"UNVERIFIABLE: {unchecked} record(s) rest on inputs not here to hash; "
+              f"`falsify verify --inputs --rebuild` rebuilds the demo inputs and checks them")
     for claim, subject in report.unknown:
         print(f"warning: the ledger has evidence for {claim} on {subject}, which no contract "
               f"names (a removed claim or subject; `falsify verify` lists the records)")
@@ -202,6 +208,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
         from harness.attest_cli import verify_attestation
 
         return verify_attestation(ws, args)
+    if args.inputs:
+        from harness.inputcheck import run_verify_inputs
+
+        return run_verify_inputs(ws, _contracts(ws), _ledger(ws, args), args)
     known = set(_contracts(ws).claims)
     folder = _ledger_dir(ws, args)
     problems = verify(folder, known) + verify_signatures(ws, args, folder)
@@ -215,7 +225,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
-    from harness.gate import GateUsageError, evaluate_gate, required_claims
+    from harness.gate import GateUsageError, evaluate_gate, input_problem, required_claims
     from harness.ledger import LedgerTampered
 
     ws = _workspace(args)
@@ -228,13 +238,16 @@ def cmd_gate(args: argparse.Namespace) -> int:
         report = _status_report(ws, args, wanted, contracts, strict=True)
     except LedgerTampered as exc:
         return _gate_refuses(exc, args.json)
-    result = evaluate_gate(report)
+    result = evaluate_gate(report, args.inputs)
     from harness.signing_cli import gate_signatures
 
     unsigned = gate_signatures(ws, args, report)  # signature errors, each with its fix
     if args.json:
         print(json.dumps({"ok": result.ok and not unsigned, "claims": list(result.claims),
-                          "problems": [r.to_json() for r in result.problems],
+                          "problems": [{**r.to_json(), "problem": input_problem(r, args.inputs)}
+                                       for r in result.problems],
+                          "inputs": args.inputs,
+                          "unverified": [r.record for r in result.unverified],
                           "signatures": unsigned}, indent=2, sort_keys=True))
     else:
         if result.problems:
@@ -358,6 +371,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_verify_inputs(p: argparse.ArgumentParser) -> None:
+    from harness.inputcheck import add_arguments
+
+    add_arguments(p)
+
+
 def _add_common(p: argparse.ArgumentParser, ledger: bool = True) -> None:
     p.add_argument("--root", help="workspace root (default: found from the current folder)")
     if ledger:
@@ -385,6 +404,10 @@ def build_parser() -> argparse.ArgumentParser:
                                        help="check a `falsify attest` envelope instead")
     sub.choices["gate"].add_argument("--milestone", action="append", help="require a milestone")
     sub.choices["gate"].add_argument("--claim", action="append", help="require a claim")
+    sub.choices["gate"].add_argument(
+        "--inputs", choices=("verified", "allow-unverifiable"), default="verified",
+        help="verified (default): an input that cannot be hashed here keeps the gate red")
+    _add_verify_inputs(sub.choices["verify"])
     contracts = sub.add_parser("contracts", help="contract tools")
     csub = contracts.add_subparsers(dest="contracts_command", required=True, metavar="ACTION")
     check = csub.add_parser("check", help="schema-check contracts and find orphans both ways")

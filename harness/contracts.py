@@ -5,6 +5,7 @@ A contract error always names the file, the claim id and the offending key, and 
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import pickle
@@ -27,6 +28,7 @@ __all__ = [
     "Claim",
     "ContractError",
     "ContractSet",
+    "ExternalInput",
     "Guard",
     "Hypothesis",
     "MeasureSpec",
@@ -93,6 +95,19 @@ class SubjectRef:
 
 
 @dataclass(frozen=True)
+class ExternalInput:
+    """An input the claim declares external and unverifiable by design (``external_inputs``).
+
+    ``path`` is a glob pattern (``fnmatch``) over input paths as records write them."""
+
+    path: str
+    why: str
+
+    def matches(self, recorded_path: str) -> bool:
+        return fnmatch.fnmatchcase(recorded_path, self.path)
+
+
+@dataclass(frozen=True)
 class Claim:
     id: str
     title: str
@@ -114,6 +129,7 @@ class Claim:
     declares: Mapping[str, Any]
     sha256: str
     raw: Mapping[str, Any]
+    external_inputs: tuple[ExternalInput, ...] = ()
 
     @property
     def all_subjects(self) -> tuple[SubjectRef, ...]:
@@ -336,6 +352,8 @@ class _Compiler:
                              for h in raw.get("hypotheses", [])),
             paper=raw.get("paper"), declares=raw.get("declares", {}),
             sha256=sha256_text(canonical_json(raw)), raw=raw,
+            external_inputs=tuple(ExternalInput(e["path"], " ".join(e["why"].split()))
+                                  for e in raw.get("external_inputs", [])),
         )
 
     def check_duplicate_subjects(self, refs: tuple[SubjectRef, ...]) -> None:

@@ -67,9 +67,10 @@ class Evidence:
         if not p.exists():
             msg = f"declared input {p} does not exist"
             raise FileNotFoundError(msg)
-        entry = self._hash_input(p) if self._hash_input is not None else {"path": str(p)}
-        entry = dict(entry)
-        entry["path"] = self._display(p)
+        if self._hash_input is None:
+            entry = {"path": self._display(p)}
+        else:  # the hasher writes the path (cache paths under the cache prefix)
+            entry = dict(self._hash_input(p))
         self._inputs[entry["path"]] = entry
         return entry
 

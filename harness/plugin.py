@@ -151,7 +151,8 @@ class FalsifySession:
             from harness.provenance import InputHasher
 
             self._hasher = InputHasher(self.workspace.cache_dir / "hashes.json",
-                                       root=self.workspace.root)
+                                       root=self.workspace.root,
+                                       aliases=self.workspace.input_aliases())
         return self._hasher
 
     def provenance(self) -> dict[str, Any]:

@@ -22,7 +22,7 @@ import sys
 import time
 from collections.abc import Iterator
 from importlib import metadata
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from harness.atomic import write_atomic
@@ -225,9 +225,12 @@ class InputHasher:
     """sha256 of input files and folders, remembered across processes in ``cache_path``.
 
     ``root``: paths under it are reported relative to it (portable across checkouts); others
-    are reported absolute. ``cache_path=None`` keeps the cache in memory only. ``hash()`` saves
-    the cache after expensive work (64 MiB or half a second of hashing); call ``save()`` when
-    done to keep the rest.
+    are reported absolute. ``aliases`` maps a recorded prefix to the folder it stands for
+    wherever that folder is now (``{".falsify-cache": $FALSIFY_CACHE}``): a path in the folder
+    is reported under the prefix, and a recorded path under the prefix resolves into the folder.
+    ``cache_path=None`` keeps the cache in memory only. ``hash()`` saves the cache after
+    expensive work (64 MiB or half a second of hashing); call ``save()`` when done to keep the
+    rest.
 
     ``strict``: never answer from the cache file: each file is read from its bytes, once per
     hasher (a file met again with the same stat key, outside the racy window, is not re-read;
@@ -238,10 +241,12 @@ class InputHasher:
     """
 
     def __init__(self, cache_path: Path | None, root: Path | None = None, *,
-                 strict: bool | None = None) -> None:
+                 strict: bool | None = None, aliases: dict[str, Path] | None = None) -> None:
         self.cache_path = cache_path
         self.root = None if root is None else root.resolve()
         self.strict = strict_by_default() if strict is None else strict
+        self.aliases = {PurePosixPath(k).parts: Path(os.path.abspath(v))
+                        for k, v in (aliases or {}).items()}
         self._entries: dict[str, dict[str, Any]] = self._load()
         # What a lookup may answer from: the cache file's entries, or in strict mode only the
         # files this hasher read itself.
@@ -266,10 +271,17 @@ class InputHasher:
         """``path`` made absolute, relative paths taken from ``root`` (else the cwd)."""
         p = Path(path).expanduser()
         if not p.is_absolute():
+            for prefix, folder in self.aliases.items():
+                if p.parts[:len(prefix)] == prefix:
+                    return Path(os.path.abspath(folder.joinpath(*p.parts[len(prefix):])))
             p = (self.root or Path.cwd()) / p
         return Path(os.path.abspath(p))
 
     def display(self, path: Path) -> str:
+        """How a record writes ``path``: under an alias, relative to root, else absolute."""
+        for prefix, folder in self.aliases.items():
+            if path.is_relative_to(folder):
+                return PurePosixPath(*prefix, path.relative_to(folder).as_posix()).as_posix()
         if self.root is not None and path.is_relative_to(self.root):
             return path.relative_to(self.root).as_posix()
         return str(path)

@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import PurePath, PureWindowsPath
 from typing import Any
 
 from harness.contracts import Claim, ContractSet, SubjectRef
 
-__all__ = ["ClaimState", "Row", "StatusReport", "compute_status"]
+__all__ = ["ClaimState", "Row", "StatusReport", "compute_status", "declared_input_marks"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class Row:
     created: str | None
     reasons: tuple[str, ...]
     drift: tuple[str, ...] = ()
+    external: tuple[str, ...] = ()  # inputs the claim declares external and unverifiable by design
 
     @property
     def fresh(self) -> bool:
@@ -62,13 +64,28 @@ class Row:
                 "INCONCLUSIVE": "inconclusive", "SKIPPED": "skipped"}.get(self.verdict, "failing")
 
     @property
+    def marks(self) -> tuple[str, ...]:
+        """STALE, UNVERIFIABLE (an input cannot be checked), EXTERNAL (declared so by design)."""
+        if self.record is None:
+            return ()
+        found = (("STALE", self.stale), ("UNVERIFIABLE", self.unverifiable),
+                 ("EXTERNAL", self.external))
+        return tuple(mark for mark, reasons in found if reasons)
+
+    @property
     def shown_verdict(self) -> str:
-        return f"{self.verdict} (STALE)" if self.stale and self.record else self.verdict
+        return f"{self.verdict} ({', '.join(self.marks)})" if self.marks else self.verdict
+
+    @property
+    def why(self) -> tuple[str, ...]:
+        """Staleness, then input marks, then the verdict's own reasons."""
+        return self.stale + self.unverifiable + self.external + self.reasons
 
     def to_json(self) -> dict[str, Any]:
         return {"claim": self.claim, "subject": self.subject, "role": self.role,
                 "expect": self.expect, "verdict": self.verdict, "stale": list(self.stale),
-                "unverifiable": list(self.unverifiable), "fresh": self.fresh, "ok": self.ok,
+                "unverifiable": list(self.unverifiable), "external": list(self.external),
+                "fresh": self.fresh, "ok": self.ok,
                 "problem": self.problem, "record": self.record, "created": self.created,
                 "reasons": list(self.reasons), "drift": list(self.drift)}
 
@@ -116,16 +133,45 @@ def _row(claim: Claim, ref: SubjectRef, latest: Mapping[tuple[str, str], Any],
     if summary is None:
         return Row(claim.id, ref.id, ref.role, expect, "MISSING", (), (), None, None,
                    ("no evidence recorded yet",))
-    from harness.ledger import code_drift, staleness
+    from harness.ledger import EXTERNAL, UNVERIFIABLE, code_drift, staleness
 
     record = ledger.load(summary)  # the full record: a legacy one's git commit and node id
-    reasons = staleness(record, claim.sha256, claim.max_age_s, now, hasher, code)
-    stale = tuple(r for r in reasons if not r.startswith("unverifiable:"))
-    unverifiable = tuple(r for r in reasons if r.startswith("unverifiable:"))
+    reasons = staleness(record, claim.sha256, claim.max_age_s, now, hasher, code,
+                        external=claim.external_inputs)
+    if hasher is None:  # no bytes to read: what the record and the contract alone can say
+        reasons += declared_input_marks(record.inputs, claim.external_inputs)
+    stale = tuple(r for r in reasons if not r.startswith((UNVERIFIABLE, EXTERNAL)))
+    unverifiable = tuple(r for r in reasons if r.startswith(UNVERIFIABLE))
+    external = tuple(r for r in reasons if r.startswith(EXTERNAL))
     verdict = getattr(summary.verdict, "value", summary.verdict)
     drift = () if code is None else tuple(code_drift(record, code))
     return Row(claim.id, ref.id, ref.role, expect, str(verdict), stale, unverifiable,
-               summary.id, summary.created, tuple(record.reasons), drift)
+               summary.id, summary.created, tuple(record.reasons), drift,
+               external)
+
+
+def declared_input_marks(inputs: Iterable[Mapping[str, Any]],
+                         external: Iterable[Any]) -> list[str]:
+    """Input marks that need no bytes, so a render is the same on every machine.
+
+    An input the claim declares external is marked so. An input recorded by an absolute path
+    lies outside the workspace and its cache: no clone can rebuild or check it, so unless it is
+    declared external it is unverifiable everywhere but on the machine that recorded it.
+    """
+    from harness.ledger import EXTERNAL, UNVERIFIABLE
+    from harness.ledger.query import external_why
+
+    marks = []
+    for item in inputs:
+        path = str(item.get("path"))
+        why = external_why(path, external)
+        if why is not None:
+            marks.append(f"{EXTERNAL} input {path} is external by design ({why})")
+        elif PurePath(path).is_absolute() or PureWindowsPath(path).is_absolute():
+            marks.append(f"{UNVERIFIABLE} input {path} lies outside the workspace: a clone "
+                         f"cannot rebuild or check it; move it into the workspace, or declare "
+                         f"it in the claim's external_inputs")
+    return marks
 
 
 def compute_status(contracts: ContractSet, ledger: Any, *, now: datetime | None = None,

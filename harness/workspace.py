@@ -170,6 +170,19 @@ class Workspace:
         env = os.environ.get("FALSIFY_CACHE")
         return Path(env) if env else self._dir("cache", ".falsify-cache")
 
+    @property
+    def cache_prefix(self) -> str:
+        """How records write a path in the cache: the configured cache folder relative to the
+        root (``.falsify-cache``), wherever ``FALSIFY_CACHE`` puts the cache on this machine."""
+        configured = self._dir("cache", ".falsify-cache")
+        if configured.is_relative_to(self.root) and configured != self.root:
+            return configured.relative_to(self.root).as_posix()
+        return ".falsify-cache"
+
+    def input_aliases(self) -> dict[str, Path]:
+        """``InputHasher`` aliases: the recorded cache prefix -> this machine's cache folder."""
+        return {self.cache_prefix: self.cache_dir}
+
     def spec(self, subject_id: str) -> SubjectSpec:
         """The subject's spec: from the config when configured, else from the demo registry."""
         configured = self.config.get("subjects", {}).get(subject_id)

@@ -146,7 +146,8 @@ class _Recorder:
     def evidence(self, claim: Claim, ref: SubjectRef) -> Evidence:
         from harness.provenance import InputHasher
 
-        hasher = InputHasher(self.workspace.cache_dir / "hashes.json", root=self.workspace.root)
+        hasher = InputHasher(self.workspace.cache_dir / "hashes.json", root=self.workspace.root,
+                             aliases=self.workspace.input_aliases())
         return Evidence(claim, ref, self.workspace.root, hasher.hash)
 
     def append(self, record: Record) -> None:

@@ -34,6 +34,7 @@ CI starts without one.
 """
 
 from harness.ledger.query import (
+    EXTERNAL,
     UNVERIFIABLE,
     Evidence,
     Ledger,
@@ -56,6 +57,7 @@ from harness.ledger.trust import LedgerTampered
 from harness.ledger.verify import SCHEMA_PATH, Chain, Problem, SegmentCheck, verify
 
 __all__ = [
+    "EXTERNAL",
     "SCHEMA_PATH",
     "SEGMENT_SUFFIX",
     "UNVERIFIABLE",

@@ -38,10 +38,12 @@ if TYPE_CHECKING:
     from harness.ledger.verify import Problem
     from harness.workspace import Workspace
 
-__all__ = ["UNVERIFIABLE", "Evidence", "Ledger", "Summary", "code_drift", "is_stale",
-           "staleness"]
+__all__ = ["EXTERNAL", "UNVERIFIABLE", "Evidence", "Ledger", "Summary", "code_drift",
+           "is_stale", "staleness"]
 
 UNVERIFIABLE = "unverifiable:"
+# An input the claim declares external and unverifiable by design (contract `external_inputs`).
+EXTERNAL = "external:"
 
 
 class Ledger:
@@ -259,15 +261,30 @@ def parse_created(text: str) -> datetime:
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
-def _input_reasons(inputs: Iterable[dict[str, Any]], hasher: InputHasher) -> list[str]:
+def external_why(path: str, external: Iterable[Any]) -> str | None:
+    """Why ``path`` is external by design, when one of the claim's ``external_inputs`` says so."""
+    for declared in external:
+        if declared.matches(path):
+            return str(declared.why)
+    return None
+
+
+def _input_reasons(inputs: Iterable[dict[str, Any]], hasher: InputHasher,
+                   external: Iterable[Any]) -> list[str]:
     reasons: list[str] = []
     for item in inputs:
         path, then = str(item.get("path")), item.get("sha256")
         try:
             now = hasher.hash(path)["sha256"]
         except MissingInputError:
-            reasons.append(f"{UNVERIFIABLE} input {path} is not here to hash "
-                           f"(recorded sha256 {_short(then)})")
+            why = external_why(path, external)
+            if why is not None:
+                reasons.append(f"{EXTERNAL} input {path} is external by design ({why}); "
+                               f"recorded sha256 {_short(then)}, not checked")
+            else:
+                reasons.append(f"{UNVERIFIABLE} input {path} is not here to hash "
+                               f"(recorded sha256 {_short(then)}); rebuild or fetch it: "
+                               f"falsify verify --inputs --rebuild")
             continue
         if now != then:
             reasons.append(f"input {path} changed: sha256 {_short(then)} → {_short(now)}")
@@ -313,7 +330,7 @@ def _falsifier_reasons(record: Evidence, code: CodeNow) -> list[str]:
 
 def staleness(record: Evidence, claim_sha256_now: str | None, max_age_s: float | None,
               now: datetime, hasher: InputHasher | None,
-              code: CodeNow | None = None) -> list[str]:
+              code: CodeNow | None = None, external: Iterable[Any] = ()) -> list[str]:
     """Why ``record`` no longer stands for its claim, in words; empty when fresh.
 
     A reason starting with ``unverifiable:`` (an input that is not here to hash) does not make
@@ -322,6 +339,8 @@ def staleness(record: Evidence, claim_sha256_now: str | None, max_age_s: float |
     the record makes it stale, naming the file; harness changes are :func:`code_drift`. A full
     Record without code identity (made before it was recorded) is checked through its git commit:
     its falsifier module then against the module now, when the commit is here and was clean.
+    An input missing here that ``external`` (the claim's ``external_inputs``) declares external
+    gives an ``external:`` reason instead, shown but never counted as stale or unverifiable.
     """
     if now.tzinfo is None:
         msg = "staleness() needs an aware datetime for `now`, e.g. datetime.now(UTC)"
@@ -331,7 +350,7 @@ def staleness(record: Evidence, claim_sha256_now: str | None, max_age_s: float |
         reasons.append(f"contract changed since the record: sha256 "
                        f"{_short(record.claim_sha256)} → {_short(claim_sha256_now)}")
     if hasher is not None:
-        reasons.extend(_input_reasons(record.inputs, hasher))
+        reasons.extend(_input_reasons(record.inputs, hasher, external))
     if code is not None:
         reasons.extend(_falsifier_reasons(record, code))
     if max_age_s is not None and math.isfinite(max_age_s):
@@ -342,8 +361,8 @@ def staleness(record: Evidence, claim_sha256_now: str | None, max_age_s: float |
 
 
 def is_stale(reasons: Iterable[str]) -> bool:
-    """True when any reason is more than an unverifiable input."""
-    return any(not r.startswith(UNVERIFIABLE) for r in reasons)
+    """True when any reason is more than an unverifiable or external input."""
+    return any(not r.startswith((UNVERIFIABLE, EXTERNAL)) for r in reasons)
 
 
 NO_CODE_IDENTITY = ("code identity not recorded (the record predates it): its harness cannot be "

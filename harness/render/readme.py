@@ -57,7 +57,7 @@ def _rows_table(c: ClaimView, newest: Any) -> Markup:
     rows = [[safe(md_code(rv.ref.id, cell=True)), cells.role_text(rv), cells.verdict_text(rv),
              cells.measures_text(rv.record, c.key_measures, c.digits),
              cells.recorded_text(rv.record), cells.age_text(rv, newest),
-             "; ".join(rv.row.stale + rv.row.reasons)]
+             "; ".join(rv.row.why)]
             for rv in c.rows]
     return md_table(["subject", "role", "verdict", "key measurements", "recorded",
                      "age", "why"], rows)

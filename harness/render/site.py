@@ -51,7 +51,7 @@ def _row(rv: RowView, c: ClaimView, newest: Any) -> dict[str, Any]:
             "stale": bool(rv.row.stale), "text": cells.verdict_text(rv),
             "measurements": measurements, "recorded": cells.recorded_text(record),
             "age": cells.age_text(rv, newest), "record": record.id if record else "—",
-            "why": "; ".join(rv.row.stale + rv.row.reasons)}
+            "why": "; ".join(rv.row.why)}
 
 
 def _history_row(r: Entry, c: ClaimView) -> Markup:

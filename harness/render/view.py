@@ -3,8 +3,12 @@
 Determinism (DESIGN rule 3): the clock never enters a render. STALE here means what the ledger
 and the contracts alone can say: the contract changed since the record, or the record is older
 than the claim's max age *measured against the newest record in the ledger*. Input-hash
-staleness needs the input files themselves, which are not part of the ledger; `falsify status`
-and `falsify gate` check it.
+staleness needs the input files themselves, which are not part of the ledger; `falsify status`,
+`falsify gate` and `falsify verify --inputs` check it. What the ledger and the contracts alone say
+about inputs is marked (``status.declared_input_marks``): EXTERNAL for an input the claim declares
+external by design, UNVERIFIABLE for one recorded outside the workspace, which no clone can check.
+Whether a cache happens to hold the inputs never enters a render, so `render --check` gives the
+same answer on every machine.
 """
 
 from __future__ import annotations

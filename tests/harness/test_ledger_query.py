@@ -249,7 +249,8 @@ def test_missing_input_is_unverifiable_not_stale(tmp_path: Path, index_dir: Path
     for evidence in (rec, summary):
         reasons = staleness(evidence, None, None, NOW, InputHasher(None, root=tmp_path))
         assert reasons == [f"unverifiable: input models/big is not here to hash (recorded "
-                           f"sha256 {'b' * 12}…)"]
+                           f"sha256 {'b' * 12}…); rebuild or fetch it: falsify verify --inputs "
+                           f"--rebuild"]
         assert not is_stale(reasons)
 
 

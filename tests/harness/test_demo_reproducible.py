@@ -1,0 +1,82 @@
+"""The demo build is bitwise reproducible, and a fresh build reproduces the committed inputs.
+
+Slow (two full demo builds, minutes): ``pytest tests/harness/test_demo_reproducible.py -m slow``.
+Two empty caches are built from the seeds; every artifact file must hash the same in both. The
+committed ledger (read only) is then checked against one of them: every input of every latest
+committed record must hash to its recorded sha256, as `falsify verify --inputs --rebuild` does on
+a fresh clone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from harness.contracts import load_contracts
+from harness.demo.build import build_all
+from harness.inputcheck import check_inputs, strict_hasher
+from harness.ledger import Ledger
+from harness.workspace import Workspace
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+# Bookkeeping of the cache, not artifacts: the builder's locks and timing logs, hash and index
+# caches.
+_NOT_ARTIFACTS = ("hashes.json", "contracts/", "ledger-index/")
+
+
+def _is_artifact(rel: str) -> bool:
+    name = rel.rsplit("/", 1)[-1]
+    if name.endswith(".lock") or (name.startswith(".") and name.endswith(".log.json")):
+        return False
+    return not any(rel == x or rel.startswith(x) for x in _NOT_ARTIFACTS)
+
+
+def _digests(cache: Path) -> dict[str, str]:
+    out = {}
+    for path in sorted(cache.rglob("*")):
+        rel = path.relative_to(cache).as_posix()
+        if path.is_file() and _is_artifact(rel):
+            out[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+def _build(cache: Path) -> Workspace:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FALSIFY_CACHE", str(cache))
+        build_all(Workspace.discover(ROOT), progress=False)
+    return Workspace.discover(ROOT)
+
+
+@pytest.fixture(scope="module")
+def caches(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    a, b = tmp_path_factory.mktemp("cache-a"), tmp_path_factory.mktemp("cache-b")
+    _build(a)
+    _build(b)
+    return a, b
+
+
+def test_two_builds_are_bitwise_identical(caches: tuple[Path, Path]) -> None:
+    a, b = (_digests(c) for c in caches)
+    assert len(a) > 50, f"the demo build made only {len(a)} files"
+    only = sorted(set(a) ^ set(b))
+    differ = sorted(k for k in set(a) & set(b) if a[k] != b[k])
+    assert not only, f"files in one build only: {only[:20]}"
+    assert not differ, f"{len(differ)} of {len(a)} files differ between builds: {differ[:20]}"
+
+
+def test_fresh_build_reproduces_the_committed_inputs(caches: tuple[Path, Path],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every input of every latest committed record hashes, from a fresh build, to its record."""
+    monkeypatch.setenv("FALSIFY_CACHE", str(caches[0]))
+    ws = Workspace.discover(ROOT)
+    ledger = Ledger(ROOT / "evidence" / "ledger")  # read only: no index written
+    contracts = load_contracts(ws.contracts_dir)
+    checks = check_inputs(ledger, contracts, strict_hasher(ws), root=ROOT)
+    assert checks, "the committed ledger has no inputs to check"
+    bad = [str(c) for c in checks if c.problem]
+    assert not bad, f"{len(bad)} of {len(checks)} committed inputs not reproduced:\n" + \
+        "\n".join(bad[:30])
