@@ -10,12 +10,14 @@ a fresh clone.
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from harness.contracts import load_contracts
-from harness.demo.build import build_all
 from harness.inputcheck import check_inputs, strict_hasher
 from harness.ledger import Ledger
 from harness.workspace import Workspace
@@ -44,18 +46,25 @@ def _digests(cache: Path) -> dict[str, str]:
     return out
 
 
-def _build(cache: Path) -> Workspace:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("FALSIFY_CACHE", str(cache))
-        build_all(Workspace.discover(ROOT), progress=False)
-    return Workspace.discover(ROOT)
+def _start_build(cache: Path) -> subprocess.Popen[bytes]:
+    """`build_all` in a child process whose FALSIFY_CACHE is ``cache``."""
+    code = ("from pathlib import Path; from harness.demo.build import build_all; "
+            "from harness.workspace import Workspace; "
+            f"build_all(Workspace.discover(Path({str(ROOT)!r})))")
+    path = os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))
+    env = {**os.environ, "FALSIFY_CACHE": str(cache), "PYTHONPATH": path}
+    return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
 @pytest.fixture(scope="module")
 def caches(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Two empty caches, each built from the seeds by its own process, side by side."""
     a, b = tmp_path_factory.mktemp("cache-a"), tmp_path_factory.mktemp("cache-b")
-    _build(a)
-    _build(b)
+    children = [_start_build(a), _start_build(b)]
+    for child in children:
+        _, err = child.communicate()
+        assert child.returncode == 0, err.decode(errors="replace")[-3000:]
     return a, b
 
 
