@@ -110,7 +110,8 @@ def test_missing_input_is_named_and_keeps_the_gate_red(
     _, status = run(space, capsys, "status")
     assert "PASS (UNVERIFIABLE)" in status
     assert "not here to hash" in status
-    data = json.loads(run(space, capsys, "gate", "--json")[1])
+    main(["gate", "--json", "--root", str(space)])
+    data = json.loads(capsys.readouterr().out)  # warnings (unsigned evidence) go to stderr
     assert [p["problem"] for p in data["problems"]] == ["unverifiable"]
 
 
