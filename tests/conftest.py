@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+# pytester's in-process runs restore sys.modules afterwards, dropping modules first imported
+# inside them; numpy's C extension then refuses a second import ("cannot load module more than
+# once per process") in whichever later test imports it. Importing it here, before any run,
+# keeps it in every snapshot.
+import numpy  # noqa: F401
 import pytest
 
 pytest_plugins = ["pytester"]
