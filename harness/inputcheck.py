@@ -24,6 +24,7 @@ to the committed records' sha256 (tests/harness/test_demo_reproducible.py proves
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,8 +67,8 @@ class InputCheck:
                     f"{self.looked} hash to {self.actual}")
         if self.state == "missing":
             return (f"{head} is missing (looked for {self.looked}; recorded sha256 "
-                    f"{self.recorded}); rebuild it with `falsify verify --inputs --rebuild` "
-                    f"(demo inputs) or fetch it")
+                    f"{self.recorded}); " + (self.why or "rebuild it with `falsify verify "
+                    "--inputs --rebuild` (demo inputs) or fetch it"))
         if self.state == "external":
             return f"{head} is external by design ({self.why}): not checked"
         return f"{head} verified: sha256 {self.recorded}"
@@ -105,12 +106,34 @@ def check_inputs(ledger: Any, contracts: ContractSet, hasher: InputHasher, *,
             why = external_why(path, external) or ""
             if actual is None:
                 state = "external" if why else "missing"
+                why = why or _rekeyed(Path(looked))
             else:
                 state = "verified" if actual == recorded else "changed"
             out.append(InputCheck(summary.claim, summary.subject, summary.id,
                                   _where(summary, base), path, looked, recorded, actual, state,
                                   why))
     return out
+
+
+_KEYED = re.compile(r"^(?P<name>.+)-[0-9a-f]{16}$")
+
+
+def _rekeyed(looked: Path) -> str:
+    """For a missing demo artifact (``<name>-<key of its inputs>``) whose name is built here
+    under another key: why it cannot be rebuilt as recorded, and what to do."""
+    for folder in (looked, *looked.parents):
+        match = _KEYED.match(folder.name)
+        if match is None:
+            continue
+        others = sorted(p.name for p in folder.parent.glob(f"{match['name']}-*")
+                        if (m := _KEYED.match(p.name)) and m["name"] == match["name"]
+                        and (p / "build.json").is_file())
+        if others:
+            return (f"the demo now builds it as {', '.join(others)}: its inputs (recipe, corpora "
+                    f"or library versions) differ from the record's, so the recorded bytes cannot "
+                    f"be rebuilt here; re-run the falsifier to record evidence on today's build")
+        return ""
+    return ""
 
 
 def _needs_rebuild(checks: Iterable[InputCheck], workspace: Any) -> bool:

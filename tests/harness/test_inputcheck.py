@@ -233,3 +233,25 @@ def test_gate_policy_over_any_mix_of_inputs(states: list[str]) -> None:
         assert bool(lenient.unverified) == ("missing" in states)
         if "external" in states:
             assert all("EXTERNAL" in r.shown_verdict for r in report.rows)
+
+
+def test_demo_artifact_rebuilt_under_another_key_says_why(tmp_path: Path) -> None:
+    """A recorded artifact folder whose inputs (e.g. library versions) changed since: the demo
+    now builds it under another key; the missing input says so instead of only 'rebuild it'."""
+    from harness.inputcheck import InputCheck, _rekeyed
+
+    demo = tmp_path / "cache" / "demo"
+    (demo / "lm-torch-1111111111111111").mkdir(parents=True)
+    (demo / "lm-torch-1111111111111111" / "build.json").write_text("{}")
+    (demo / "lm-torch-resized-3333333333333333").mkdir()  # another artifact, not named
+    (demo / "lm-torch-resized-3333333333333333" / "build.json").write_text("{}")
+    why = _rekeyed(demo / "lm-torch-2222222222222222" / "model.safetensors")
+    assert "lm-torch-1111111111111111" in why
+    assert "library versions" in why
+    assert "resized" not in why
+    assert _rekeyed(demo / "other-2222222222222222") == ""
+    recorded = ".falsify-cache/demo/lm-torch-2222222222222222"
+    check = InputCheck("C", "s", "r", "seg.jsonl:3", recorded,
+                       str(demo / "lm-torch-2222222222222222"), "a" * 64, None, "missing", why)
+    assert "re-run the falsifier" in str(check)
+    assert "seg.jsonl:3" in str(check)
