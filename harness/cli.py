@@ -14,8 +14,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from tabulate import tabulate
-
 from harness.contracts import ContractError, ContractSet, load_contracts
 from harness.records import Record
 from harness.render.terminal import shorten
@@ -114,6 +112,8 @@ def _status_report(ws: Workspace, args: argparse.Namespace, claim_ids: Sequence[
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from tabulate import tabulate  # here: tabulate imports importlib.metadata (~0.1 s)
+
     ws = _workspace(args)
     report = _status_report(ws, args, None)
     if args.json:
@@ -383,7 +383,9 @@ def _add_common(p: argparse.ArgumentParser, ledger: bool = True) -> None:
         p.add_argument("--ledger", help="ledger folder (default: evidence/ledger)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command; only ``command``'s extension modules are imported when
+    it is given (see ``_EXTENSIONS``)."""
     parser = argparse.ArgumentParser(prog="falsify", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands: list[tuple[str, str, Callable[[argparse.Namespace], int]]] = [
@@ -435,36 +437,49 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_common(demo, ledger=False)
     demo.set_defaults(func=cmd_demo)
-    for hook in _EXTENSIONS:
+    for hook in _extensions(command):
         hook(sub)
     return parser
 
 
-# Subcommands contributed by other modules (render, pr, paper, bisect): each adds its parsers.
-_EXTENSIONS: list[Callable[[Any], None]] = []
+# Modules that add subcommands (or options of the core ones), imported only when one of their
+# commands is chosen, so that `falsify gate` does not pay for `mutate`'s imports (numpy, pytest);
+# all of them for `falsify --help` or an unknown command: module -> the commands it adds/extends.
+_EXTENSIONS: dict[str, tuple[str, ...]] = {
+    "harness.render.cli": ("render", "paper", "pr"),
+    "harness.bisect_cli": ("bisect",),
+    "harness.mutate.cli": ("mutate",),
+    "harness.signing_cli": ("keys", "verify", "gate"),
+    "harness.attest_cli": ("attest",),
+}
+_CORE = ("status", "show", "verify", "gate", "contracts", "ledger", "amend", "demo")
 
 
-def _load_extensions() -> None:
+def _extensions(command: str | None) -> list[Callable[[Any], None]]:
+    """The ``add_parsers`` hooks of the modules ``command`` needs (every module's when it is
+    None or no module's and no core command)."""
     import importlib
 
-    if _EXTENSIONS:
-        return
-    for module in ("harness.render.cli", "harness.bisect_cli", "harness.mutate.cli",
-                   "harness.signing_cli", "harness.attest_cli"):
+    known = command in _CORE or any(command in names for names in _EXTENSIONS.values())
+    hooks = []
+    for module, names in _EXTENSIONS.items():
+        if known and command not in names:
+            continue
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:
             if exc.name != module:
                 raise
             continue
-        _EXTENSIONS.append(mod.add_parsers)
+        hooks.append(mod.add_parsers)
+    return hooks
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     from harness.ledger import LedgerTampered
 
-    _load_extensions()
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(next((a for a in argv if not a.startswith("-")), None))
     args = parser.parse_args(argv)
     try:
         code: int = args.func(args)

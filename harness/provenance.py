@@ -21,7 +21,6 @@ import platform
 import sys
 import time
 from collections.abc import Iterator
-from importlib import metadata
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -134,6 +133,8 @@ def git_info(root: Path | str) -> dict[str, Any]:
 # --- environment -----------------------------------------------------------------------------
 
 def _version(distribution: str) -> str | None:
+    from importlib import metadata  # here: readers import this module, only writers ask (~50 ms)
+
     try:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:

@@ -19,8 +19,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tabulate import tabulate
-
 from harness.cli import EXIT_OK, EXIT_PROBLEMS, UsageFailure, _ledger, _workspace
 from harness.ledger import LedgerError, Problem
 from harness.ledger.keys import (
@@ -181,6 +179,8 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
                                              "signing"], r, strict=True)) for r in rows]},
                          indent=2, sort_keys=True))
         return EXIT_OK
+    from tabulate import tabulate
+
     print(tabulate(rows, headers=["name", "fingerprint", "trusted", "file", "signs now"],
                    tablefmt="simple") if rows else f"no keys; {HOW_TO_ADD}")
     print(line)

@@ -4,9 +4,10 @@ jsonschema costs about a millisecond per record, and ``falsify verify`` checks e
 schema file therefore stays the one definition, but the yes/no question is answered by a
 predicate compiled from it, for the plain keywords the record schema uses (type, enum, const,
 pattern, minLength, numeric bounds, items, minItems, maxItems, required, properties,
-additionalProperties, oneOf, allOf, not, if/then/else, local $ref). A keyword outside that set
-makes its subschema fall back to jsonschema. When the predicate says no, jsonschema itself
-produces the messages. ``tests/harness/test_ledger_schema.py`` checks that both agree.
+additionalProperties, min/maxProperties, oneOf, anyOf, allOf, not, if/then/else, local $ref).
+The claim and config schemas use the same compiler. A keyword outside that set makes its
+subschema fall back to jsonschema. When the predicate says no, jsonschema itself produces the
+messages. ``tests/harness/test_ledger_schema.py`` checks that both agree.
 """
 
 from __future__ import annotations
@@ -107,6 +108,19 @@ class _Compiler:
     def k_minimum(self, n: float, _: Any) -> Check:
         return lambda v: not _is_number(v) or v >= n
 
+    def k_maximum(self, n: float, _: Any) -> Check:
+        return lambda v: not _is_number(v) or v <= n
+
+    def k_minProperties(self, n: int, _: Any) -> Check:  # noqa: N802
+        return lambda v: not isinstance(v, dict) or len(v) >= n
+
+    def k_maxProperties(self, n: int, _: Any) -> Check:  # noqa: N802
+        return lambda v: not isinstance(v, dict) or len(v) <= n
+
+    def k_anyOf(self, branches: list[Any], _: Any) -> Check:  # noqa: N802
+        checks = [self.node(b) for b in branches]
+        return lambda v: any(c(v) for c in checks)
+
     def k_exclusiveMinimum(self, n: float, _: Any) -> Check:  # noqa: N802
         return lambda v: not _is_number(v) or v > n
 
@@ -172,27 +186,34 @@ class _Compiler:
 
 def compile_schema(schema: dict[str, Any]) -> Check:
     """A predicate equal to ``jsonschema`` validity of ``schema`` (draft 2020-12)."""
-    import jsonschema
-
-    cls = jsonschema.validators.validator_for(schema)
 
     def fallback(sub: dict[str, Any]) -> Check:
-        validator = cls(sub)
+        import jsonschema
+
+        validator = jsonschema.validators.validator_for(schema)(sub)
         return lambda v: bool(validator.is_valid(v))
 
     return _Compiler(schema, fallback).node(schema)
 
 
 class RecordSchema:
-    """``errors(record)``: each schema violation as ``"$.json.path: message"``."""
+    """``errors(record)``: each schema violation as ``"$.json.path: message"``.
+
+    jsonschema (about 0.1 s to import) is loaded only when a record fails the predicate or the
+    schema uses a keyword the compiler leaves to it; ``tests/harness/test_ledger_schema.py``
+    checks the schema file itself against its metaschema."""
 
     def __init__(self, schema: dict[str, Any]) -> None:
+        self._schema = schema
+        self.is_valid = compile_schema(schema)
+
+    @functools.cached_property
+    def _validator(self) -> Any:
         import jsonschema
 
-        cls = jsonschema.validators.validator_for(schema)
-        cls.check_schema(schema)
-        self._validator = cls(schema)
-        self.is_valid = compile_schema(schema)
+        cls = jsonschema.validators.validator_for(self._schema)
+        cls.check_schema(self._schema)
+        return cls(self._schema)
 
     def errors(self, data: Any) -> list[str]:
         if self.is_valid(data):

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from tabulate import tabulate
-
 __all__ = ["shorten", "verdict_table"]
 
 
@@ -17,6 +15,8 @@ def shorten(text: str, width: int = 90) -> str:
 
 def verdict_table(results: Iterable[Any]) -> str:
     """One row per (claim, subject): verdict, role and the first reason."""
+    from tabulate import tabulate  # here: `falsify gate`/`status` import this module, not it
+
     rows = []
     for r in sorted(results, key=lambda r: (r.claim, r.role != "subject", r.subject)):
         role = "control" if r.role == "control" else ""

@@ -181,10 +181,46 @@ def test_amend_cannot_make_a_pass(green: Path, capsys: pytest.CaptureFixture[str
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["status", "--help"], ["gate", "--help"],
-                                  ["render", "--help"], ["bisect", "--help"], ["pr", "--help"]])
+                                  ["render", "--help"], ["bisect", "--help"], ["pr", "--help"],
+                                  ["mutate", "--help"], ["keys", "--help"],
+                                  ["attest", "--help"], ["verify", "--help"]])
 def test_help_renders(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     """Every help page prints (argparse %-formats help strings; a stray % breaks it)."""
     with pytest.raises(SystemExit) as info:
         main(argv)
     assert info.value.code == 0
-    assert "usage: falsify" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "usage: falsify" in out
+    if argv == ["--help"]:  # every command is listed, though only the chosen one's is imported
+        for name in ("status", "gate", "render", "paper", "pr", "bisect", "mutate", "keys",
+                     "attest", "amend", "demo"):
+            assert f"    {name}" in out, name
+    if argv == ["gate", "--help"]:
+        assert "--require-signed" in out  # options another module adds to a core command
+
+
+# A reader command imports only what it uses: each module below costs 0.1-1.5 s of startup.
+HEAVY = ("numpy", "pytest", "torch", "mlx", "matplotlib", "jsonschema", "datasketch",
+         "harness.mutate", "harness.bisect")
+IMPORTS = """
+import sys
+from harness.cli import main
+code = main(sys.argv[2:] + ["--root", sys.argv[1]])
+heavy = sys.argv[2:3] and [m for m in {heavy!r} if m in sys.modules]
+print("HEAVY", sorted(heavy), code)
+"""
+
+
+@pytest.mark.parametrize("command", ["gate", "status", "verify", "show"])
+def test_reader_commands_import_nothing_heavy(green: Path, command: str) -> None:
+    import subprocess
+    import sys
+
+    cmd = [command, "TOY-TEXT-NOT-TINY"] if command == "show" else [command]
+    env = {**__import__("os").environ, "FALSIFY_CACHE": str(green / "cache")}
+    script = IMPORTS.format(heavy=HEAVY)
+    for _ in ("cold", "warm"):
+        out = subprocess.run([sys.executable, "-c", script, str(green), *cmd], env=env,
+                             capture_output=True, text=True, check=False, timeout=300)
+        line = next(x for x in out.stdout.splitlines() if x.startswith("HEAVY"))
+        assert line.startswith("HEAVY []"), (line, out.stderr)

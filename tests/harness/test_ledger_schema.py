@@ -152,3 +152,42 @@ def test_additional_properties_with_a_schema_is_compiled_and_agrees(
     predicate = _Compiler(SCHEMA, fallback).node(SCHEMA)
     assert predicate(record) == REFERENCE.is_valid(record)
     assert fell_back == []
+
+
+def test_the_record_schema_is_valid_against_its_metaschema() -> None:
+    """RecordSchema checks its schema only when jsonschema is first needed; this checks it."""
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    jsonschema.validators.validator_for(schema).check_schema(schema)
+
+
+SMALL = st.recursive(st.none() | st.booleans() | st.integers(-3, 3) | st.floats(-3, 3)
+                     | st.sampled_from(["", "a", "ab"]),
+                     lambda kids: st.lists(kids, max_size=3)
+                     | st.dictionaries(st.sampled_from(["a", "b", "c"]), kids, max_size=3),
+                     max_leaves=6)
+NEW_KEYWORDS = [{"maximum": 1}, {"minProperties": 2}, {"maxProperties": 1},
+                {"anyOf": [{"type": "string"}, {"maximum": 0}]},
+                {"type": "object", "minProperties": 1, "additionalProperties": {"maximum": 2}}]
+
+
+@settings(max_examples=300, deadline=None)
+@given(schema=st.sampled_from(NEW_KEYWORDS), value=SMALL)
+def test_maximum_properties_counts_and_anyof_agree(schema: dict[str, Any], value: Any) -> None:
+    """The keywords the claim and config schemas add (maximum, min/maxProperties, anyOf)."""
+    assert compile_schema(schema)(value) == jsonschema.Draft202012Validator(schema).is_valid(value)
+
+
+def test_claim_and_config_schemas_compile_without_jsonschema() -> None:
+    """Valid contracts and configs are answered by the compiled predicate alone: no keyword of
+    those schemas falls back (falling back is correct, only slower)."""
+    from harness.config_schema import config_schema
+    from harness.contracts import _claim_schema
+    from harness.ledger.schema import _Compiler
+
+    for schema in (_claim_schema(), config_schema(), json.loads(SCHEMA_PATH.read_text())):
+        fell: list[dict[str, Any]] = []
+        compiler = _Compiler(schema, lambda sub, fell=fell: fell.append(sub) or (lambda v: True))
+        compiler.node(schema)
+        for sub in schema.get("$defs", {}).values():
+            compiler.node(sub)
+        assert fell == []
