@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -213,11 +216,8 @@ print("HEAVY", sorted(heavy), code)
 
 @pytest.mark.parametrize("command", ["gate", "status", "verify", "show"])
 def test_reader_commands_import_nothing_heavy(green: Path, command: str) -> None:
-    import subprocess
-    import sys
-
     cmd = [command, "TOY-TEXT-NOT-TINY"] if command == "show" else [command]
-    env = {**__import__("os").environ, "FALSIFY_CACHE": str(green / "cache")}
+    env = {**os.environ, "FALSIFY_CACHE": str(green / "cache")}
     script = IMPORTS.format(heavy=HEAVY)
     for _ in ("cold", "warm"):
         out = subprocess.run([sys.executable, "-c", script, str(green), *cmd], env=env,
