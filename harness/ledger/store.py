@@ -65,15 +65,8 @@ SIGN_EVERY_S = 0.5
 _OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_file(path: Path) -> None:
+def _fsync_path(path: Path) -> None:
+    """fsync a file or a folder (a folder's fsync makes a rename or create in it durable)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -177,7 +170,7 @@ class LedgerWriter:
             break
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a fresh O_EXCL file: never contended
         if self.fsync == "record":
-            _fsync_dir(self.ledger_dir)
+            _fsync_path(self.ledger_dir)
         self._fd, self.path = fd, path
         return fd
 
@@ -230,10 +223,10 @@ class LedgerWriter:
                     if self._pending is not None and isinstance(signer, Signer) and path:
                         self._write_signature(signer, path, fsync=True)
                     elif self._head is not None and path is not None:
-                        _fsync_file(sig_path(path))
+                        _fsync_path(sig_path(path))
                 finally:
                     self._release()
-                _fsync_dir(self.ledger_dir)
+                _fsync_path(self.ledger_dir)
             self._closed = True
 
     def _release(self) -> None:
@@ -303,7 +296,7 @@ def merge(src_dir: Path, dst_dir: Path) -> MergeReport:
         if action != "keep":
             _copy_atomic(Path(src_dir) / name, dst_dir / name)
         _merge_signature(Path(src_dir) / name, dst_dir / name)
-    _fsync_dir(dst_dir)
+    _fsync_path(dst_dir)
     by = {a: tuple(n for n, act in plan.items() if act == a) for a in ("copy", "extend", "keep")}
     return MergeReport(by["copy"], by["extend"], by["keep"])
 
@@ -355,5 +348,5 @@ def _repair_locked(segment: Path, fd: int) -> Repair:
     aside.write_bytes(tail.data)
     os.truncate(fd, tail.offset)
     os.fsync(fd)
-    _fsync_dir(segment.parent)
+    _fsync_path(segment.parent)
     return Repair(segment, "moved", tail.line, aside)

@@ -27,21 +27,13 @@ import pytest
 
 from harness.cli import main
 from harness.ledger.synth import write_synthetic_ledger
-from tests.bench.test_bench_cli import N_CLAIMS, N_RECORDS, N_SUBJECTS, _contracts
+from tests.bench.test_bench_cli import N_CLAIMS, N_SUBJECTS
 from tests.bench.test_bench_cli import _json_loads_every_line as json_loads_every_line
+from tests.bench.test_bench_cli import big as big  # the same 100,000-record workspace fixture
 
 pytestmark = pytest.mark.bench
 
 
-@pytest.fixture(scope="module")
-def big(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("verified")
-    (root / "contracts").mkdir()
-    (root / "pyproject.toml").write_text('[project]\nname = "big"\nversion = "0"\n')
-    (root / "contracts" / "syn.yaml").write_text(_contracts(N_CLAIMS, N_SUBJECTS))
-    write_synthetic_ledger(root / "evidence" / "ledger", N_RECORDS, n_claims=N_CLAIMS,
-                           n_subjects=N_SUBJECTS)
-    return root
 
 
 def _gate(root: Path) -> int:
