@@ -91,18 +91,43 @@ def _message(err: Any, path: Path, prefix: Sequence[str]) -> str:
         kinds = ", ".join(sorted(subject_kinds()))
         return f"{path}: [{key}] needs a 'kind' (one of {kinds})"
     want = err.schema.get("description") or err.message
-    return f"{path}: key {key} must be {want}, got {_shown(err.instance)}"
+    hint = ""
+    if err.validator == "enum" and isinstance(err.instance, str):
+        hint = _closest(err.instance, [str(v) for v in err.validator_value])
+    return f"{path}: key {key} must be {want}, got {_shown(err.instance)}{hint}"
+
+
+def _closest(word: str, choices: Sequence[str]) -> str:
+    """``; did you mean 'x'?`` for the nearest spelling among ``choices``, else empty.
+
+    difflib (stdlib) is enough for ranking a dozen short config words."""
+    import difflib
+
+    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {found[0]!r}?" if found else ""
 
 
 def _unknown(path: Path, prefix: Sequence[str], at: list[Any], extra: list[str],
              known: list[str], table: Any) -> str:
     keys = ", ".join(_key(prefix, [*at, k]) for k in extra)
+    hints = "".join(_closest(k, known) for k in extra)
     if not prefix and not at and "tool" in extra:
-        return (f"{path}: unknown key {keys}: falsify.toml holds the [tool.falsify] table's "
-                f"contents, so write [subjects.NAME], not [tool.falsify.subjects.NAME], and "
-                f"ledger = \"...\" at the top")
+        return _pyproject_form_in_falsify_toml(path, keys, table.get("tool"))
     if len(at) == 2 and at[0] == "subjects":
         kind = table.get("kind")
-        return (f"{path}: unknown option(s) {keys} for a subject of kind {kind}; "
+        return (f"{path}: unknown option(s) {keys} for a subject of kind {kind}{hints}; "
                 f"known: {', '.join(k for k in known if k != 'kind')}")
-    return f"{path}: unknown key(s) {keys}; known here: {', '.join(known)}"
+    return f"{path}: unknown key(s) {keys}{hints}; known here: {', '.join(known)}"
+
+
+def _pyproject_form_in_falsify_toml(path: Path, keys: str, tool: Any) -> str:
+    """falsify.toml holds what pyproject's [tool.falsify] holds: name the tables as they should
+    be written there (the README's pyproject snippet pasted into falsify.toml)."""
+    inner = tool.get("falsify") if isinstance(tool, dict) else None
+    names = sorted(inner.get("subjects", {})) if isinstance(inner, dict) and isinstance(
+        inner.get("subjects"), dict) else []
+    wrote = ", ".join(f"[tool.falsify.subjects.{n}]" for n in names) or "[tool.falsify...]"
+    right = ", ".join(f"[subjects.{n}]" for n in names) or "[subjects.NAME]"
+    return (f"{path}: unknown key {keys}: falsify.toml holds the [tool.falsify] table's "
+            f"contents, so write {right}, not {wrote} (that is pyproject.toml's form), and "
+            f"ledger = \"...\" at the top")

@@ -19,9 +19,9 @@ from harness.contracts import Claim, ContractError, ContractSet, SubjectRef, loa
 from harness.evidence import Evidence
 from harness.records import Status
 from harness.verdict import Verdict, judge, judge_error, judge_skipped
-from harness.workspace import SubjectUnavailable, Workspace, WorkspaceError
+from harness.workspace import SubjectNotConfigured, SubjectUnavailable, Workspace, WorkspaceError
 
-__all__ = ["LEDGER_WRITE_FAILED"]
+__all__ = ["LEDGER_WRITE_FAILED", "unconfigured_verdict"]
 
 LEDGER_WRITE_FAILED = 32  # ORed into the exit status when evidence could not be appended
 _PROPS = "falsify"
@@ -37,6 +37,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="judge claims but append nothing to the ledger")
     group.addoption("--falsify-root", dest="falsify_root", type=Path, default=None,
                     metavar="DIR", help="workspace root (default: found from pytest's rootdir)")
+    group.addoption("--skip-unconfigured", dest="falsify_skip_unconfigured", action="store_true",
+                    help="a subject a contract names but no config defines is SKIPPED "
+                         "(default: ERROR, a red run; also skip_unconfigured = true in the config)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -141,6 +144,11 @@ class FalsifySession:
     def ledger_dir(self) -> Path:
         option = self.config.option.falsify_ledger
         return Path(option).resolve() if option else self.workspace.ledger_dir
+
+    @property
+    def skip_unconfigured(self) -> bool:
+        return bool(self.config.option.falsify_skip_unconfigured) or \
+            self.workspace.skip_unconfigured
 
     @property
     def recording(self) -> bool:
@@ -332,6 +340,9 @@ def _decide(item: pytest.Item, ev: Evidence, call: pytest.CallInfo[None],
             f"control (controls: - subject: ID, expect: FAIL), so remove the xfail marker or "
             f"pytest.xfail() call")
     excinfo = call.excinfo
+    if excinfo is not None and isinstance(excinfo.value, SubjectNotConfigured):
+        skip = _session(item.config).skip_unconfigured and not ev.measurements
+        return unconfigured_verdict(excinfo.value, ev.claim.id, skip=skip)
     unavailable = excinfo is not None and excinfo.errisinstance(SubjectUnavailable)
     if report.skipped or unavailable:
         reason = _skip_reason(ev, call, report)
@@ -346,6 +357,16 @@ def _decide(item: pytest.Item, ev: Evidence, call: pytest.CallInfo[None],
     if excinfo is None:
         return judge(ev.claim, ev.subject.id, ev.measurements)
     return judge_error(f"falsifier raised in {where}: {_one_line(excinfo)}")
+
+
+def unconfigured_verdict(exc: SubjectNotConfigured, claim_id: str, *, skip: bool) -> Verdict:
+    """A subject no config defines: ERROR (a misconfigured project is never a green run), or
+    SKIPPED when the run asked for it (``--skip-unconfigured``, ``skip_unconfigured = true``)."""
+    reason = f"claim {claim_id}: {exc}"
+    if skip:
+        return judge_skipped(f"{reason} (skipped as asked by --skip-unconfigured or "
+                             f"skip_unconfigured = true)")
+    return judge_error(reason)
 
 
 def _one_line(excinfo: pytest.ExceptionInfo[BaseException]) -> str:
@@ -411,7 +432,7 @@ def pytest_runtest_makereport(item: pytest.Item,
               "phase": call.when}
     item.stash[_PENDING] = (verdict, timing)
     raised = (report.failed and call.excinfo is not None and not hasattr(report, "wasxfail")
-              and not call.excinfo.errisinstance(SubjectUnavailable))
+              and not call.excinfo.errisinstance((SubjectUnavailable, SubjectNotConfigured)))
     _apply(report, verdict, ev.subject, ev.notes, traceback=raised)
     report.user_properties.append((_PROPS, {
         "claim": ev.claim.id, "subject": ev.subject.id, "role": ev.subject.role,

@@ -17,6 +17,7 @@ from typing import Any
 
 __all__ = [
     "LOADERS",
+    "SubjectNotConfigured",
     "SubjectSpec",
     "SubjectUnavailable",
     "Workspace",
@@ -29,7 +30,17 @@ class WorkspaceError(ValueError):
 
 
 class SubjectUnavailable(LookupError):
-    """A subject cannot be had here (not configured, a service down): its verdict is SKIPPED."""
+    """A configured subject cannot be had here (a service down, a folder not built): SKIPPED."""
+
+
+class SubjectNotConfigured(WorkspaceError):
+    """A subject id that no config defines and no demo provides: a misconfigured project, so the
+    verdict is ERROR (red) unless the run asked to skip such subjects (``--skip-unconfigured``
+    or ``skip_unconfigured = true`` in the config)."""
+
+    def __init__(self, msg: str, subject_id: str) -> None:
+        super().__init__(msg)
+        self.subject_id = subject_id
 
 
 @dataclass(frozen=True)
@@ -82,15 +93,42 @@ def _find_root(start: Path) -> Path:
 
 def _read_config(root: Path) -> tuple[dict[str, Any], Path | None]:
     own = root / "falsify.toml"
-    if own.is_file():
-        return _checked(_load_toml(own), own, ()), own
     pyproject = root / "pyproject.toml"
-    if pyproject.is_file():
-        tool = _load_toml(pyproject).get("tool")
-        section = tool.get("falsify") if isinstance(tool, dict) else None
+    data = _load_toml(pyproject) if pyproject.is_file() else {}
+    _refuse_misplaced(data, pyproject)
+    tool = data.get("tool")
+    section = tool.get("falsify") if isinstance(tool, dict) else None
+    if own.is_file():
         if section is not None:
-            return _checked(section, pyproject, ("tool", "falsify")), pyproject
+            msg = (f"{pyproject}: [tool.falsify] is not read, because {own} exists and is read "
+                   f"instead; move its tables into {own} (as [subjects.NAME], without the "
+                   f"tool.falsify prefix) or delete {own}")
+            raise WorkspaceError(msg)
+        return _checked(_load_toml(own), own, ()), own
+    if section is not None:
+        return _checked(section, pyproject, ("tool", "falsify")), pyproject
     return {}, None
+
+
+def _refuse_misplaced(data: Mapping[str, Any], pyproject: Path) -> None:
+    """A falsify table in pyproject.toml that falsify would not read (``[subjects.x]`` at the top,
+    ``[tool.falsfy]``) is a usage error naming the table and its right spelling, never ignored."""
+    import difflib
+
+    top = [k for k in data if k in ("subjects", "falsify")
+           or difflib.get_close_matches(k, ["falsify"], cutoff=0.8)]
+    tool = data.get("tool")
+    near = [k for k in tool if k != "falsify"
+            and difflib.get_close_matches(k, ["falsify"], cutoff=0.8)] if isinstance(
+        tool, dict) else []
+    for key, where in [(k, k) for k in top] + [(k, f"tool.{k}") for k in near]:
+        value = data[key] if where == key else tool[key]  # type: ignore[index]
+        names = sorted(value) if key == "subjects" and isinstance(value, dict) else []
+        right = ", ".join(f"[tool.falsify.subjects.{n}]" for n in names) or "[tool.falsify]"
+        msg = (f"{pyproject}: [{where}] is not read by falsify; in pyproject.toml write "
+               f"{right} (subjects go in [tool.falsify.subjects.NAME]), or put "
+               f"[subjects.NAME] in falsify.toml")
+        raise WorkspaceError(msg)
 
 
 def _checked(data: Any, path: Path, prefix: tuple[str, ...]) -> dict[str, Any]:
@@ -192,12 +230,37 @@ class Workspace:
 
         target = DEMO_SUBJECTS.get(subject_id)
         if target is None:
-            msg = (f"subject {subject_id!r} is neither configured nor a demo subject; add "
-                   f"[tool.falsify.subjects.{subject_id}] with kind and path to "
-                   f"{self.config_path or 'pyproject.toml'}")
-            raise SubjectUnavailable(msg)
+            raise self.not_configured(subject_id)
         spec: SubjectSpec = _import(target)(self)
         return spec
+
+    @property
+    def skip_unconfigured(self) -> bool:
+        """The config asks that subjects it does not define be SKIPPED rather than ERROR."""
+        return self.config.get("skip_unconfigured") is True
+
+    def not_configured(self, subject_id: str) -> SubjectNotConfigured:
+        """The error for a subject id that neither the config nor the demo defines: which file
+        was read (or where one was looked for) and the exact table to add in that file's form."""
+        import difflib
+
+        subjects = self.config.get("subjects", {})
+        path = self.config_path
+        if path is None:
+            path = self.root / "falsify.toml"
+            read = (f"no config was found (looked for {path} and a [tool.falsify] table in "
+                    f"{self.root / 'pyproject.toml'})")
+        else:
+            read = f"{path} defines no such subject"
+        table = (f"[tool.falsify.subjects.{subject_id}]" if path.name == "pyproject.toml"
+                 else f"[subjects.{subject_id}]")
+        close = difflib.get_close_matches(subject_id, list(subjects), n=1)
+        hint = f" (did you mean {close[0]!r}, which it defines?)" if close else ""
+        msg = (f"subject {subject_id!r} is not configured: {read}{hint}, and it is not a demo "
+               f"subject; add {table} with kind = \"<one of {', '.join(sorted(LOADERS))}>\" "
+               f"and that kind's options (README, Subjects) to {path}, or run pytest with "
+               f"--skip-unconfigured to skip it")
+        return SubjectNotConfigured(msg, subject_id)
 
     def _configured_spec(self, subject_id: str, data: Any) -> SubjectSpec:
         where = f"{self.config_path}: [tool.falsify.subjects.{subject_id}]"

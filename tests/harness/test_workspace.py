@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from harness.workspace import SubjectUnavailable, Workspace, WorkspaceError
+from harness.workspace import SubjectNotConfigured, SubjectUnavailable, Workspace, WorkspaceError
 from tests.harness.toyspace import write_toyspace
 
 
@@ -39,10 +39,11 @@ def test_unconfigured_subject_falls_back_to_the_demo(tmp_path: Path) -> None:
     assert ws.spec("demo-run-matrix").source == "demo"
 
 
-def test_unknown_subject_is_unavailable_with_the_fix(tmp_path: Path) -> None:
+def test_unknown_subject_is_not_configured_with_the_fix_in_the_files_form(tmp_path: Path) -> None:
     ws = space(tmp_path, "")
-    with pytest.raises(SubjectUnavailable, match=r"add \[tool\.falsify\.subjects\.nope\]"):
+    with pytest.raises(SubjectNotConfigured, match=r"add \[subjects\.nope\] with kind"):
         ws.spec("nope")
+    assert not isinstance(SubjectNotConfigured("x", "x"), SubjectUnavailable)  # never SKIPPED
 
 
 def test_subject_without_kind_names_the_file(tmp_path: Path) -> None:
@@ -109,7 +110,7 @@ def test_the_pyproject_prefix_in_falsify_toml_names_the_right_form(tmp_path: Pat
     with pytest.raises(WorkspaceError) as info:
         space(tmp_path, '[tool.falsify.subjects.x]\nkind = "model"\npath = "m"\n')
     assert "falsify.toml: unknown key tool:" in str(info.value)
-    assert "write [subjects.NAME], not [tool.falsify.subjects.NAME]" in str(info.value)
+    assert "write [subjects.x], not [tool.falsify.subjects.x]" in str(info.value)
 
 
 def test_pyproject_section_is_checked_with_its_full_key(tmp_path: Path) -> None:
@@ -120,7 +121,8 @@ def test_pyproject_section_is_checked_with_its_full_key(tmp_path: Path) -> None:
     with pytest.raises(WorkspaceError) as info:
         Workspace.discover(tmp_path)
     text = str(info.value)
-    assert "pyproject.toml: unknown key(s) tool.falsify.ledgr; known here: cache," in text
+    assert ("pyproject.toml: unknown key(s) tool.falsify.ledgr; did you mean 'ledger'?; "
+            "known here: cache,") in text
     assert "key tool.falsify.subjects.m.untie must be true or false, got an integer (1)" in text
     (tmp_path / "pyproject.toml").write_text('[tool]\nfalsify = 3\n')
     with pytest.raises(WorkspaceError, match=r"\[tool\.falsify\] must be a table, got an integer"):
@@ -192,7 +194,7 @@ def check(tmp_path: Path, config: dict[str, object], pyproject: bool) -> Workspa
 
 FIXTURE = [HealthCheck.function_scoped_fixture]  # tmp_path is only a parent: each example mkdtemps
 TOP_TYPES = {"contracts": str, "ledger": str, "falsifiers": str, "paper": str, "cache": str,
-             "probes": list, "subjects": dict}
+             "probes": list, "subjects": dict, "skip_unconfigured": bool}
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=FIXTURE)
