@@ -225,7 +225,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_gate(args: argparse.Namespace) -> int:
-    from harness.gate import GateUsageError, evaluate_gate, input_problem, required_claims
+    from harness.gate import GateUsageError, evaluate_gate, required_claims
     from harness.ledger import LedgerTampered
 
     ws = _workspace(args)
@@ -238,21 +238,27 @@ def cmd_gate(args: argparse.Namespace) -> int:
         report = _status_report(ws, args, wanted, contracts, strict=True)
     except LedgerTampered as exc:
         return _gate_refuses(exc, args.json)
-    result = evaluate_gate(report, args.inputs)
+    result = evaluate_gate(report, args.inputs, args.dirty)
     from harness.signing_cli import gate_signatures
 
     unsigned = gate_signatures(ws, args, report)  # signature errors, each with its fix
     if args.json:
         print(json.dumps({"ok": result.ok and not unsigned, "claims": list(result.claims),
-                          "problems": [{**r.to_json(), "problem": input_problem(r, args.inputs)}
+                          "problems": [{**r.to_json(), "problem": result.problem(r)}
                                        for r in result.problems],
                           "inputs": args.inputs,
                           "unverified": [r.record for r in result.unverified],
+                          "dirty": {"policy": result.dirty_policy, "records": [
+                              {"claim": r.claim, "subject": r.subject, "record": r.record,
+                               "where": r.where} for r in result.dirty_passing]},
                           "signatures": unsigned}, indent=2, sort_keys=True))
     else:
         if result.problems:
             print(result.table())
             print()
+        dirty = result.dirty_lines()  # refused: part of the answer; warned of: stderr
+        print("".join(f"{line}\n" for line in dirty), end="",
+              file=sys.stdout if result.dirty_policy == "refuse" else sys.stderr)
         print("".join(f"{line}\n" for line in unsigned), end="")
         print(result.summary())
         if unsigned:
@@ -377,6 +383,14 @@ def _add_verify_inputs(p: argparse.ArgumentParser) -> None:
     add_arguments(p)
 
 
+def dirty_option(p: argparse.ArgumentParser) -> None:
+    """``--dirty``: what evidence recorded with uncommitted changes counts for (harness.gate)."""
+    p.add_argument("--dirty", choices=("refuse", "warn", "allow"), default=None,
+                   help="evidence recorded with uncommitted changes (git dirty): refuse (the "
+                   "default when CI=true) does not count it as passing, warn (the default "
+                   "elsewhere) passes it with a warning naming each record, allow passes it")
+
+
 def _add_common(p: argparse.ArgumentParser, ledger: bool = True) -> None:
     p.add_argument("--root", help="workspace root (default: found from the current folder)")
     if ledger:
@@ -409,6 +423,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     sub.choices["gate"].add_argument(
         "--inputs", choices=("verified", "allow-unverifiable"), default="verified",
         help="verified (default): an input that cannot be hashed here keeps the gate red")
+    dirty_option(sub.choices["gate"])
     _add_verify_inputs(sub.choices["verify"])
     contracts = sub.add_parser("contracts", help="contract tools")
     csub = contracts.add_subparsers(dest="contracts_command", required=True, metavar="ACTION")

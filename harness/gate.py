@@ -8,21 +8,31 @@ input that cannot be hashed here (not built, not fetched) is a problem, ``unveri
 fresh clone is red until ``falsify verify --inputs --rebuild`` has rebuilt the demo inputs.
 ``allow-unverifiable``: such evidence passes, and the summary says how much of it there was.
 An input the claim declares external (``external_inputs``) is never a problem; it is shown.
+
+Dirty policy (``--dirty``), for evidence whose provenance says ``git.dirty: true`` (recorded with
+uncommitted changes, so no commit reproduces it). ``refuse`` (the default when the environment
+says CI, ``CI=true``, read as for ``--require-signed``): such a record does not count as passing;
+the gate names each claim and subject with its record's file:line. ``warn`` (the default
+elsewhere): it passes, with a warning naming each. ``allow``: it passes; the summary counts them.
+The fix is always the same: commit, then re-run the falsifiers.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from harness.contracts import ContractSet
 from harness.render.terminal import shorten
 from harness.status import Row, StatusReport
 
-__all__ = ["INPUT_POLICIES", "GateResult", "GateUsageError", "evaluate_gate", "input_problem",
-           "required_claims"]
+__all__ = ["DIRTY_POLICIES", "INPUT_POLICIES", "GateResult", "GateUsageError", "dirty_default",
+           "evaluate_gate", "gate_problem", "required_claims"]
 
 INPUT_POLICIES = ("verified", "allow-unverifiable")
+DIRTY_POLICIES = ("refuse", "warn", "allow")
 
 _FIX = {
     "missing": "run its falsifier: pytest falsifiers/ -m live -k '{claim} and {subject}'",
@@ -34,6 +44,8 @@ _FIX = {
     "inconclusive": "the evidence cannot decide: more data or a guard is failing",
     "skipped": "the subject was not available: make it available where the gate runs",
     "unverifiable": "rebuild or fetch its inputs: falsify verify --inputs --rebuild",
+    "dirty": "commit your changes, then re-run its falsifier: "
+             "pytest falsifiers/ -m live -k '{claim} and {subject}'",
 }
 
 
@@ -41,14 +53,41 @@ class GateUsageError(ValueError):
     """An unknown claim or milestone on the command line (exit 2)."""
 
 
-def input_problem(row: Row, policy: str) -> str | None:
-    """``unverifiable`` when the row would otherwise pass but an input cannot be checked here."""
-    if policy not in INPUT_POLICIES:
-        msg = f"unknown inputs policy {policy!r}; choose one of {', '.join(INPUT_POLICIES)}"
+def dirty_default() -> str:
+    """``refuse`` when the environment says CI (``CI=true``, as for ``--require-signed``), else
+    ``warn``."""
+    return "refuse" if os.environ.get("CI", "").strip().lower() == "true" else "warn"
+
+
+def _check_policy(kind: str, policy: str, choices: tuple[str, ...]) -> None:
+    if policy not in choices:
+        msg = f"unknown {kind} policy {policy!r}; choose one of {', '.join(choices)}"
         raise GateUsageError(msg)
-    if row.problem is None and row.unverifiable and policy == "verified":
+
+
+def gate_problem(row: Row, inputs: str = "verified", dirty: str = "allow") -> str | None:
+    """The row's own problem; else, when it would pass, ``dirty`` (made with uncommitted
+    changes, under ``dirty="refuse"``) or ``unverifiable`` (an input cannot be checked here,
+    under ``inputs="verified"``)."""
+    _check_policy("inputs", inputs, INPUT_POLICIES)
+    _check_policy("dirty", dirty, DIRTY_POLICIES)
+    if row.problem is not None:
+        return row.problem
+    if row.dirty and dirty == "refuse":
+        return "dirty"
+    if row.unverifiable and inputs == "verified":
         return "unverifiable"
-    return row.problem
+    return None
+
+
+def _place(where: str | None) -> str:
+    """A record's file:line, relative to the current folder when it lies below it."""
+    if where is None:
+        return "?"
+    try:
+        return str(Path(where).relative_to(Path.cwd()))
+    except ValueError:
+        return where
 
 
 @dataclass(frozen=True)
@@ -57,6 +96,16 @@ class GateResult:
     problems: tuple[Row, ...]
     policy: str = "verified"
     unverified: tuple[Row, ...] = ()  # rows with an input not checked here (any policy)
+    dirty_policy: str = "allow"
+    dirty: tuple[Row, ...] = ()  # rows whose record was made with uncommitted changes
+
+    def problem(self, row: Row) -> str | None:
+        return gate_problem(row, self.policy, self.dirty_policy)
+
+    @property
+    def dirty_passing(self) -> tuple[Row, ...]:
+        """Dirty rows that would pass but for being dirty: refused, warned of, or allowed."""
+        return tuple(r for r in self.dirty if r.problem is None)
 
     @property
     def ok(self) -> bool:
@@ -71,8 +120,10 @@ class GateResult:
 
         rows = []
         for r in self.problems:
-            problem = str(input_problem(r, self.policy))
-            why = r.stale or (r.unverifiable if problem == "unverifiable" else r.reasons)
+            problem = str(self.problem(r))
+            why = r.stale or {"unverifiable": r.unverifiable,
+                              "dirty": (f"recorded with uncommitted changes ({_place(r.where)})",)
+                              }.get(problem, r.reasons)
             rows.append([r.claim, r.subject, r.role, problem, r.shown_verdict,
                          shorten("; ".join(why), 70),
                          _FIX[problem].format(claim=r.claim, subject=r.subject)])
@@ -81,17 +132,33 @@ class GateResult:
                                    disable_numparse=True)  # all text: numparse costs 0.2 s
         return table
 
+    def dirty_lines(self) -> list[str]:
+        """One line per passing row whose record was made with uncommitted changes, naming
+        its record's file:line and the fix (none under ``allow``)."""
+        if self.dirty_policy == "allow":
+            return []
+        head = "dirty" if self.dirty_policy == "refuse" else "warning (--dirty=warn)"
+        tail = ("" if self.dirty_policy == "refuse" else
+                "; under CI=true the gate refuses it")
+        return [f"{head}: {r.claim} on {r.subject}: record {r.record} at {_place(r.where)} was "
+                f"made with uncommitted changes; commit, then re-run its falsifier: pytest "
+                f"falsifiers/ -m live -k '{r.claim} and {r.subject}'{tail}"
+                for r in self.dirty_passing]
+
     def summary(self) -> str:
         unchecked = ""
         if self.unverified:
             unchecked = (f"; {len(self.unverified)} record(s) rest on inputs not checked here "
                          f"(--inputs={self.policy})")
+        if self.dirty_passing and self.dirty_policy != "refuse":
+            unchecked += (f"; {len(self.dirty_passing)} record(s) made with uncommitted changes "
+                          f"(--dirty={self.dirty_policy})")
         if self.ok:
             return (f"gate: PASS — {len(self.claims)} claim(s) with fresh evidence, controls "
                     f"hold{unchecked}")
         counts: dict[str, int] = {}
         for r in self.problems:
-            problem = str(input_problem(r, self.policy))
+            problem = str(self.problem(r))
             counts[problem] = counts.get(problem, 0) + 1
         parts = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
         return f"gate: FAIL — {parts} across {len(self.claims)} required claim(s){unchecked}"
@@ -117,8 +184,13 @@ def required_claims(contracts: ContractSet, milestones: Sequence[str] = (),
     return sorted(chosen)
 
 
-def evaluate_gate(report: StatusReport, inputs: str = "verified") -> GateResult:
-    """Every row with a problem; under ``inputs="verified"`` an unverifiable input is one."""
-    problems = tuple(r for r in report.rows if input_problem(r, inputs) is not None)
+def evaluate_gate(report: StatusReport, inputs: str = "verified",
+                  dirty: str | None = None) -> GateResult:
+    """Every row with a problem; under ``inputs="verified"`` an unverifiable input is one, under
+    ``dirty="refuse"`` a record made with uncommitted changes (``None``: :func:`dirty_default`)."""
+    dirty = dirty_default() if dirty is None else dirty
+    problems = tuple(r for r in report.rows if gate_problem(r, inputs, dirty) is not None)
     unverified = tuple(r for r in report.rows if r.record is not None and r.unverifiable)
-    return GateResult(tuple(c.claim.id for c in report.claims), problems, inputs, unverified)
+    made_dirty = tuple(r for r in report.rows if r.record is not None and r.dirty)
+    return GateResult(tuple(c.claim.id for c in report.claims), problems, inputs, unverified,
+                      dirty, made_dirty)

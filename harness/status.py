@@ -16,7 +16,8 @@ from typing import Any
 
 from harness.contracts import Claim, ContractSet, SubjectRef
 
-__all__ = ["ClaimState", "Row", "StatusReport", "compute_status", "declared_input_marks"]
+__all__ = ["ClaimState", "Row", "StatusReport", "compute_status", "declared_input_marks",
+           "made_dirty"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class Row:
     reasons: tuple[str, ...]
     drift: tuple[str, ...] = ()
     external: tuple[str, ...] = ()  # inputs the claim declares external and unverifiable by design
+    dirty: bool = False  # the record's provenance says it was made with uncommitted changes
+    where: str | None = None  # the record's segment file:line
 
     @property
     def fresh(self) -> bool:
@@ -87,7 +90,8 @@ class Row:
                 "unverifiable": list(self.unverifiable), "external": list(self.external),
                 "fresh": self.fresh, "ok": self.ok,
                 "problem": self.problem, "record": self.record, "created": self.created,
-                "reasons": list(self.reasons), "drift": list(self.drift)}
+                "reasons": list(self.reasons), "drift": list(self.drift), "dirty": self.dirty,
+                "where": self.where}
 
 
 @dataclass(frozen=True)
@@ -147,7 +151,14 @@ def _row(claim: Claim, ref: SubjectRef, latest: Mapping[tuple[str, str], Any],
     drift = () if code is None else tuple(code_drift(record, code))
     return Row(claim.id, ref.id, ref.role, expect, str(verdict), stale, unverifiable,
                summary.id, summary.created, tuple(record.reasons), drift,
-               external)
+               external, made_dirty(record.provenance), summary.where)
+
+
+def made_dirty(provenance: Mapping[str, Any]) -> bool:
+    """True only when the record's git provenance says ``dirty: true`` (uncommitted changes);
+    outside git (``dirty: null``) nothing is known, and nothing is claimed."""
+    git = provenance.get("git")
+    return isinstance(git, Mapping) and git.get("dirty") is True
 
 
 def declared_input_marks(inputs: Iterable[Mapping[str, Any]],

@@ -183,7 +183,7 @@ def _pr(args: argparse.Namespace) -> int:
         raise _refuse_or_usage(exc) from None
     finally:
         snap.close()
-    gate = evaluate_gate(after)
+    gate = evaluate_gate(after, dirty=args.dirty)
     text = pr_markdown(PrChange(base=args.base, base_commit=snap.commit, before=before,
                                 after=after, new_records=new, gate=gate,
                                 problems=tuple(snap.problems), falsifiers=tuple(changed)))
@@ -241,4 +241,5 @@ def add_parsers(sub: Any) -> None:
     _common(pr)
     pr.add_argument("--base", required=True, help="git ref to compare with, e.g. origin/main")
     pr.add_argument("--output", metavar="FILE", help="write the Markdown to FILE too")
+    cli.dirty_option(pr)
     pr.set_defaults(func=cmd_pr)

@@ -156,7 +156,8 @@ def _drift_table(change: PrChange) -> Markup | None:
 
 
 def _gate_table(change: PrChange) -> Markup | None:
-    rows = [[_code(r.claim), _code(r.subject), r.role, str(r.problem), r.shown_verdict]
+    rows = [[_code(r.claim), _code(r.subject), r.role, str(change.gate.problem(r)),
+             r.shown_verdict]
             for r in change.gate.problems]
     return md_table(["claim", "subject", "role", "problem", "verdict"], rows) if rows else None
 
@@ -190,5 +191,6 @@ def pr_markdown(change: PrChange) -> str:
         changes=_changes_table(change), new=_new_table(change), new_note=new_note,
         stale=_stale_table(change), controls=_controls_table(change),
         gate=_gate_table(change), gate_summary=change.gate.summary(),
+        dirty=change.gate.dirty_lines() if change.gate.dirty_policy == "warn" else [],
         falsifiers=_falsifiers_table(change), drift=_drift_table(change))
 
