@@ -64,7 +64,7 @@ class SubjectSpec:
 LOADERS: dict[str, str] = {
     "corpus": "harness.metrics.corpus:load_corpus",
     "model": "harness.models:load_model",
-    "evalset": "harness.metrics.lm:load_evalset",
+    "evalset": "harness.metrics.evalset:load_evalset",
     "lm-eval": "harness.metrics.lm:load_lm_eval",
     "bundle": "harness.runs.bundle:load_bundle",
     "bundle-pair": "harness.runs.bundle:load_bundle_pair",

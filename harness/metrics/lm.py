@@ -7,9 +7,8 @@ how much context, and adds them up in float64.
 
 Conventions, stated once:
 
-- An eval set has one example per line. Lines are NFC-normalised, runs of whitespace collapse to
-  one space, blank lines are dropped, and exact duplicates (by SHA-256 of the normalised text)
-  are removed, keeping the first occurrence.
+- Eval sets (one example per line, or JSON Lines) are read by :mod:`harness.metrics.evalset`:
+  NFC-normalised, whitespace runs collapsed, blank examples dropped, exact duplicates removed.
 - Each example is scored on its own. It is encoded without special tokens and prefixed with the
   model's BOS id, or its EOS id when it has no BOS (the GPT-2/Qwen convention: EOS separates
   documents, so it is the natural "start of text" context). The prefix is context only; every
@@ -28,11 +27,8 @@ Conventions, stated once:
 
 from __future__ import annotations
 
-import hashlib
 import math
-import re
-import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -41,6 +37,14 @@ import numpy as np
 import numpy.typing as npt
 
 from harness.keywords import paired
+from harness.metrics.evalset import (  # re-exported: falsifiers import eval sets from here
+    EvalSet,
+    EvalSetError,
+    duplicate_count,
+    load_evalset,
+    normalise_text,
+    read_evalset,
+)
 
 if TYPE_CHECKING:
     from harness.workspace import SubjectSpec, Workspace
@@ -74,107 +78,10 @@ __all__ = [
 ]
 
 LN2 = math.log(2.0)
-_WHITESPACE = re.compile(r"\s+")
-
-
-class EvalSetError(ValueError):
-    """An eval set that cannot be used: names the file and the fix."""
 
 
 class NonFiniteNllError(ValueError):
     """The model produced a NaN or infinite NLL: the measurement is void (verdict ERROR)."""
-
-
-# --------------------------------------------------------------------------------------------
-# Eval sets
-
-
-@dataclass(frozen=True)
-class EvalSet:
-    """A deduplicated eval set read from a text file, one example per line.
-
-    Fields:
-        name: the subject id (or file name) the set was loaded as.
-        path: the file the examples came from.
-        texts: the normalised, deduplicated examples, in file order.
-        sha256: hex SHA-256 of the file's bytes, exactly as read.
-        n_raw: non-blank lines in the file.
-        n_dedup: examples kept after deduplication (``len(texts)``).
-        n_duplicates: lines dropped as exact duplicates of an earlier line (after normalisation).
-    """
-
-    name: str
-    path: Path
-    texts: tuple[str, ...]
-    sha256: str
-    n_raw: int
-    n_dedup: int
-    n_duplicates: int
-
-    @property
-    def n_bytes(self) -> int:
-        """UTF-8 bytes of all kept examples."""
-        return sum(len(t.encode("utf-8")) for t in self.texts)
-
-
-def normalise_text(text: str) -> str:
-    """NFC, whitespace runs collapsed to one space, ends stripped."""
-    return _WHITESPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
-
-
-def _text_key(text: str) -> bytes:
-    return hashlib.sha256(text.encode("utf-8")).digest()
-
-
-def read_evalset(path: Path, name: str | None = None) -> EvalSet:
-    """Read, normalise and deduplicate the eval set at ``path``."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        msg = f"{path}: cannot read the eval set ({exc.strerror}); check the subject's path"
-        raise EvalSetError(msg) from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        lineno = data[: exc.start].count(b"\n") + 1
-        msg = f"{path}:{lineno}: not UTF-8 (byte {exc.start}); re-encode the file as UTF-8"
-        raise EvalSetError(msg) from None
-    lines = [normalise_text(raw) for raw in text.splitlines()]
-    kept: list[str] = []
-    seen: set[bytes] = set()
-    n_raw = 0
-    for line in lines:
-        if not line:
-            continue
-        n_raw += 1
-        key = _text_key(line)
-        if key not in seen:
-            seen.add(key)
-            kept.append(line)
-    if not kept:
-        msg = (f"{path}: the eval set is empty (no non-blank lines); put one example per line "
-               f"in the file, or point the subject at the right file")
-        raise EvalSetError(msg)
-    return EvalSet(name or path.name, path, tuple(kept), hashlib.sha256(data).hexdigest(),
-                   n_raw, len(kept), n_raw - len(kept))
-
-
-def load_evalset(spec: SubjectSpec, workspace: Workspace) -> EvalSet:
-    """Workspace loader for ``kind = "evalset"``: option ``path`` (a UTF-8 text file)."""
-    del workspace  # the path is already absolute in the spec
-    return read_evalset(spec.path(), spec.id)
-
-
-def duplicate_count(texts: Iterable[str]) -> int:
-    """How many of ``texts`` repeat an earlier one exactly (SHA-256 of the UTF-8 text)."""
-    seen: set[bytes] = set()
-    dupes = 0
-    for text in texts:
-        key = _text_key(text)
-        if key in seen:
-            dupes += 1
-        seen.add(key)
-    return dupes
 
 
 # --------------------------------------------------------------------------------------------
