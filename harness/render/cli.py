@@ -76,6 +76,12 @@ def _render(args: argparse.Namespace) -> int:
     ledger_dir = _ledger_dir(ws, args)
     layout = build.Layout(ws.evidence_dir, ledger_dir, ws.paper_dir)
     parts = [args.only] if args.only else list(build.PARTS)
+    paperless = _no_paper(ws, "render")  # paper bindings are rendered only for a paper
+    if paperless is not None and "paper" in parts:
+        parts.remove("paper")
+        if not parts:
+            print(f"render: {paperless}")
+            return EXIT_OK
     site_dir = Path(args.site) if args.site else None
     try:
         renders = build.render(view, layout, parts, site_dir,
@@ -87,6 +93,8 @@ def _render(args: argparse.Namespace) -> int:
     if args.check:
         return _report_drift(ws, output.check(rendered, scope), len(rendered.paths()))
     print(f"render: {output.write(rendered, scope, drawn=renders.drawn).summary()}")
+    if paperless is not None:
+        print(f"render: {paperless}")
     if view.n_records == 0:
         print("render: no evidence yet (the ledger is empty); the READMEs say so")
     if renders.site is not None and renders.site_scope is not None and site_dir is not None:
@@ -125,16 +133,29 @@ def _report_drift(ws: Workspace, drift: Any, total: int) -> int:
     return EXIT_PROBLEMS
 
 
+def _no_paper(ws: Workspace, what: str) -> str | None:
+    """``no paper at PATH: nothing to WHAT`` when the project has no paper (no ``.tex`` file
+    under its paper folder but ``generated/``), else None."""
+    from harness.render.papercheck import paper_sources
+
+    if paper_sources(ws.paper_dir):
+        return None
+    return (f"no paper at {_label(ws, ws.paper_dir)}/: nothing to {what} (a paper is any .tex "
+            f"file there outside generated/, e.g. main.tex)")
+
+
 def cmd_paper_check(args: argparse.Namespace) -> int:
     from harness.ledger import LedgerError
-    from harness.render.papercheck import check_paper, paper_sources
+    from harness.render.papercheck import check_paper
     from harness.status import compute_status
 
     ws = _workspace(args)
     contracts = _contracts(ws)
     ledger = _ledger(ws, args)
-    if not paper_sources(ws.paper_dir):
-        raise UsageFailure(f"no .tex files under {ws.paper_dir}; write paper/main.tex")
+    paperless = _no_paper(ws, "check")
+    if paperless is not None:
+        print(f"paper check: {paperless}")
+        return EXIT_OK
     try:
         report = compute_status(contracts, ledger, now=datetime.now(UTC), hasher=_hasher(ws))
         latest = {key: ledger.load(s) for key, s in ledger.latest().items()}

@@ -77,6 +77,11 @@ class Citation:
 
 
 def paper_sources(paper_dir: Path) -> list[Path]:
+    """The paper's own ``.tex`` files: every one under ``paper_dir`` but ``generated/``. A
+    project has a paper when there is one; without it, nothing paper-related is rendered or
+    checked."""
+    if not paper_dir.is_dir():
+        return []
     generated = (paper_dir / "generated").resolve()
     return sorted(p for p in paper_dir.rglob("*.tex")
                   if generated not in p.resolve().parents)

@@ -17,6 +17,8 @@ def run(root: Path, *args: str) -> int:
 def test_check_passes_after_render_and_names_every_drifted_file(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     space = populated(tmp_path)
+    (tmp_path / "paper").mkdir()
+    (tmp_path / "paper" / "main.tex").write_text("\\input{generated/evidence.tex}\n")
     assert run(tmp_path, "--check") == 1
     assert "run `falsify render`" in capsys.readouterr().out
     assert run(tmp_path) == 0

@@ -82,4 +82,5 @@ def test_cli_exit_codes(space: Space, capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["paper", "check", "--root", root]) == 1
     assert "disagrees with the ledger" in capsys.readouterr().out
     (space.root / "paper" / "main.tex").unlink()
-    assert main(["paper", "check", "--root", root]) == 2
+    assert main(["paper", "check", "--root", root]) == 0  # no paper: nothing to check
+    assert "no paper at paper/: nothing to check" in capsys.readouterr().out
