@@ -39,36 +39,59 @@ class LiveModel(Protocol):
     for callers that want one). Batches are right-padded; ``mask`` (1 = real token) says where.
     """
 
-    path: Path
-    backend: str
-    config: dict[str, Any]
-    vocab_size: int
-    tokenizer_vocab_size: int
+    path: Path  #: the model folder (declare it: ``evidence.input(model.path)``)
+    backend: str  #: "torch" or "mlx"
+    config: dict[str, Any]  #: the folder's config.json
+    vocab_size: int  #: rows of the input embedding (= logits per position): |V| for ln|V|
+    tokenizer_vocab_size: int  #: entries of the tokenizer, added tokens included
     eos_id: int | None
     bos_id: int | None
-    dtype: str
-    quantization: Quantization | None
-    tied_in_config: bool
+    dtype: str  #: the weights' dtype as loaded ("float32", "bfloat16", ...)
+    quantization: Quantization | None  #: None unless the weights are quantized (MLX)
+    tied_in_config: bool  #: the config says the head shares the embedding's weights
 
-    def encode(self, text: str) -> list[int]: ...
+    def encode(self, text: str) -> list[int]:
+        """The text's token ids, without special tokens."""
+        ...
 
-    def decode(self, ids: Sequence[int]) -> str: ...
+    def decode(self, ids: Sequence[int]) -> str:
+        """The text of ``ids``."""
+        ...
 
-    def logits(self, ids: np.ndarray) -> np.ndarray: ...
+    def logits(self, ids: np.ndarray) -> np.ndarray:
+        """Logits for int ids [B, T]: float32 [B, T, vocab_size] (no attention mask: pad right)."""
+        ...
 
-    def token_nll(self, ids: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray: ...
+    def token_nll(self, ids: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        """NLL in nats of each next token: float64 [B, T-1], position t scoring ``ids[:, t+1]``
+        given ``ids[:, :t+1]``; 0.0 where ``mask`` (1 = real token, right-padded) leaves it out."""
+        ...
 
-    def hidden_states(self, ids: np.ndarray) -> list[np.ndarray]: ...
+    def hidden_states(self, ids: np.ndarray) -> list[np.ndarray]:
+        """The residual stream, float32 [B, T, hidden]: the embedding output, then every decoder
+        block's output (num_hidden_layers + 1 arrays)."""
+        ...
 
-    def input_embedding(self) -> np.ndarray: ...
+    def input_embedding(self) -> np.ndarray:
+        """A float32 copy of the input embedding, [vocab_size, hidden] (dequantized)."""
+        ...
 
-    def output_projection(self) -> np.ndarray: ...
+    def output_projection(self) -> np.ndarray:
+        """A float32 copy of the output head's weight, [vocab_size, hidden]; the embedding's
+        when the model has no separate head."""
+        ...
 
-    def head_shares_storage(self) -> bool: ...
+    def head_shares_storage(self) -> bool:
+        """The loaded head is the embedding's storage (tied in memory, not just equal)."""
+        ...
 
-    def generate_greedy(self, ids: Sequence[int], n: int, use_cache: bool = True) -> list[int]: ...
+    def generate_greedy(self, ids: Sequence[int], n: int, use_cache: bool = True) -> list[int]:
+        """The ``n`` next ids by argmax after the prompt ``ids`` (with or without a KV cache)."""
+        ...
 
-    def files(self) -> list[Path]: ...
+    def files(self) -> list[Path]:
+        """The folder's files the model was loaded from (config, weights, tokenizer)."""
+        ...
 
 
 def check_ids(ids: np.ndarray, vocab_size: int) -> np.ndarray:
