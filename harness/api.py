@@ -43,9 +43,8 @@ if TYPE_CHECKING:
     from harness.bisect.confusion import FaultSuite
     from harness.metrics.corpus import Corpus, CorpusAudit
     from harness.metrics.corpus import audit as audit_corpus
+    from harness.metrics.evalset import EvalSet, EvalSetError
     from harness.metrics.lm import (
-        EvalSet,
-        EvalSetError,
         LmEval,
         NllStats,
         NonFiniteNllError,
@@ -100,8 +99,8 @@ _LAZY: dict[str, str] = {
     "Corpus": "harness.metrics.corpus:Corpus",
     "CorpusAudit": "harness.metrics.corpus:CorpusAudit",
     "audit_corpus": "harness.metrics.corpus:audit",
-    "EvalSet": "harness.metrics.lm:EvalSet",
-    "EvalSetError": "harness.metrics.lm:EvalSetError",
+    "EvalSet": "harness.metrics.evalset:EvalSet",
+    "EvalSetError": "harness.metrics.evalset:EvalSetError",
     "LmEval": "harness.metrics.lm:LmEval",
     "NllStats": "harness.metrics.lm:NllStats",
     "NonFiniteNllError": "harness.metrics.lm:NonFiniteNllError",
