@@ -162,7 +162,7 @@ def run_verify_inputs(workspace: Any, contracts: ContractSet, ledger: Any,
         from harness.demo.build import build_all
 
         print(f"verify --inputs: rebuilding the demo workspace from its seeds into "
-              f"{workspace.cache_dir} ...", flush=True)
+              f"{workspace.demo_dir} (and {workspace.cache_dir}) ...", flush=True)
         build_all(workspace, progress=False)
         checks = check_inputs(ledger, contracts, strict_hasher(workspace),
                               every_record=args.every_record, root=workspace.root)

@@ -229,6 +229,9 @@ class InputHasher:
     are reported absolute. ``aliases`` maps a recorded prefix to the folder it stands for
     wherever that folder is now (``{".falsify-cache": $FALSIFY_CACHE}``): a path in the folder
     is reported under the prefix, and a recorded path under the prefix resolves into the folder.
+    The longest recorded prefix a path is under wins, and the deepest folder: the demo's
+    ``.falsify-cache/demo`` maps to the shared demo cache, the rest of ``.falsify-cache`` to
+    the project's.
     ``cache_path=None`` keeps the cache in memory only. ``hash()`` saves the cache after
     expensive work (64 MiB or half a second of hashing); call ``save()`` when done to keep the
     rest.
@@ -246,8 +249,11 @@ class InputHasher:
         self.cache_path = cache_path
         self.root = None if root is None else root.resolve()
         self.strict = strict_by_default() if strict is None else strict
-        self.aliases = {PurePosixPath(k).parts: Path(os.path.abspath(v))
-                        for k, v in (aliases or {}).items()}
+        # Longest first: a recorded path takes the most specific prefix it is under
+        # (".falsify-cache/demo" before ".falsify-cache": the demo lives apart from the cache).
+        self.aliases = dict(sorted(((PurePosixPath(k).parts, Path(os.path.abspath(v)))
+                                    for k, v in (aliases or {}).items()),
+                                   key=lambda kv: -len(kv[0])))
         self._entries: dict[str, dict[str, Any]] = self._load()
         # What a lookup may answer from: the cache file's entries, or in strict mode only the
         # files this hasher read itself.
@@ -280,9 +286,12 @@ class InputHasher:
 
     def display(self, path: Path) -> str:
         """How a record writes ``path``: under an alias, relative to root, else absolute."""
-        for prefix, folder in self.aliases.items():
-            if path.is_relative_to(folder):
-                return PurePosixPath(*prefix, path.relative_to(folder).as_posix()).as_posix()
+        # The deepest folder holding ``path`` names it (the demo may lie inside the cache).
+        under = [(prefix, folder) for prefix, folder in self.aliases.items()
+                 if path.is_relative_to(folder)]
+        if under:
+            prefix, folder = max(under, key=lambda pf: len(pf[1].parts))
+            return PurePosixPath(*prefix, path.relative_to(folder).as_posix()).as_posix()
         if self.root is not None and path.is_relative_to(self.root):
             return path.relative_to(self.root).as_posix()
         return str(path)

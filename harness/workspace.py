@@ -22,6 +22,7 @@ __all__ = [
     "SubjectUnavailable",
     "Workspace",
     "WorkspaceError",
+    "demo_cache_dir",
 ]
 
 
@@ -72,6 +73,26 @@ LOADERS: dict[str, str] = {
     "gate-endpoint": "harness.runs.gate_client:load_gate_endpoint",
     "fault-suite": "harness.bisect.confusion:load_fault_suite",
 }
+
+
+def demo_cache_dir() -> Path:
+    """The demo's artifact folder, shared by every project on the machine.
+
+    ``FALSIFY_DEMO_CACHE`` when set; else ``$FALSIFY_CACHE/demo`` when ``FALSIFY_CACHE`` is set
+    (the whole cache in one place, as CI and the tests use it); else the user cache directory,
+    ``$XDG_CACHE_HOME/falsify/demo`` or ``~/.cache/falsify/demo``, so a new project reuses a
+    demo another one built. The XDG rule is written out rather than taken from platformdirs: it
+    is three lines, and the demo build already needs a POSIX system (its locks use fcntl).
+    """
+    explicit = os.environ.get("FALSIFY_DEMO_CACHE")
+    if explicit:
+        return Path(explicit).expanduser()
+    cache = os.environ.get("FALSIFY_CACHE")
+    if cache:
+        return Path(cache) / "demo"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
+    return base / "falsify" / "demo"
 
 
 def _import(target: str) -> Callable[..., Any]:
@@ -217,9 +238,21 @@ class Workspace:
             return configured.relative_to(self.root).as_posix()
         return ".falsify-cache"
 
+    @property
+    def demo_dir(self) -> Path:
+        """Where the demo's built artifacts live on this machine (see :func:`demo_cache_dir`)."""
+        return demo_cache_dir()
+
+    @property
+    def demo_prefix(self) -> str:
+        """How records write a path in the demo cache, wherever it lives on this machine:
+        ``.falsify-cache/demo``, as when the demo was built inside each project's cache."""
+        return f"{self.cache_prefix}/demo"
+
     def input_aliases(self) -> dict[str, Path]:
-        """``InputHasher`` aliases: the recorded cache prefix -> this machine's cache folder."""
-        return {self.cache_prefix: self.cache_dir}
+        """``InputHasher`` aliases: each recorded prefix -> this machine's folder for it; the
+        demo's own prefix (the longer one) wins over the project cache's for demo paths."""
+        return {self.cache_prefix: self.cache_dir, self.demo_prefix: self.demo_dir}
 
     def spec(self, subject_id: str) -> SubjectSpec:
         """The subject's spec: from the config when configured, else from the demo registry."""

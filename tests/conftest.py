@@ -14,7 +14,8 @@ import pytest
 pytest_plugins = ["pytester"]
 
 
-_AMBIENT = ("FALSIFY_SIGNING_KEY", "FALSIFY_TRUSTED_KEYS", "CI")
+# FALSIFY_DEMO_CACHE too: tests place the demo through FALSIFY_CACHE (or set it themselves).
+_AMBIENT = ("FALSIFY_SIGNING_KEY", "FALSIFY_TRUSTED_KEYS", "CI", "FALSIFY_DEMO_CACHE")
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -29,6 +29,7 @@ from typing import Any
 
 from harness.bisect.search import Outcome, SearchResult, bisect_first_bad, run_bound
 from harness.records import Record, Status
+from harness.workspace import demo_cache_dir
 
 __all__ = ["BisectError", "CommitBisection", "CommitRun", "bisect_commits", "falsifier_nodes"]
 
@@ -187,6 +188,7 @@ class RunSettings:
 def _pytest_env(settings: RunSettings) -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("FALSIFY_CACHE", str(settings.cache_dir))  # reuse built demo subjects
+    env.setdefault("FALSIFY_DEMO_CACHE", str(demo_cache_dir()))  # where this process has them
     env["PYTHONDONTWRITEBYTECODE"] = "1"  # leave the worktree clean: provenance says dirty=False
     return env
 

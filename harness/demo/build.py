@@ -1,9 +1,11 @@
 """Build the demo workspace's artifacts once, cache them by their inputs, reuse them afterwards.
 
-Each artifact lives in ``<cache>/demo/<name>-<key>`` where the key hashes everything the artifact
-depends on (corpus bytes, hyperparameters, seed, library versions, the keys of the artifacts it
-is made from). An artifact is built into a temporary folder and renamed into place when complete,
-under a file lock, so parallel workers never see half an artifact and never build one twice.
+Each artifact lives in ``<demo cache>/<name>-<key>`` (``Workspace.demo_dir``: shared by every
+project on the machine, recorded as ``.falsify-cache/demo/...``) where the key hashes everything
+the artifact depends on (corpus bytes, hyperparameters, seed, library versions, the keys of the
+artifacts it is made from). An artifact is built into a temporary folder and renamed into place
+when complete, under a file lock, so parallel workers (and projects) never see half an artifact
+and never build one twice.
 Each folder holds a ``build.json`` with what was measured while building it.
 
 Reproducible bytes: an artifact folder is a recorded input of evidence, so two builds from the
@@ -90,7 +92,7 @@ class Builder:
     @classmethod
     def for_workspace(cls, workspace: Any, rebuild: bool = False,
                       progress: bool = False) -> Builder:
-        return cls(Path(workspace.cache_dir) / "demo", rebuild, progress)
+        return cls(Path(workspace.demo_dir), rebuild, progress)
 
     def artifact(self, name: str, inputs: Mapping[str, Any], make: Make) -> Path:
         """The folder of artifact ``name`` built from ``inputs`` by ``make(folder)``."""

@@ -326,8 +326,8 @@ def _key() -> str:
 
 
 def demo_root(workspace: Workspace) -> Path:
-    """Where the demo bundles live: <cache>/demo/bundles/<key of every generator input>."""
-    return workspace.cache_dir / "demo" / "bundles" / _key()
+    """Where the demo bundles live: <demo cache>/bundles/<key of every generator input>."""
+    return workspace.demo_dir / "bundles" / _key()
 
 
 def build_bundle(root: Path, run: RunSpec) -> Path:

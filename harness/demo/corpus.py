@@ -12,7 +12,7 @@ byte of every document then falls outside the three-entry vocabulary and becomes
 only the packer's own ``<|endoftext|>`` (id 1) survives. The shards hold exactly two distinct ids,
 about one ``<|endoftext|>`` per 10,000 ``<unk>``: 99.99 % ``<unk>``.
 
-Both are built once into ``<cache>/demo/corpus/<key>/`` where the key hashes every input.
+Both are built once into ``<demo cache>/corpus/<key>/`` where the key hashes every input.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ BUILDER_VERSION = 1
 
 
 def _tokenizer_path(workspace: Workspace) -> Path:
-    return train_tokenizer(workspace.cache_dir / "demo" / "tokenizer")
+    return train_tokenizer(workspace.demo_dir / "tokenizer")
 
 
 def real_tokenizer(path: Path) -> Tokenizer:
@@ -108,7 +108,7 @@ def _eos_id(tok_path: Path) -> int:
 def _build(workspace: Workspace, variant: str,
            make_tokenizer: Callable[[Path], Tokenizer]) -> tuple[Path, Path]:
     tok_path = _tokenizer_path(workspace)
-    folder = workspace.cache_dir / "demo" / "corpus" / _key(variant, tok_path)
+    folder = workspace.demo_dir / "corpus" / _key(variant, tok_path)
     done = folder / "BUILT"
     if done.is_file():
         return folder, tok_path
