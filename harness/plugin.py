@@ -19,7 +19,13 @@ from harness.contracts import Claim, ContractError, ContractSet, SubjectRef, loa
 from harness.evidence import Evidence
 from harness.records import Status
 from harness.verdict import Verdict, judge, judge_error, judge_skipped
-from harness.workspace import SubjectNotConfigured, SubjectUnavailable, Workspace, WorkspaceError
+from harness.workspace import (
+    SubjectNotConfigured,
+    SubjectUnavailable,
+    Workspace,
+    WorkspaceError,
+    workspace_root,
+)
 
 __all__ = ["LEDGER_WRITE_FAILED", "unconfigured_verdict"]
 
@@ -51,6 +57,14 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(_Collector(state), "falsify-collector")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(), "falsify-xdist")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """A falsify project's config is read before collection: a wrong one stops the run as one
+    usage error with the fix (pytest exit 4), not as a collection error with a traceback."""
+    state = _session(session.config)
+    if workspace_root(Path(session.config.option.falsify_root or session.config.rootpath)):
+        _ = state.workspace  # raises pytest.UsageError naming the file, the key and the fix
 
 
 class _Collector:

@@ -23,6 +23,7 @@ __all__ = [
     "Workspace",
     "WorkspaceError",
     "demo_cache_dir",
+    "workspace_root",
 ]
 
 
@@ -110,6 +111,14 @@ def _find_root(start: Path) -> Path:
     msg = (f"no falsify workspace at or above {here}: expected a folder holding contracts/ and "
            f"pyproject.toml or falsify.toml; run falsify from your project, or pass --root")
     raise WorkspaceError(msg)
+
+
+def workspace_root(start: Path) -> Path | None:
+    """The falsify workspace at or above ``start`` (contracts/ and a config file), or None."""
+    try:
+        return _find_root(start)
+    except WorkspaceError:
+        return None
 
 
 def _read_config(root: Path) -> tuple[dict[str, Any], Path | None]:

@@ -122,7 +122,8 @@ def test_the_pyproject_snippet_pasted_into_falsify_toml_is_a_usage_error(tmp_pat
     root = project(tmp_path, tables("tool.falsify."))
     result = run_pytest(root)
     out = result.stdout + result.stderr
-    assert result.returncode == 2, out  # interrupted at collection: nothing ran or is green
+    assert result.returncode == 4, out  # pytest's usage error, before collection: nothing ran
+    assert "plugin.py" not in out  # one message with the fix, no traceback through the plugin
     assert f"{root / 'falsify.toml'}: unknown key tool" in out
     assert "write [subjects.my-empty], [subjects.my-evals], not [tool.falsify.subjects.my-empty]" \
         in out
@@ -137,7 +138,7 @@ def test_a_misspelled_kind_in_pyproject_is_a_usage_error(tmp_path: Path) -> None
     config = tables("tool.falsify.").replace('"evalset"', '"evalst"', 1)
     result = run_pytest(project(tmp_path, config, pyproject=True))
     out = result.stdout + result.stderr
-    assert result.returncode == 2, out
+    assert result.returncode == 4, out
     assert "key tool.falsify.subjects.my-evals.kind must be one of" in out
     assert "did you mean 'evalset'?" in out
 
