@@ -234,3 +234,25 @@ def test_every_misconfiguration_is_red_and_named(tmp_path: Path,
     assert str(config) in text
     assert named in text
     assert right in text
+
+
+@pytest.mark.parametrize(("pyproject", "own", "words"), [
+    ('[tool.falsfy.subjects.m]\nkind = "model"\n', None,
+     "[tool.falsfy] is not read by falsify; in pyproject.toml write [tool.falsify]"),
+    ('[subjects.m]\nkind = "model"\n', None,
+     "[subjects] is not read by falsify; in pyproject.toml write [tool.falsify.subjects.m]"),
+    ('[tool.falsify.subjects.m]\nkind = "model"\n', 'ledger = "x"\n',
+     "[tool.falsify] is not read, because"),
+])
+def test_falsify_tables_pyproject_would_hide_are_refused(tmp_path: Path, pyproject: str,
+                                                         own: str | None, words: str) -> None:
+    """Tables falsify would skip (a misspelled tool name, no tool prefix, a pyproject section
+    shadowed by falsify.toml) are named, never silently ignored."""
+    write_toyspace(tmp_path)
+    (tmp_path / "pyproject.toml").write_text(f'[project]\nname = "toy"\n{pyproject}')
+    if own is not None:
+        (tmp_path / "falsify.toml").write_text(own)
+    with pytest.raises(WorkspaceError) as info:
+        Workspace.discover(tmp_path)
+    assert str(info.value).startswith(f"{tmp_path / 'pyproject.toml'}: ")
+    assert words in str(info.value)
