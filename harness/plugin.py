@@ -107,6 +107,17 @@ class _Result:
     nodeid: str
 
 
+def _search_start(config: pytest.Config) -> Path:
+    """Where the workspace search starts: ``--falsify-root``, else pytest's rootdir, or the folder
+    pytest was run from when that lies inside the rootdir. Without a pytest ini file the rootdir
+    is the common ancestor of every path-like argument, option values included, so
+    ``--ledger /tmp/x`` run in a project with only falsify.toml would put it at ``/tmp``."""
+    if config.option.falsify_root is not None:
+        return Path(config.option.falsify_root)
+    root, here = Path(config.rootpath), Path(config.invocation_params.dir)
+    return here if here.is_relative_to(root) else root
+
+
 @dataclass
 class FalsifySession:
     """State of one pytest run: workspace, contracts, the ledger writer, and the verdicts seen."""
@@ -134,9 +145,8 @@ class FalsifySession:
     @property
     def workspace(self) -> Workspace:
         if self._workspace is None:
-            root = self.config.option.falsify_root or self.config.rootpath
             try:
-                self._workspace = Workspace.discover(Path(root))
+                self._workspace = Workspace.discover(_search_start(self.config))
             except WorkspaceError as exc:
                 msg = f"falsify: the workspace config is wrong; nothing was run or recorded:\n{exc}"
                 raise pytest.UsageError(msg) from None
