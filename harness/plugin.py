@@ -63,7 +63,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     """A falsify project's config is read before collection: a wrong one stops the run as one
     usage error with the fix (pytest exit 4), not as a collection error with a traceback."""
     state = _session(session.config)
-    if workspace_root(Path(session.config.option.falsify_root or session.config.rootpath)):
+    if workspace_root(_search_start(session.config)):
         _ = state.workspace  # raises pytest.UsageError naming the file, the key and the fix
 
 

@@ -2,7 +2,7 @@
 
 The example (the blocks marked ``<!-- falsify:example NAME -->``) is written into a fresh project
 and run with ``pytest -m live`` in a child process against the demo subjects, sharing the demo
-build of this checkout's cache; the verdicts are read back from the ledger it wrote.
+build of this checkout's tests; the verdicts are read back from the ledger it wrote.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from hypothesis import strategies as st
 import harness.api
 from harness.contracts import load_contracts
 from harness.ledger import Ledger
-from harness.workspace import Workspace
 from tests.harness.readme_blocks import Block, block_problems, blocks, stray_markers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,8 +68,9 @@ def _run_live(project: Path, ledger: Path) -> subprocess.CompletedProcess[str]:
     plugin: list[str] = []
     if not any(ep.value == "harness.plugin" for ep in entry_points(group="pytest11")):
         plugin = ["-p", "harness.plugin"]  # not installed as a package: name the plugin
-    cache = Workspace.discover(ROOT).cache_dir  # the demo build every test of this checkout uses
-    env = {**os.environ, "FALSIFY_CACHE": str(cache),
+    # The environment is inherited: the child finds the demo build every test of this checkout
+    # uses (the machine's shared demo cache, or $FALSIFY_CACHE's when that is set).
+    env = {**os.environ,
            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     return subprocess.run(
         [sys.executable, "-m", "pytest", "falsifiers", "-m", "live", f"--ledger={ledger}",
