@@ -90,6 +90,12 @@ def _message(err: Any, path: Path, prefix: Sequence[str]) -> str:
     if err.validator == "required":
         kinds = ", ".join(sorted(subject_kinds()))
         return f"{path}: [{key}] needs a 'kind' (one of {kinds})"
+    if err.validator == "not":  # a combination of keys refused: the "not" node says why
+        return f"{path}: [{key}] {err.validator_value.get('description', err.message)}"
+    if err.validator == "dependentRequired":
+        needs = {k: v for k, v in err.validator_value.items() if k in err.instance}
+        return "; ".join(f"{path}: [{key}] sets {k!r} but not {', '.join(map(repr, v))}, which "
+                         f"it needs" for k, v in needs.items() if not set(v) <= set(err.instance))
     want = err.schema.get("description") or err.message
     hint = ""
     if err.validator == "enum" and isinstance(err.instance, str):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,8 +31,10 @@ class Evidence:
     """What one falsifier run measured, declared and noted for one (claim, subject)."""
 
     def __init__(self, claim: Claim, subject: SubjectRef, root: Path,
-                 hash_input: Any = None) -> None:
+                 hash_input: Any = None,
+                 implied: Callable[[Path], Iterable[Path]] | None = None) -> None:
         self.claim = claim
+        self._implied = implied
         self.subject = subject
         self._root = root
         self._hash_input = hash_input
@@ -62,11 +64,17 @@ class Evidence:
         return m
 
     def input(self, path: str | Path) -> dict[str, Any]:
-        """Declare a file or folder the evidence depends on; its sha256 goes into provenance."""
+        """Declare a file or folder the evidence depends on; its sha256 goes into provenance.
+
+        Files that chose this one are declared with it (``Workspace.implied_inputs``: the Hub
+        cache's ``refs/main`` beside a snapshot resolved through it), so that evidence goes stale
+        when the subject's name comes to mean another snapshot."""
         p = Path(path)
         if not p.exists():
             msg = f"declared input {p} does not exist"
             raise FileNotFoundError(msg)
+        for extra in self._implied(p) if self._implied is not None else ():
+            self.input(extra)
         if self._hash_input is None:
             entry = {"path": self._display(p)}
         else:  # the hasher writes the path (cache paths under the cache prefix)

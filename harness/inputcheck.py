@@ -13,7 +13,9 @@ again, from the bytes (no stat cache: a hasher without a cache file), and compar
 Where inputs are looked for. Records write a path in the workspace relative to its root, and a
 path in the cache under the cache prefix (``.falsify-cache/...``) wherever the cache was
 (``FALSIFY_CACHE``): such a path is looked for in this machine's cache folder
-(``Workspace.input_aliases``). Other absolute paths are looked for where they are.
+(``Workspace.input_aliases``); a model's snapshot in the Hugging Face Hub cache is written under
+``.hf-hub-cache/...`` and looked for in this machine's Hub cache (``HF_HOME``). Other absolute
+paths are looked for where they are.
 
 ``--rebuild`` first rebuilds what can be rebuilt: the demo workspace, from the seeds and corpora
 shipped in ``harness/demo`` (every artifact and every demo subject's files; what is already

@@ -308,7 +308,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     claim = _claim_of(session, mark, item.nodeid)
     ref = _subject_ref(item, claim, mark)
     hasher = session.hasher()
-    item.stash[_EVIDENCE] = Evidence(claim, ref, session.workspace.root, hasher.hash)
+    item.stash[_EVIDENCE] = Evidence(claim, ref, session.workspace.root, hasher.hash,
+                                     session.workspace.implied_inputs)
 
 
 @pytest.fixture(scope="session")

@@ -199,6 +199,7 @@ class Workspace:
         self.config: Mapping[str, Any] = config or {}
         self.config_path = config_path
         self._live: dict[str, Any] = {}
+        self._implied: dict[Path, tuple[Path, ...]] = {}
 
     @classmethod
     def discover(cls, start: Path | None = None) -> Workspace:
@@ -260,8 +261,12 @@ class Workspace:
 
     def input_aliases(self) -> dict[str, Path]:
         """``InputHasher`` aliases: each recorded prefix -> this machine's folder for it; the
-        demo's own prefix (the longer one) wins over the project cache's for demo paths."""
-        return {self.cache_prefix: self.cache_dir, self.demo_prefix: self.demo_dir}
+        demo's own prefix (the longer one) wins over the project cache's for demo paths, and
+        ``.hf-hub-cache`` stands for this machine's Hugging Face Hub cache (``hub`` models)."""
+        from harness.models.hub import HUB_ALIAS, hub_cache_dir
+
+        return {self.cache_prefix: self.cache_dir, self.demo_prefix: self.demo_dir,
+                HUB_ALIAS: hub_cache_dir()}
 
     def spec(self, subject_id: str) -> SubjectSpec:
         """The subject's spec: from the config when configured, else from the demo registry."""
@@ -314,6 +319,15 @@ class Workspace:
             if isinstance(options.get(key), str):
                 options[key] = str((self.root / options[key]).resolve())
         return SubjectSpec(subject_id, str(data["kind"]), options, "config")
+
+    def imply_input(self, path: Path, *implied: Path) -> None:
+        """Say that a loader found ``path`` through ``implied`` (a Hub ref naming a snapshot):
+        evidence declaring ``path`` declares those too (``Evidence.input``)."""
+        key = Path(os.path.abspath(path))
+        self._implied[key] = tuple(dict.fromkeys((*self._implied.get(key, ()), *implied)))
+
+    def implied_inputs(self, path: Path) -> tuple[Path, ...]:
+        return self._implied.get(Path(os.path.abspath(path)), ())
 
     def resolve(self, subject_id: str) -> Any:
         """The live object for ``subject_id``, loaded once per process."""

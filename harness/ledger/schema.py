@@ -142,6 +142,11 @@ class _Compiler:
     def k_required(self, names: list[str], _: Any) -> Check:
         return lambda v: not isinstance(v, dict) or all(n in v for n in names)
 
+    def k_dependentRequired(self, needs: dict[str, list[str]], _: Any) -> Check:  # noqa: N802
+        pairs = list(needs.items())
+        return lambda v: not isinstance(v, dict) or all(
+            all(n in v for n in names) for key, names in pairs if key in v)
+
     def k_properties(self, props: dict[str, Any], _: Any) -> Check:
         checks = [(name, self.node(sub)) for name, sub in props.items()]
 

@@ -235,7 +235,8 @@ GOOD_OPTION = {"path": st.just("p"), "backend": st.sampled_from(["torch", "mlx"]
                "scripts": st.just(["a"]), "modes": st.just(["b"]), "seeds": st.just([0]),
                "faults": st.just({"s": "H1"}), "shards": st.just("data"),
                "vocab_size": st.integers(1, 10**6), "unk_id": st.integers(0, 10),
-               "format": st.sampled_from(["lines", "jsonl"]), "text_field": st.just("text")}
+               "format": st.sampled_from(["lines", "jsonl"]), "text_field": st.just("text"),
+               "hub": st.just("org/name"), "revision": st.just("main")}
 
 
 @st.composite
@@ -249,6 +250,11 @@ def subject_tables(draw: st.DrawFn) -> tuple[dict[str, object], str | None]:
     for option in sorted(kinds[kind]):
         if draw(st.booleans()):
             table[option] = draw(GOOD_OPTION.get(option, st.just("id")))
+    if kind == "model":  # path and hub exclude each other; revision needs hub
+        if "path" in table:
+            table.pop("hub", None)
+        if "hub" not in table:
+            table.pop("revision", None)
     fault = draw(st.sampled_from(["none", "unknown", "wrong-type"]))
     if fault == "unknown":
         name = draw(KEY.filter(lambda k: k not in kinds[kind] and k != "kind"))
