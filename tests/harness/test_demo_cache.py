@@ -78,8 +78,11 @@ def test_demo_location_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert demo_cache_dir() == tmp_path / "mine"
     ws = Workspace.discover(write_toyspace(tmp_path / "p"))
     assert ws.demo_prefix == ".falsify-cache/demo"
+    from harness.models.hub import hub_cache_dir
+
     assert ws.input_aliases() == {".falsify-cache": tmp_path / "cache",
-                                  ".falsify-cache/demo": tmp_path / "mine"}
+                                  ".falsify-cache/demo": tmp_path / "mine",
+                                  ".hf-hub-cache": hub_cache_dir()}
 
 
 parts = st.lists(st.sampled_from(["demo", "bundles", "lm-torch-0123456789abcdef", "x.bin",
