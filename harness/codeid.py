@@ -9,7 +9,8 @@ A record's ``provenance["code"]`` is::
 on: every ``conftest.py`` from the module's folder up to the workspace root (they hold its
 fixtures) and the modules under the falsifiers folder that its source (or theirs, transitively)
 imports, found by reading the import statements and looking the names up among loaded modules.
-Paths are relative to the workspace root when under it. ``harness`` is the package
+Paths are relative to the workspace root when under it; a library falsifier of an installed
+falsify is written ``harness/library/falsifiers/<area>.py`` as in a source checkout. ``harness`` is the package
 version and the sha256 of the package's files (version strings are not code identity: ``0.1.0``
 stays ``0.1.0`` across a hundred commits).
 
@@ -55,8 +56,20 @@ def harness_identity() -> dict[str, str]:
     return {"version": harness.__version__, "sha256": digest.hexdigest()}
 
 
+def _package_parent() -> Path:
+    import harness
+
+    return Path(harness.__file__).resolve().parent.parent
+
+
 def _display(path: Path, root: Path) -> str:
-    return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+    """A recorded path: relative to the root when under it; a library falsifier of an installed
+    falsify as ``harness/library/...`` (the same path as in a source checkout); else absolute."""
+    if path.is_relative_to(root):
+        return path.relative_to(root).as_posix()
+    if path.is_relative_to(_package_parent() / "harness"):
+        return path.relative_to(_package_parent()).as_posix()
+    return str(path)
 
 
 def _file_of(module: ModuleType | None) -> Path | None:
@@ -155,6 +168,8 @@ class CodeNow:
     def sha256(self, path: str) -> str | None:
         if path not in self._files:
             target = Path(path) if Path(path).is_absolute() else self.root / path
+            if not target.is_file() and path.startswith("harness/"):  # an installed library
+                target = _package_parent() / path
             self._files[path] = sha256_file(target) if target.is_file() else None
         return self._files[path]
 

@@ -5,6 +5,7 @@ A contract error always names the file, the claim id and the offending key, and 
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import hashlib
 import json
@@ -130,6 +131,7 @@ class Claim:
     sha256: str
     raw: Mapping[str, Any]
     external_inputs: tuple[ExternalInput, ...] = ()
+    library: str | None = None  # the falsifier module of a library claim used by name
 
     @property
     def all_subjects(self) -> tuple[SubjectRef, ...]:
@@ -220,9 +222,12 @@ def _schema_problems(doc: Any, where: str) -> list[str]:
 class _Compiler:
     """Turns one validated claim mapping into a Claim, collecting problems instead of stopping."""
 
-    def __init__(self, raw: Mapping[str, Any], area: str, source: Path) -> None:
-        self.raw, self.area, self.source = raw, area, source
+    def __init__(self, raw: Mapping[str, Any], area: str, source: Path,
+                 library: str | None = None) -> None:
+        self.raw, self.area, self.source, self.library = raw, area, source, library
         self.where = f"{source}: claim {raw.get('id')}"
+        if library is not None:
+            self.where += " (from the claim library)"
         self.problems: list[str] = []
 
     def fail(self, key: str, message: str) -> None:
@@ -363,6 +368,7 @@ class _Compiler:
             sha256=sha256_text(canonical_json(raw)), raw=raw,
             external_inputs=tuple(ExternalInput(e["path"], " ".join(e["why"].split()))
                                   for e in raw.get("external_inputs", [])),
+            library=self.library,
         )
 
     def check_duplicate_subjects(self, refs: tuple[SubjectRef, ...]) -> None:
@@ -402,11 +408,52 @@ def _compile_file(path: Path, data: bytes) -> _FileResult:
     area = doc.get("area", path.stem)
     problems: list[str] = []
     claims = []
-    for raw in doc["claims"]:
+    for raw in doc.get("claims", []):
         compiler = _Compiler(raw, area, path)
         claims.append((raw["id"], compiler.compile()))
         problems += compiler.problems
+    for i, use in enumerate(doc.get("uses", [])):
+        raw, module, errs = _bound(doc, i, use, path)
+        if raw is None:
+            problems += errs
+            continue
+        compiler = _Compiler(raw, area, path, module)
+        claims.append((raw["id"], compiler.compile()))
+        problems += compiler.problems
     return _FileResult(area, doc.get("title", area), tuple(claims), tuple(problems))
+
+
+def _bound(doc: Mapping[str, Any], i: int, use: Any,
+           path: Path) -> tuple[dict[str, Any] | None, str | None, list[str]]:
+    """``uses[i]`` as a claim mapping: the library definition with the project's binding."""
+    from harness.library import bind, library_claims
+
+    binding = {"claim": use} if isinstance(use, str) else dict(use)
+    claim_id = binding["claim"]
+    known = library_claims()
+    definition = known.get(claim_id)
+    if definition is None:
+        close = difflib.get_close_matches(claim_id, list(known), n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        msg = (f"{path}: key uses[{i}]: {claim_id!r} is not a library claim; {hint}the library "
+               f"has {', '.join(sorted(known))} (falsify init --list shows them with their "
+               f"subject kinds)")
+        return None, None, [msg]
+    for key in ("subjects", "controls"):
+        if key not in binding and key in doc:
+            binding[key] = doc[key]
+    if not binding.get("subjects"):
+        msg = (f"{path}: key uses[{i}] ({claim_id}): no subjects; bind it with "
+               f"`- claim: {claim_id}` and `subjects: [ID, ...]`, or set subjects: at the top "
+               f"of the file (its falsifier takes subjects of kind "
+               f"{' or '.join(definition.kinds) or 'any'})")
+        return None, None, [msg]
+    if not binding.get("controls"):
+        msg = (f"{path}: key uses[{i}] ({claim_id}): no negative control; every claim needs one "
+               f"(`controls: [{{subject: ID, expect: FAIL}}]`: a subject the claim must fail on, "
+               f"to show the falsifier can fail)")
+        return None, None, [msg]
+    return bind(definition, binding), definition.module, []
 
 
 # --- the compile cache: YAML, schema and compile cost about 1 ms per claim ------------------
@@ -423,6 +470,8 @@ def _code_tag() -> bytes:
                  "records.py",
                  "schema/claim.schema.json"):
         digest.update((here / name).read_bytes())
+    for path in sorted((here / "library" / "claims").glob("*.yaml")):  # what uses: binds to
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.digest()
 
 

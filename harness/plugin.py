@@ -46,6 +46,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--skip-unconfigured", dest="falsify_skip_unconfigured", action="store_true",
                     help="a subject a contract names but no config defines is SKIPPED "
                          "(default: ERROR, a red run; also skip_unconfigured = true in the config)")
+    group.addoption("--claim", dest="falsify_claims", action="append", default=None,
+                    metavar="ID", help="run only the falsifiers of this claim (repeatable)")
+    group.addoption("--subject", dest="falsify_subjects", action="append", default=None,
+                    metavar="ID", help="run only claim-bound tests of this subject or control "
+                                       "(repeatable)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -55,6 +60,10 @@ def pytest_configure(config: pytest.Config) -> None:
     state = FalsifySession(config)
     config.stash[_SESSION] = state
     config.pluginmanager.register(_Collector(state), "falsify-collector")
+    from harness.library.collect import LibraryCollection
+
+    config.pluginmanager.register(
+        LibraryCollection(state.falsifiers_dir, lambda: state.contracts), "falsify-library")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(), "falsify-xdist")
 
@@ -151,6 +160,15 @@ class FalsifySession:
                 msg = f"falsify: the workspace config is wrong; nothing was run or recorded:\n{exc}"
                 raise pytest.UsageError(msg) from None
         return self._workspace
+
+    def falsifiers_dir(self) -> Path | None:
+        """The workspace's falsifiers folder; None outside a falsify workspace (then pytest
+        collects as it would without falsify, and nothing is an error until a claim is used)."""
+        root = self.config.option.falsify_root or self.config.rootpath
+        try:
+            return Workspace.discover(Path(root)).falsifiers_dir
+        except WorkspaceError:
+            return None
 
     @property
     def contracts(self) -> ContractSet:

@@ -31,7 +31,8 @@ from harness.bisect.search import Outcome, SearchResult, bisect_first_bad, run_b
 from harness.records import Record, Status
 from harness.workspace import demo_cache_dir
 
-__all__ = ["BisectError", "CommitBisection", "CommitRun", "bisect_commits", "falsifier_nodes"]
+__all__ = ["BisectError", "CommitBisection", "CommitRun", "bisect_commits", "falsifier_args",
+           "falsifier_nodes"]
 
 
 class BisectError(ValueError):
@@ -134,6 +135,22 @@ def falsifier_nodes(root: Path, falsifiers_dir: Path, claim_id: str,
     return nodes
 
 
+def falsifier_args(root: Path, falsifiers_dir: Path, claim_id: str,
+                   subjects: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(targets, options): pytest arguments that run the claim's falsifiers on ``subjects``.
+
+    The node ids of the project's own falsifiers; or, for a claim used from the library (its
+    falsifier is collected with the falsifiers folder), the folder with ``--claim`` and
+    ``--subject`` selection. No targets: there is no falsifier to run."""
+    nodes = falsifier_nodes(root, falsifiers_dir, claim_id, subjects)
+    if nodes or not falsifiers_dir.is_dir():
+        return nodes, []
+    options = ["--claim", claim_id]
+    for subject in subjects:
+        options += ["--subject", subject]
+    return [falsifiers_dir.relative_to(root).as_posix()], options
+
+
 # --- one run ---------------------------------------------------------------------------------
 
 
@@ -222,7 +239,9 @@ def run_at_commit(repo: Any, sha: str, settings: RunSettings) -> CommitRun:
             problem, nodes = f"no falsify workspace at this commit: {exc}", []
         else:
             problem = f"no falsifier of {settings.claim} at this commit"
-            nodes = falsifier_nodes(tree, falsifiers, settings.claim, settings.subjects)
+            targets, options = falsifier_args(tree, falsifiers, settings.claim,
+                                              settings.subjects)
+            nodes = [*targets, *options] if targets else []
         if nodes:
             records, problem = _run_pytest(tree, nodes, sha, settings)
     outcome, verdicts, reasons = _judge_commit(records, settings.subjects, problem)

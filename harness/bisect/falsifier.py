@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from harness.bisect.commits import BisectError, falsifier_nodes
+from harness.bisect.commits import BisectError, falsifier_args
 from harness.contracts import Claim
 from harness.records import Record
 from harness.workspace import Workspace
@@ -91,13 +91,14 @@ def run_falsifiers(workspace: Workspace, claim: Claim,
                    subject_ids: Sequence[str]) -> dict[str, Record]:
     """The judged claim record of the claim's falsifier on each of ``subject_ids``, from one
     in-process pytest session (a model two subjects share loads once)."""
-    nodes = falsifier_nodes(workspace.root, workspace.falsifiers_dir, claim.id, subject_ids)
+    nodes, options = falsifier_args(workspace.root, workspace.falsifiers_dir, claim.id,
+                                    subject_ids)
     if not nodes:
         msg = (f"no falsifier of {claim.id} under {workspace.falsifiers_dir}: write a test marked "
                f"@pytest.mark.claim({claim.id!r})")
         raise BisectError(msg)
     with tempfile.TemporaryDirectory(prefix="falsify-scratch-") as scratch:
-        args = [str(workspace.root / node) for node in nodes]
+        args = [*(str(workspace.root / node) for node in nodes), *options]
         args += ["-m", "live", "--ledger", scratch, "--rootdir", str(workspace.root),
                  "--falsify-root", str(workspace.root), "-p", "no:cacheprovider", "-q",
                  "--no-header", "-p", "no:xdist", "--capture=no"]

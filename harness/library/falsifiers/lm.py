@@ -1,4 +1,4 @@
-"""Falsifiers of the language-model claims (contracts/lm.yaml), over live torch and MLX models.
+"""Falsifiers of the language-model claims (harness/library/claims/lm.yaml), over live torch and MLX models.
 
 Perplexity claims take ``lm-eval`` subjects: a model subject paired with an eval set subject
 (and a reference model), so "the same model on four examples" is a subject like any other.

@@ -1,0 +1,131 @@
+"""Collecting library falsifiers beside a project's own, and selecting tests by claim and subject.
+
+When pytest collects the project's falsifiers folder, the library falsifier modules whose claims
+the project's contracts use (``uses:``) are collected with it, as the real modules they are
+(``harness/library/falsifiers/<area>.py``, imported under their package name). A library
+module holds the falsifiers of all its area's claims; only those of claims this project uses
+are collected, so a project that uses one claim of an area never sees the others' tests.
+
+``--claim ID`` and ``--subject ID`` (repeatable) keep only the matching claim-bound tests, so
+``pytest falsifiers/ -m live --claim LM-VAL-BELOW-UNIFORM --subject my-llama`` reruns one
+record wherever its falsifier lives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.contracts import ContractSet
+from harness.library import LIBRARY_DIR
+
+__all__ = ["LibraryCollection"]
+
+_LIBRARY_FALSIFIERS = LIBRARY_DIR / "falsifiers"
+
+
+def _claims_of(obj: Any) -> list[str]:
+    marks = getattr(obj, "pytestmark", [])
+    return [m.args[0] for m in marks if getattr(m, "name", "") == "claim" and m.args]
+
+
+class LibraryCollection:
+    """pytest hooks: library modules in the falsifiers folder, and ``--claim``/``--subject``.
+
+    ``falsifiers_dir`` and ``contracts`` are called lazily: a run outside any falsify workspace
+    (``falsifiers_dir()`` None) collects exactly as pytest alone would.
+    """
+
+    def __init__(self, falsifiers_dir: Callable[[], Path | None],
+                 contracts: Callable[[], ContractSet]) -> None:
+        self._falsifiers_dir = falsifiers_dir
+        self._contracts = contracts
+
+    def used(self) -> dict[str, str]:
+        """Library claim id -> falsifier module name, for the claims the contracts use."""
+        return {c.id: c.library for c in self._contracts().claims.values()
+                if c.library is not None}
+
+    def modules(self) -> list[Path]:
+        names = sorted(set(self.used().values()))
+        return [_LIBRARY_FALSIFIERS / f"{name.rpartition('.')[2]}.py" for name in names]
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collect_directory(self, path: Path, parent: pytest.Collector) -> Any:
+        folder = self._falsifiers_dir()
+        if folder is None or path.resolve() != folder.resolve():
+            return None
+        kind = _WithLibraryPackage if (path / "__init__.py").is_file() else _WithLibraryDir
+        node = kind.from_parent(parent, path=path)
+        node.library = self
+        return node
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_pycollect_makeitem(self, collector: pytest.Collector, name: str,
+                                  obj: object) -> Any:
+        """In a library module, a falsifier of a claim this project does not use is not
+        collected (its claim is not in the contracts, and it is not this project's test)."""
+        path = getattr(collector, "path", None)
+        if not isinstance(collector, pytest.Module) or path is None:
+            return None
+        if not Path(path).resolve().is_relative_to(_LIBRARY_FALSIFIERS):
+            return None
+        claims = _claims_of(obj)
+        if claims and not set(claims) & set(self.used()):
+            return []
+        return None
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(self, config: pytest.Config,
+                                      items: list[pytest.Item]) -> None:
+        claims = set(config.option.falsify_claims or ())
+        subjects = set(config.option.falsify_subjects or ())
+        if not claims and not subjects:
+            return
+        keep, drop = [], []
+        for item in items:
+            (keep if _selected(item, claims, subjects) else drop).append(item)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = keep
+
+
+def _selected(item: pytest.Item, claims: set[str], subjects: set[str]) -> bool:
+    mark = item.get_closest_marker("claim")
+    if mark is None or not mark.args:
+        return False
+    if claims and mark.args[0] not in claims:
+        return False
+    if not subjects:
+        return True
+    callspec = getattr(item, "callspec", None)
+    ref = callspec.params.get("subject") if callspec is not None else None
+    subject = getattr(ref, "id", None) or mark.kwargs.get("subject")
+    return subject in subjects
+
+
+class _LibraryChildren:
+    library: LibraryCollection
+
+    def _library_modules(self) -> Iterable[pytest.Module]:
+        for path in self.library.modules():
+            yield pytest.Module.from_parent(self, path=path)  # type: ignore[arg-type]
+
+
+class _WithLibraryDir(_LibraryChildren, pytest.Dir):
+    """The project's falsifiers folder, with the library modules its contracts use."""
+
+    def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
+        yield from super().collect()
+        yield from self._library_modules()
+
+
+class _WithLibraryPackage(_LibraryChildren, pytest.Package):
+    """The same, for a falsifiers folder that is a Python package (has ``__init__.py``)."""
+
+    def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
+        yield from super().collect()
+        yield from self._library_modules()
