@@ -10,9 +10,9 @@ on: every ``conftest.py`` from the module's folder up to the workspace root (the
 fixtures) and the modules under the falsifiers folder that its source (or theirs, transitively)
 imports, found by reading the import statements and looking the names up among loaded modules.
 Paths are relative to the workspace root when under it; a library falsifier of an installed
-falsify is written ``harness/library/falsifiers/<area>.py`` as in a source checkout. ``harness`` is the package
-version and the sha256 of the package's files (version strings are not code identity: ``0.1.0``
-stays ``0.1.0`` across a hundred commits).
+falsify is written ``harness/library/falsifiers/<area>.py`` as in a source checkout.
+``harness`` is the package version and the sha256 of the package's files (version strings are
+not code identity: ``0.1.0`` stays ``0.1.0`` across a hundred commits).
 
 Readers (``harness.ledger.staleness``) compare a record's falsifier files with the files now: a
 changed one makes the evidence STALE; a changed harness is drift, shown but not stale.

@@ -13,8 +13,8 @@ kinds its falsifier takes) lives in ``harness/library/claims/<area>.yaml``; its 
 ``harness/library/falsifiers/<area>.py``, which the pytest plugin collects beside the project's
 own ``falsifiers/`` whenever a contract uses one of its claims. A binding may set subjects,
 controls, params (each overriding the library's default of that name), milestones, max_age,
-statistics, external_inputs, mutation limitations, declares and a paper binding; a claim whose predicate,
-guards or measures must change is copied into the project with ``falsify init --copy CLAIM``.
+statistics, external_inputs, mutation limitations, declares and a paper binding; a claim whose
+predicate, guards or measures must change is copied into the project (``falsify init --copy``).
 """
 
 from __future__ import annotations

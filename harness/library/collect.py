@@ -13,7 +13,7 @@ record wherever its falsifier lives.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,15 +53,19 @@ class LibraryCollection:
         names = sorted(set(self.used().values()))
         return [_LIBRARY_FALSIFIERS / f"{name.rpartition('.')[2]}.py" for name in names]
 
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_collect_directory(self, path: Path, parent: pytest.Collector) -> Any:
+    @pytest.hookimpl(wrapper=True)
+    def pytest_make_collect_report(self, collector: pytest.Collector) -> Any:
+        """The falsifiers folder's children, and the library modules its contracts use."""
+        report = yield
+        if not isinstance(collector, pytest.Directory) or not report.passed:
+            return report
         folder = self._falsifiers_dir()
-        if folder is None or path.resolve() != folder.resolve():
-            return None
-        kind = _WithLibraryPackage if (path / "__init__.py").is_file() else _WithLibraryDir
-        node = kind.from_parent(parent, path=path)
-        node.library = self
-        return node
+        if folder is None or collector.path.resolve() != folder.resolve():
+            return report
+        have = {getattr(node, "path", None) for node in report.result}
+        report.result.extend(pytest.Module.from_parent(collector, path=path)
+                             for path in self.modules() if path not in have)
+        return report
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_pycollect_makeitem(self, collector: pytest.Collector, name: str,
@@ -85,7 +89,8 @@ class LibraryCollection:
         subjects = set(config.option.falsify_subjects or ())
         if not claims and not subjects:
             return
-        keep, drop = [], []
+        keep: list[pytest.Item] = []
+        drop: list[pytest.Item] = []
         for item in items:
             (keep if _selected(item, claims, subjects) else drop).append(item)
         if drop:
@@ -105,27 +110,3 @@ def _selected(item: pytest.Item, claims: set[str], subjects: set[str]) -> bool:
     ref = callspec.params.get("subject") if callspec is not None else None
     subject = getattr(ref, "id", None) or mark.kwargs.get("subject")
     return subject in subjects
-
-
-class _LibraryChildren:
-    library: LibraryCollection
-
-    def _library_modules(self) -> Iterable[pytest.Module]:
-        for path in self.library.modules():
-            yield pytest.Module.from_parent(self, path=path)  # type: ignore[arg-type]
-
-
-class _WithLibraryDir(_LibraryChildren, pytest.Dir):
-    """The project's falsifiers folder, with the library modules its contracts use."""
-
-    def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
-        yield from super().collect()
-        yield from self._library_modules()
-
-
-class _WithLibraryPackage(_LibraryChildren, pytest.Package):
-    """The same, for a falsifiers folder that is a Python package (has ``__init__.py``)."""
-
-    def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
-        yield from super().collect()
-        yield from self._library_modules()

@@ -1,4 +1,4 @@
-"""Falsifiers of the repair-gate claims (harness/library/claims/agp.yaml): a live gate over real HTTP."""
+"""Falsifiers of the repair-gate claims (library claims/agp.yaml): a live gate over real HTTP."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Falsifiers of the ASR run claims (harness/library/claims/asr.yaml): live run bundles, rescored row by row."""
+"""Falsifiers of the ASR run claims (library claims/asr.yaml): live run bundles, rescored by row."""
 
 from __future__ import annotations
 

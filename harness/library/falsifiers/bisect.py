@@ -1,4 +1,4 @@
-"""Falsifier of the bisection claim (harness/library/claims/bisect.yaml): the confusion matrix of hypothesis
+"""Falsifier of the bisection claim (library claims/bisect.yaml): the confusion matrix of hypothesis
 bisection over a suite of planted faults, each a live faulty subject of the suite's claim."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Falsifiers of the corpus claims (harness/library/claims/corpus.yaml): audits of live token shards."""
+"""Falsifiers of the corpus claims (library claims/corpus.yaml): audits of live token shards."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Falsifiers of the language-model claims (harness/library/claims/lm.yaml), over live torch and MLX models.
+"""Falsifiers of the language-model claims (library claims/lm.yaml), over live torch and MLX models.
 
 Perplexity claims take ``lm-eval`` subjects: a model subject paired with an eval set subject
 (and a reference model), so "the same model on four examples" is a subject like any other.
@@ -94,6 +94,7 @@ def test_eng_ppl_sane(evidence, subject, workspace, lm_score):
                f"perplexity with the same weights on another backend: set reference = \"<id>\"")
         raise ValueError(msg)
     reference = pair.reference
+    assert reference is not None  # reference_id is set, so the pair loaded it
     evidence.input(reference.path)
     ref = lm_score(pair.reference_id, reference, pair.evalset_id, evalset)
     evidence.measure("ppl", stats.perplexity, unit="perplexity", n=stats.n_tokens)

@@ -1,4 +1,4 @@
-"""Falsifiers of the parity claims (harness/library/claims/parity.yaml): two loads, one function.
+"""Falsifiers of the parity claims (library claims/parity.yaml): two loads, one function.
 
 LOAD-PARITY takes ``lm-eval`` pairs: text in, loss out, for the subject and for its reference.
 FORWARD-PARITY takes ``lm-eval`` pairs (a model and its reference, the same weights loaded
