@@ -64,8 +64,8 @@ def test_the_bomb_of_the_issue_is_refused_naming_file_line_and_limit(loader: typ
 
 @LOADERS
 def test_legitimate_anchors_still_load(loader: type) -> None:
-    """contracts/asr.yaml shares measures, params and guards between claims with anchors."""
-    text = (ROOT / "contracts" / "asr.yaml").read_text("utf-8")
+    """The library's asr.yaml shares measures, params and guards between claims with anchors."""
+    text = (ROOT / "harness" / "library" / "claims" / "asr.yaml").read_text("utf-8")
     assert "&pair_measures" in text
     with use(loader):
         assert load_yaml_text(text, "asr.yaml") == yaml.safe_load(text)  # noqa: TID251 (oracle)
