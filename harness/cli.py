@@ -370,6 +370,13 @@ def cmd_amend(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from harness.demo.build import build_demo
 
+    if not args.root:
+        try:
+            Workspace.discover()
+        except WorkspaceError:  # no project here yet: this folder becomes the demo project
+            from harness.scaffold import write_demo_project
+
+            print(write_demo_project(Path.cwd()).report())
     ws = _workspace(args)
     built = build_demo(ws, rebuild=args.rebuild, progress=not args.quiet)
     for name, path in sorted(built.items()):
@@ -466,6 +473,7 @@ _EXTENSIONS: dict[str, tuple[str, ...]] = {
     "harness.mutate.cli": ("mutate",),
     "harness.signing_cli": ("keys", "verify", "gate"),
     "harness.attest_cli": ("attest",),
+    "harness.scaffold": ("init",),
 }
 _CORE = ("status", "show", "verify", "gate", "contracts", "ledger", "amend", "demo")
 
