@@ -224,12 +224,13 @@ def _gitignore(done: Scaffold) -> None:
     if not path.exists():
         done.write(".gitignore", GITIGNORE_LINE + "\n")
         return
-    lines = path.read_text("utf-8").splitlines()
+    text = path.read_text("utf-8")
+    lines = text.splitlines()
     if GITIGNORE_LINE in lines or GITIGNORE_LINE.rstrip("/") in lines:
         done.kept.append((path, ""))
         return
     with path.open("a", encoding="utf-8") as fh:  # one line added, nothing of the user's lost
-        fh.write(("\n" if lines and lines[-1] else "") + GITIGNORE_LINE + "\n")
+        fh.write(("\n" if text and not text.endswith("\n") else "") + GITIGNORE_LINE + "\n")
     done.written.append(path)
 
 

@@ -79,10 +79,16 @@ def expr_words(text: str) -> str:
 
 
 def reproduce_command(record: Record) -> str | None:
-    """``pytest 'falsifiers/x.py::test_y[subject]' -m live`` from the record's node id."""
+    """``pytest 'falsifiers/x.py::test_y[subject]' -m live`` from the record's node id; for a
+    falsifier from the claim library (its node id names no file of the project), the
+    falsifiers folder with ``--claim`` and ``--subject``, which works wherever it is installed."""
     node = " ".join(record.node_id.split())
     if not node:
         return None
+    path = node.split("::", 1)[0]
+    if path.startswith("harness/library/") or not path.endswith(".py"):
+        return (f"pytest falsifiers/ -m live --claim {shlex.quote(record.claim)} "
+                f"--subject {shlex.quote(record.subject)}")
     return f"pytest {shlex.quote(node)} -m live"
 
 
