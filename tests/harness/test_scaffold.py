@@ -81,7 +81,8 @@ def test_copy_makes_the_claim_the_projects_own(tmp_path: Path) -> None:
     assert copied in done.written
     source = copied.read_text("utf-8")
     assert 'claim("TIED-WEIGHTS-INTACT")' in source
-    assert "EMBED-RESIZE-FINITE" not in source and "ENG-PPL-SANE" not in source
+    assert "EMBED-RESIZE-FINITE" not in source
+    assert "ENG-PPL-SANE" not in source
     compile(source, str(copied), "exec")
     assert any("remove the uses: entry for TIED-WEIGHTS-INTACT" in hint for _, hint in done.kept)
     model = tmp_path / "contracts" / "model.yaml"  # the user follows the hint
