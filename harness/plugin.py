@@ -164,11 +164,9 @@ class FalsifySession:
     def falsifiers_dir(self) -> Path | None:
         """The workspace's falsifiers folder; None outside a falsify workspace (then pytest
         collects as it would without falsify, and nothing is an error until a claim is used)."""
-        root = self.config.option.falsify_root or self.config.rootpath
-        try:
-            return Workspace.discover(Path(root)).falsifiers_dir
-        except WorkspaceError:
+        if workspace_root(_search_start(self.config)) is None:
             return None
+        return self.workspace.falsifiers_dir  # a wrong config is a usage error, named, here
 
     @property
     def contracts(self) -> ContractSet:

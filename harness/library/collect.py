@@ -59,12 +59,17 @@ class LibraryCollection:
         report = yield
         if not isinstance(collector, pytest.Directory) or not report.passed:
             return report
-        folder = self._falsifiers_dir()
-        if folder is None or collector.path.resolve() != folder.resolve():
+        try:
+            folder = self._falsifiers_dir()
+            if folder is None or collector.path.resolve() != folder.resolve():
+                return report
+            modules = self.modules()
+        except pytest.UsageError as exc:  # a wrong config or contract: its message, no traceback
+            report.outcome, report.longrepr, report.result = "failed", str(exc), []
             return report
         have = {getattr(node, "path", None) for node in report.result}
         report.result.extend(pytest.Module.from_parent(collector, path=path)
-                             for path in self.modules() if path not in have)
+                             for path in modules if path not in have)
         return report
 
     @pytest.hookimpl(tryfirst=True)

@@ -276,4 +276,18 @@ def test_a_misconfigured_subject_is_red_with_the_fix(venv: Path, tmp_path: Path)
     assert live.returncode != 0
     shown = live.stdout + live.stderr
     assert "falsify.toml" in shown
-    assert "[subjects.NAME], not [tool.falsify.subjects.NAME]" in shown
+    assert "write [subjects.my-qwen], not [tool.falsify.subjects.my-qwen]" in shown
+
+    # fixed, but the control the contract names is defined nowhere: ERROR, a red run
+    (project / "falsify.toml").write_text(
+        '[subjects.my-qwen]\nkind = "model"\npath = "models/qwen"\n')
+    (project / "models" / "qwen").mkdir(parents=True)
+    train_llama(project / "models" / "qwen")
+    live = _run(venv, project, env, "falsifiers", "-m", "live", "-p", "no:cacheprovider",
+                tool="pytest")
+    assert live.returncode != 0
+    assert "[subjects.my-qwen-untied]" in live.stdout
+    records = [json.loads(line) for seg in (project / "evidence" / "ledger").glob("*.jsonl")
+               for line in seg.read_text().splitlines()]
+    assert {r["subject"]: r["verdict"] for r in records} == {"my-qwen": "PASS",
+                                                             "my-qwen-untied": "ERROR"}
