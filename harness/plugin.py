@@ -17,6 +17,7 @@ import pytest
 
 from harness.contracts import Claim, ContractError, ContractSet, SubjectRef, load_contracts
 from harness.evidence import Evidence
+from harness.library.collect import LibraryCollection, check_kind
 from harness.records import Status
 from harness.verdict import Verdict, judge, judge_error, judge_skipped
 from harness.workspace import (
@@ -60,8 +61,6 @@ def pytest_configure(config: pytest.Config) -> None:
     state = FalsifySession(config)
     config.stash[_SESSION] = state
     config.pluginmanager.register(_Collector(state), "falsify-collector")
-    from harness.library.collect import LibraryCollection
-
     config.pluginmanager.register(
         LibraryCollection(state.falsifiers_dir, lambda: state.contracts), "falsify-library")
     if config.pluginmanager.hasplugin("xdist"):
@@ -326,6 +325,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     hasher = session.hasher()
     item.stash[_EVIDENCE] = Evidence(claim, ref, session.workspace.root, hasher.hash,
                                      session.workspace.implied_inputs)
+    check_kind(session.workspace, claim, ref)
+
 
 
 @pytest.fixture(scope="session")

@@ -46,6 +46,7 @@ jobs:
       - uses: actions/setup-python@v5
         with: {python-version: "3.11"}
       - run: pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+      # falsify as you installed it: a wheel you keep, or "falsify[torch] @ git+REPOSITORY_URL"
       - run: pip install "falsify[torch]"
       - run: falsify contracts check
       - run: falsify verify

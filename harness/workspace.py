@@ -263,7 +263,7 @@ class Workspace:
         """``InputHasher`` aliases: each recorded prefix -> this machine's folder for it; the
         demo's own prefix (the longer one) wins over the project cache's for demo paths, and
         ``.hf-hub-cache`` stands for this machine's Hugging Face Hub cache (``hub`` models)."""
-        from harness.models.hub import HUB_ALIAS, hub_cache_dir
+        from harness.hubcache import HUB_ALIAS, hub_cache_dir
 
         return {self.cache_prefix: self.cache_dir, self.demo_prefix: self.demo_dir,
                 HUB_ALIAS: hub_cache_dir()}

@@ -19,10 +19,11 @@ from typing import Any
 
 import pytest
 
-from harness.contracts import ContractSet
+from harness.contracts import Claim, ContractSet, SubjectRef
 from harness.library import LIBRARY_DIR
+from harness.workspace import SubjectUnavailable, Workspace, WorkspaceError
 
-__all__ = ["LibraryCollection"]
+__all__ = ["LibraryCollection", "SubjectKindError", "check_kind"]
 
 _LIBRARY_FALSIFIERS = LIBRARY_DIR / "falsifiers"
 
@@ -115,3 +116,27 @@ def _selected(item: pytest.Item, claims: set[str], subjects: set[str]) -> bool:
     ref = callspec.params.get("subject") if callspec is not None else None
     subject = getattr(ref, "id", None) or mark.kwargs.get("subject")
     return subject in subjects
+
+
+class SubjectKindError(TypeError):
+    """A claim's falsifier takes subjects of other kinds than the one it was bound to."""
+
+
+def check_kind(workspace: Workspace, claim: Claim, ref: SubjectRef) -> None:
+    """Before the falsifier runs: a claim that declares ``subject_kinds`` (every library claim
+    does) bound to a subject of another kind is an ERROR that says so, not an AttributeError
+    from deep inside the falsifier. An unconfigured subject is left to its own verdict."""
+    kinds = claim.raw.get("subject_kinds") or ()
+    if not kinds:
+        return
+    try:
+        spec = workspace.spec(ref.id)
+    except (WorkspaceError, SubjectUnavailable):
+        return
+    if spec.kind not in kinds:
+        where = ("a demo subject" if spec.source == "demo"
+                 else f"configured in {workspace.config_path}")
+        msg = (f"{claim.id} takes subjects of kind {' or '.join(kinds)}, but {ref.id} is of kind "
+               f"{spec.kind} ({where}); bind the claim to a subject of that kind (README: "
+               f"Claims from the library, and Subjects)")
+        raise SubjectKindError(msg)

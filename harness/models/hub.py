@@ -9,7 +9,6 @@ the fix; never a skip, and never a fallback to another model.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -17,29 +16,14 @@ from harness.models.base import ModelLoadError
 
 __all__ = ["HUB_ALIAS", "hub_cache_dir", "resolve_hub"]
 
-# How a record writes a path in the Hub cache, wherever the cache is on the machine that checks
-# it (see ``Workspace.input_aliases``).
-HUB_ALIAS = ".hf-hub-cache"
+# the cache's place and alias live in a module without numpy: reader commands need them
+from harness.hubcache import HUB_ALIAS, hub_cache_dir
 
 _COMMIT = re.compile(r"[0-9a-f]{40}")
 # A branch or tag name as the Hub allows (``main``, ``v1.0``, ``refs/pr/1``). Checked here because
 # the library reads ``refs/<revision>`` as a path without checking it: ``../../x`` would read a
 # file outside the cache.
 _REF = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._\-]*(/[A-Za-z0-9_][A-Za-z0-9._\-]*)*")
-
-
-def hub_cache_dir() -> Path:
-    """The Hub cache folder, by huggingface_hub's rules, read from the environment now.
-
-    The library reads ``HF_HUB_CACHE``, ``HUGGINGFACE_HUB_CACHE``, ``HF_HOME`` and
-    ``XDG_CACHE_HOME`` once, when it is first imported (transformers imports it early); the same
-    rules are applied here at each call so that a variable set later is honored, not ignored.
-    """
-    home = os.path.expandvars(os.path.expanduser(os.getenv(
-        "HF_HOME", os.path.join(os.getenv("XDG_CACHE_HOME", os.path.expanduser("~/.cache")),
-                                "huggingface"))))
-    legacy = os.getenv("HUGGINGFACE_HUB_CACHE", os.path.join(home, "hub"))
-    return Path(os.path.expandvars(os.path.expanduser(os.getenv("HF_HUB_CACHE", legacy))))
 
 
 def _fix(repo_id: str) -> str:

@@ -153,3 +153,30 @@ def test_only_the_used_claims_falsifiers_are_collected_and_claim_selects(
     none = pytester.runpytest_subprocess("falsifiers", "--co", "-q", "--claim",
                                         "ENG-PPL-SANE")
     assert not [line for line in none.outlines if "::" in line]
+
+
+def test_a_library_claim_bound_to_a_subject_of_another_kind_is_an_error_that_says_so(
+        pytester: pytest.Pytester) -> None:
+    """TIED-WEIGHTS-INTACT takes model subjects; bound to an eval set it is ERROR before its
+    falsifier runs, with both kinds named, never an AttributeError from inside it."""
+    (pytester.path / "falsifiers").mkdir()
+    (pytester.path / "heldout.txt").write_text("one line\nanother line\n")
+    (pytester.path / "falsify.toml").write_text(
+        '[subjects.text]\nkind = "evalset"\npath = "heldout.txt"\n')
+    _write(pytester.path / "contracts", """\
+        uses:
+          - claim: TIED-WEIGHTS-INTACT
+            subjects: [text]
+            controls: [{subject: demo-untied-head, expect: FAIL}]
+        """)
+    result = pytester.runpytest_subprocess("falsifiers", "-m", "live", "--subject", "text")
+    assert result.ret == 1
+    shown = "\n".join(result.outlines)
+    assert ("TIED-WEIGHTS-INTACT takes subjects of kind model, but text is of kind evalset"
+            in shown)
+    import json
+
+    records = [json.loads(line) for seg in (pytester.path / "evidence" / "ledger").glob("*.jsonl")
+               for line in seg.read_text().splitlines()]
+    assert [r["verdict"] for r in records] == ["ERROR"]
+    assert "SubjectKindError" in records[0]["reasons"][0]
