@@ -32,8 +32,6 @@ from harness.metrics.lm import (
 
 pytestmark = pytest.mark.live
 
-# The text a vocabulary extension is for: its compression and its logits are measured on it.
-RESIZE_TEXT = "demo-nko-dev"
 # Rows of the logit batch: enough sentences to carry every kind of new token, small enough that
 # the [rows, T, V] logits stay a few megabytes.
 LOGIT_ROWS = 32
@@ -169,12 +167,22 @@ def _padded(rows: list[list[int]], pad: int) -> tuple[np.ndarray, np.ndarray]:
     return ids, mask
 
 
+def _resize_text(claim: Any) -> str:
+    """The eval set subject the new tokens were added for: the binding's ``declares.text``."""
+    text = claim.declares.get("text")
+    if not isinstance(text, str):
+        msg = (f"{claim.id} measures the new rows on the text they were added for: name that "
+               f"eval set subject in the claim's uses: entry, declares: {{text: SUBJECT_ID}}")
+        raise ValueError(msg)
+    return text
+
+
 @pytest.mark.claim("EMBED-RESIZE-FINITE")
 def test_embed_resize_finite(evidence, subject, workspace):
     """New rows: finite logits on text that uses them, near their constituents' mean, and a
     tokenizer that pays for them in fewer tokens on the text they were added for."""
     model = workspace.resolve(subject.id)
-    text = workspace.resolve(RESIZE_TEXT)
+    text = workspace.resolve(_resize_text(evidence.claim))
     evidence.input(model.path)
     evidence.input(text.path)
     added = added_vocabulary(model.path)
