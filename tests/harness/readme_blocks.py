@@ -9,7 +9,7 @@ Markers are HTML comments on the line before a block:
 
 Every python, toml and yaml block must parse; python imports only public names of
 ``harness.api``; a toml block holding a falsify config passes the config schema; a yaml block
-holding ``claims:`` loads as a contract file.
+holding ``claims:`` or ``uses:`` loads as a contract file.
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ def _yaml_problems(code: str, at: str) -> list[str]:
         data = load_yaml_text(code, at)
     except YamlError as exc:
         return [str(exc)]
-    if not (isinstance(data, dict) and "claims" in data):
+    if not (isinstance(data, dict) and ("claims" in data or "uses" in data)):
         return []
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "readme.yaml").write_text(code, encoding="utf-8")
