@@ -33,6 +33,14 @@ CONFIG = """\
 
 GITIGNORE_LINE = ".falsify-cache/"
 
+NEXT_STEPS = """
+next:
+  1. define your subjects in falsify.toml (README: Subjects): models, eval sets, corpora, runs
+  2. use library claims in contracts/*.yaml (falsify init --list), or write your own
+  3. pytest falsifiers/ -m live      # live verdicts, appended to evidence/ledger/
+  4. falsify keys new --name YOU     # sign your evidence; commit evidence/keys/YOU.pub
+  5. falsify gate && falsify render  # what CI checks, and evidence/<area>/README.md"""
+
 WORKFLOW = """\
 # Gate on the committed evidence: the ledger must verify (hash chain, signatures) and every
 # required claim must have fresh PASS evidence on inputs that re-hash to what was recorded.
@@ -349,6 +357,8 @@ def cmd_init(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageFailure(str(exc)) from None
     print(done.report())
+    if not args.copy and done.written:
+        print(NEXT_STEPS)
     return 0
 
 

@@ -32,6 +32,7 @@ def test_init_writes_a_project_that_checks_and_says_what_it_wrote(tmp_path: Path
     for rel in FILES:
         assert (tmp_path / rel).is_file(), rel
         assert f"wrote {rel}" in done.stdout
+    assert "pytest falsifiers/ -m live" in done.stdout  # what to do next
     ws = Workspace.discover(tmp_path)
     contracts = load_contracts(ws.contracts_dir)
     kinds = {c.id for c in library_claims().values() if {"model", "lm-eval"} & set(c.kinds)}
