@@ -28,15 +28,7 @@ WORDS = ["the", "cat", "dog", "bird", "sat", "ran", "flew", "on", "under", "over
 
 CONTRACT = """\
 area: mine
-title: My model
-uses:
-  - claim: LM-VAL-BELOW-UNIFORM
-    subjects: [llama-heldout]
-    controls: [{subject: llama-untied-heldout, expect: FAIL}]
-    params: {min_tokens: 1000 count}     # this project's threshold
-  - claim: TIED-WEIGHTS-INTACT
-    subjects: [llama]
-    controls: [{subject: llama-untied, expect: FAIL}]
+title: My eval data
 claims:
   - id: HELDOUT-NOT-TINY
     title: The held-out set has enough examples to mean something
@@ -63,33 +55,10 @@ def test_heldout_not_tiny(evidence, subject, workspace):
     evidence.measure("n_examples", len(evalset.texts), unit="count")
 '''
 
-SUBJECTS = """\
-[subjects.llama]
-kind = "model"
-path = "models/llama"
-
-[subjects.llama-untied]
-kind = "model"
-path = "models/llama"
-untie = true
-
-[subjects.heldout]
-kind = "evalset"
-path = "data/heldout.txt"
-
+MORE_SUBJECTS = """
 [subjects.heldout-four]
 kind = "evalset"
 path = "data/four.txt"
-
-[subjects.llama-heldout]
-kind = "lm-eval"
-model = "llama"
-evalset = "heldout"
-
-[subjects.llama-untied-heldout]
-kind = "lm-eval"
-model = "llama-untied"
-evalset = "heldout"
 """
 
 
@@ -196,16 +165,19 @@ def test_an_outside_project_uses_library_claims_from_the_installed_wheel(
     assert str(venv.parent) in where, where  # falsify from the wheel, not from this tree
 
     _git(project, env, "init", "-q", "-b", "main")
-    init = _run(venv, project, env, "init")
+    # the README's quick start: init with the library claims for model and lm-eval subjects,
+    # whose placeholder subjects point at models/my-model and data/heldout.txt
+    init = _run(venv, project, env, "init", "--claims", "model", "--claims", "lm-eval")
     assert init.returncode == 0, init.stderr
     assert "wrote falsify.toml" in init.stdout
-    (project / "falsify.toml").write_text(SUBJECTS)
+    with (project / "falsify.toml").open("a") as fh:
+        fh.write(MORE_SUBJECTS)
     (project / "contracts" / "mine.yaml").write_text(CONTRACT)
     (project / "falsifiers" / "test_mine.py").write_text(FALSIFIER)
     (project / "data").mkdir()
-    (project / "data" / "heldout.txt").write_text("\n".join(_lines(150, seed=7)) + "\n")
+    (project / "data" / "heldout.txt").write_text("\n".join(_lines(200, seed=7)) + "\n")
     (project / "data" / "four.txt").write_text("\n".join(_lines(4, seed=8)) + "\n")
-    train_llama(project / "models" / "llama")
+    train_llama(project / "models" / "my-model")
     keys = _run(venv, project, env, "keys", "new", "--name", "researcher")
     assert keys.returncode == 0, keys.stderr
     check = _run(venv, project, env, "contracts", "check")
@@ -221,10 +193,10 @@ def test_an_outside_project_uses_library_claims_from_the_installed_wheel(
                for line in seg.read_text().splitlines()]
     verdicts = {(r["claim"], r["subject"]): r["verdict"] for r in records}
     assert verdicts == {
-        ("LM-VAL-BELOW-UNIFORM", "llama-heldout"): "PASS",
-        ("LM-VAL-BELOW-UNIFORM", "llama-untied-heldout"): "FAIL",
-        ("TIED-WEIGHTS-INTACT", "llama"): "PASS",
-        ("TIED-WEIGHTS-INTACT", "llama-untied"): "FAIL",
+        ("LM-VAL-BELOW-UNIFORM", "my-model-heldout"): "PASS",
+        ("LM-VAL-BELOW-UNIFORM", "my-model-untied-heldout"): "FAIL",
+        ("TIED-WEIGHTS-INTACT", "my-model"): "PASS",
+        ("TIED-WEIGHTS-INTACT", "my-model-untied"): "FAIL",
         ("HELDOUT-NOT-TINY", "heldout"): "PASS",
         ("HELDOUT-NOT-TINY", "heldout-four"): "FAIL",
     }
@@ -239,9 +211,10 @@ def test_an_outside_project_uses_library_claims_from_the_installed_wheel(
     assert gate.returncode == 0, gate.stdout + gate.stderr
     render = _run(venv, project, env, "render")
     assert render.returncode == 0, render.stdout + render.stderr
-    readme = (project / "evidence" / "mine" / "README.md").read_text()
+    readme = (project / "evidence" / "lm-eval" / "README.md").read_text()
     assert "LM-VAL-BELOW-UNIFORM" in readme
-    assert "--claim LM-VAL-BELOW-UNIFORM --subject llama-heldout" in readme
+    assert "--claim LM-VAL-BELOW-UNIFORM --subject my-model-heldout" in readme
+    assert "HELDOUT-NOT-TINY" in (project / "evidence" / "mine" / "README.md").read_text()
     assert not (project / "paper").exists()
     pr = _run(venv, project, env, "pr", "--base", base)
     assert pr.returncode == 0, pr.stdout + pr.stderr
