@@ -21,6 +21,7 @@ What the plugin's fixtures are:
 | ``run-matrix``  | a :class:`RunMatrix`                                     |
 | ``gate-endpoint`` | a :class:`GateEndpoint`                                |
 | ``fault-suite`` | a :class:`FaultSuite`                                    |
+| ``run-log``     | a :class:`RunLog` (named series of step, value, wall time) |
 
 A subject that cannot be had raises :class:`SubjectUnavailable` (the verdict is SKIPPED).
 
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
     from harness.models import LiveModel, ModelLoadError, Quantization, open_model
     from harness.runs.bundle import Bundle, BundlePair, PredictionRow, RunInfo
     from harness.runs.gate_client import GateClient, GateEndpoint, GateResult, GateUnavailable
+    from harness.runs.logs import Point, RunLog, RunLogError, Series
     from harness.runs.matrix import Cell, MatrixReport, RunMatrix
 
 __all__ = [
@@ -78,10 +80,14 @@ __all__ = [
     "ModelLoadError",
     "NllStats",
     "NonFiniteNllError",
+    "Point",
     "PredictionRow",
     "Quantization",
     "RunInfo",
+    "RunLog",
+    "RunLogError",
     "RunMatrix",
+    "Series",
     "SubjectRef",
     "SubjectSpec",
     "SubjectUnavailable",
@@ -121,6 +127,10 @@ _LAZY: dict[str, str] = {
     "Cell": "harness.runs.matrix:Cell",
     "MatrixReport": "harness.runs.matrix:MatrixReport",
     "RunMatrix": "harness.runs.matrix:RunMatrix",
+    "Point": "harness.runs.logs:Point",
+    "RunLog": "harness.runs.logs:RunLog",
+    "RunLogError": "harness.runs.logs:RunLogError",
+    "Series": "harness.runs.logs:Series",
 }
 
 

@@ -73,6 +73,7 @@ LOADERS: dict[str, str] = {
     "run-matrix": "harness.runs.matrix:load_run_matrix",
     "gate-endpoint": "harness.runs.gate_client:load_gate_endpoint",
     "fault-suite": "harness.bisect.confusion:load_fault_suite",
+    "run-log": "harness.runs.logs:load_run_log",
 }
 
 

@@ -235,7 +235,8 @@ GOOD_OPTION = {"path": st.just("p"), "backend": st.sampled_from(["torch", "mlx"]
                "scripts": st.just(["a"]), "modes": st.just(["b"]), "seeds": st.just([0]),
                "faults": st.just({"s": "H1"}), "shards": st.just("data"),
                "vocab_size": st.integers(1, 10**6), "unk_id": st.integers(0, 10),
-               "format": st.sampled_from(["lines", "jsonl"]), "text_field": st.just("text"),
+               "format": st.just("jsonl"), "text_field": st.just("text"),
+               "units": st.just({"loss": "nats"}),
                "hub": st.just("org/name"), "revision": st.just("main")}
 
 
