@@ -129,9 +129,10 @@ def _moving_measure(names: Sequence[str], points: Mapping[str, Mapping[str, list
 def curve_data(value: Any) -> dict[str, Any] | None:
     """An attachment as ``{"x": [...], "series": {name: [...]}, "x_label", "y_label"}``, or None.
 
-    Accepted shapes: that one (labels optional), or a flat mapping with one x key (``x``,
-    ``layer``, ``layers``, ``step`` or ``steps``) and other keys holding equally long numeric
-    lists, e.g. ``{"layers": [0, 1, 2], "max_abs_diff": [0.0, 0.01, 0.4]}``.
+    Accepted shapes: that one (labels optional, and ``marks``: ``[{"x": 40, "label": "…"}]``,
+    vertical lines such as the step where a kill criterion stopped a run), or a flat mapping
+    with one x key (``x``, ``layer``, ``layers``, ``step`` or ``steps``) and other keys holding
+    equally long numeric lists, e.g. ``{"layers": [0, 1, 2], "max_abs_diff": [0.0, 0.01, 0.4]}``.
     """
     if not isinstance(value, Mapping):
         return None
@@ -148,8 +149,20 @@ def curve_data(value: Any) -> dict[str, Any] | None:
           and all(isinstance(s, list) and len(s) == len(x) for s in series.values()))
     if not ok:
         return None
-    return {"x": [float(v) for v in x], "x_label": x_label, "y_label": y_label,
-            "series": {str(k): [_finite(v) for v in s] for k, s in sorted(series.items())}}
+    out = {"x": [float(v) for v in x], "x_label": x_label, "y_label": y_label,
+           "series": {str(k): [_finite(v) for v in s] for k, s in sorted(series.items())}}
+    marks = _marks(value.get("marks"))
+    if marks:  # only then: plots without marks keep their source hash
+        out["marks"] = marks
+    return out
+
+
+def _marks(raw: Any) -> list[list[Any]]:
+    """``[x, label]`` for each well-formed mark (a finite x); anything else draws nothing."""
+    if not isinstance(raw, list):
+        return []
+    return [[x, str(m.get("label", ""))] for m in raw
+            if isinstance(m, Mapping) and (x := _finite(m.get("x"))) is not None]
 
 
 def curve_specs(view: ClaimView) -> list[tuple[str, PlotSpec]]:
@@ -167,6 +180,8 @@ def curve_specs(view: ClaimView) -> list[tuple[str, PlotSpec]]:
                                              "y_label": data["y_label"], "lines": []})
             for series, ys in data["series"].items():
                 plot["lines"].append([f"{rv.ref.id}: {series}", data["x"], ys])
+            for x, label in data.get("marks", ()):
+                plot.setdefault("marks", []).append([x, f"{rv.ref.id}: {label}"])
     return [(name, PlotSpec("curves", f"{view.id}: {name}", plot))
             for name, plot in sorted(by_name.items())]
 
@@ -261,6 +276,8 @@ def _draw_curves(fig: Any, spec: PlotSpec) -> None:
     for label, xs, ys in spec.data["lines"]:
         ax.plot(xs, [math.nan if y is None else y for y in ys], marker=".", ms=3, lw=1,
                 label=label)
+    for x, label in spec.data.get("marks", ()):
+        ax.axvline(x, color=VERDICT_COLOURS["FAIL"], ls="--", lw=1, label=label)
     ax.set_xlabel(spec.data["x_label"])
     ax.set_ylabel(spec.data["y_label"])
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
