@@ -1,0 +1,112 @@
+"""Tiny real trainings on CPU for the live-check tests: a Trainer, a Lightning and an MLX run.
+
+Each is a seeded run of seconds. The faulty run is made by its faulty step: plain SGD at a learning
+rate of 100 with no gradient clipping, whose loss grows a thousandfold a step until, at step 4,
+the gradient norm is NaN (the Trainer's NaN filter hides it in the logged loss).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import textwrap
+from pathlib import Path
+from typing import Any
+
+VOCAB = 64
+CONTRACT = """\
+area: training
+title: Training runs
+uses:
+  - claim: TRAIN-LOSS-FINITE
+    kill: true
+    subjects: [tiny-run, tiny-lightning, tiny-mlx]
+    controls:
+      - subject: tiny-run-diverging
+        expect: FAIL
+        why: SGD at learning rate 100 with no clipping; the gradient norm turns NaN at step 4
+"""
+
+
+def workspace(root: Path, contract: str = CONTRACT) -> Path:
+    """A falsify project at ``root``: the contract above and run-log subjects with units."""
+    (root / "contracts").mkdir(parents=True, exist_ok=True)
+    (root / "contracts" / "training.yaml").write_text(contract, encoding="utf-8")
+    subjects = "".join(textwrap.dedent(f"""
+        [tool.falsify.subjects.{sid}]
+        kind = "run-log"
+        path = "runs/{sid}"
+        units = {{loss = "nats", eval_loss = "nats", train_loss = "nats", val_loss = "nats"}}
+        """) for sid in ("tiny-run", "tiny-run-diverging", "tiny-lightning", "tiny-mlx"))
+    (root / "pyproject.toml").write_text("[project]\nname = \"tiny\"\nversion = \"0\"\n"
+                                         + subjects, encoding="utf-8")
+    return root
+
+
+def tiny_lm(seed: int = 0) -> Any:
+    import torch
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+
+    config = Qwen3Config(vocab_size=VOCAB, hidden_size=32, num_hidden_layers=1,
+                         num_attention_heads=2, num_key_value_heads=1, head_dim=16,
+                         intermediate_size=64, max_position_embeddings=64,
+                         tie_word_embeddings=True, pad_token_id=2, eos_token_id=1,
+                         bos_token_id=None)
+    torch.manual_seed(seed)
+    return Qwen3ForCausalLM(config)
+
+
+def token_rows(n: int = 48, length: int = 16, seed: int = 0) -> list[dict[str, Any]]:
+    """Rows of a repeating pattern the model can learn in a few dozen steps."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    rows = []
+    for _ in range(n):
+        start = int(torch.randint(3, VOCAB - length, (1,), generator=gen))
+        row = torch.arange(start, start + length)
+        rows.append({"input_ids": row, "labels": row})
+    return rows
+
+
+DIVERGING = {"lr": 100.0, "clip": 0.0, "optim": "sgd"}
+
+
+def train_hf(out: Path, callbacks: list[Any], *, lr: float = 3e-3, steps: int = 12,
+             clip: float = 1.0, eval_steps: int = 4, optim: str = "adamw_torch") -> Any:
+    """A Trainer run of the tiny LM, logging every step and evaluating every ``eval_steps``."""
+    from transformers import Trainer, TrainingArguments
+
+    data = token_rows()
+    args = TrainingArguments(
+        output_dir=str(out), max_steps=steps, per_device_train_batch_size=4,
+        per_device_eval_batch_size=8, logging_steps=1, eval_strategy="steps",
+        eval_steps=eval_steps, save_strategy="no", report_to=[], seed=0, use_cpu=True,
+        learning_rate=lr, max_grad_norm=clip, optim=optim, lr_scheduler_type="constant",
+        dataloader_num_workers=0, disable_tqdm=True)
+    trainer = Trainer(model=tiny_lm(), args=args, train_dataset=data[:40],
+                      eval_dataset=data[40:], callbacks=callbacks)
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        trainer.train()
+    return trainer
+
+
+def records(ledger: Path) -> list[dict[str, Any]]:
+    """Every record of every segment under ``ledger``, in file order."""
+    import json
+
+    return [json.loads(line) for seg in sorted(ledger.glob("*.jsonl"))
+            for line in seg.read_text(encoding="utf-8").splitlines()]
+
+
+def verify(root: Path) -> tuple[int, str]:
+    """``falsify verify`` over the project, in a fresh process, as a user runs it."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
+    done = subprocess.run([sys.executable, "-m", "harness.cli", "verify", "--root", str(root),
+                           "--allow-unsigned"], capture_output=True, text=True, env=env,
+                          timeout=120, check=False)
+    return done.returncode, done.stdout + done.stderr
