@@ -2,7 +2,8 @@
 
 Each is a seeded run of seconds. The faulty run is made by its faulty step: plain SGD at a learning
 rate of 100 with no gradient clipping, whose loss grows a thousandfold a step until, at step 4,
-the gradient norm is NaN (the Trainer's NaN filter hides it in the logged loss).
+the gradient norm is NaN (the Trainer's NaN filter hides it in the logged loss); the Lightning
+and MLX runs overflow the same way (SGD at 1e3 and 1e4), where the logged loss itself turns NaN.
 """
 
 from __future__ import annotations
@@ -110,3 +111,80 @@ def verify(root: Path) -> tuple[int, str]:
                            "--allow-unsigned"], capture_output=True, text=True, env=env,
                           timeout=120, check=False)
     return done.returncode, done.stdout + done.stderr
+
+
+def lightning_module(lr: float, optimizer: str = "adamw") -> Any:
+    """The tiny LM as a LightningModule logging train_loss each step and val_loss per validation."""
+    import lightning.pytorch as pl
+    import torch
+
+    class TinyLM(pl.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.save_hyperparameters({"vocab_size": VOCAB, "lr": lr})
+            self.model = tiny_lm()
+
+        def training_step(self, batch: Any, batch_idx: int) -> Any:
+            loss = self.model(input_ids=batch, labels=batch).loss
+            self.log("train_loss", loss, on_step=True, on_epoch=False)
+            return loss
+
+        def validation_step(self, batch: Any, batch_idx: int) -> None:
+            self.log("val_loss", self.model(input_ids=batch, labels=batch).loss)
+
+        def configure_optimizers(self) -> Any:
+            if optimizer == "sgd":
+                return torch.optim.SGD(self.parameters(), lr=lr)
+            return torch.optim.AdamW(self.parameters(), lr=lr)
+
+    return TinyLM()
+
+
+def train_lightning(out: Path, callbacks: list[Any], *, lr: float = 3e-3,
+                    optimizer: str = "adamw", steps: int = 12) -> Any:
+    """A Lightning run of ``steps`` steps, logging every step, validating every 4."""
+    import lightning.pytorch as pl
+    import torch
+    from lightning.pytorch.loggers import CSVLogger
+
+    rows = [r["input_ids"] for r in token_rows()]
+    train = torch.utils.data.DataLoader(torch.stack(rows[:40]), batch_size=4)
+    val = torch.utils.data.DataLoader(torch.stack(rows[40:]), batch_size=8)
+    pl.seed_everything(0, verbose=False)
+    trainer = pl.Trainer(max_steps=steps, accelerator="cpu", devices=1, log_every_n_steps=1,
+                         val_check_interval=4, check_val_every_n_epoch=None,
+                         num_sanity_val_steps=0, logger=CSVLogger(str(out), name="tiny"),
+                         callbacks=callbacks, enable_progress_bar=False,
+                         enable_model_summary=False, enable_checkpointing=False)
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        trainer.fit(lightning_module(lr, optimizer), train, val)
+    return trainer
+
+
+def mlx_loop(live: Any, *, lr: float, steps: int = 30) -> int:
+    """A bigram LM in MLX trained with SGD by a plain loop that logs its loss to ``live`` every
+    step and stops when ``live.should_stop``; returns the last step run."""
+    import mlx.core as mx
+    import mlx.nn as nn
+    import mlx.optimizers as optim
+
+    mx.random.seed(0)
+    rows = mx.array([r["input_ids"].tolist() for r in token_rows()])
+    model = nn.Sequential(nn.Embedding(VOCAB, 32), nn.Linear(32, VOCAB))
+
+    def loss_fn(model: Any, x: Any, y: Any) -> Any:
+        return nn.losses.cross_entropy(model(x), y).mean()
+
+    step_fn = nn.value_and_grad(model, loss_fn)
+    optimizer = optim.SGD(learning_rate=lr)
+    step = 0
+    for step in range(1, steps + 1):
+        batch = rows[(step * 4) % 40:(step * 4) % 40 + 4]
+        loss, grads = step_fn(model, batch[:, :-1], batch[:, 1:])
+        optimizer.update(model, grads)
+        mx.eval(model.parameters(), optimizer.state)
+        live.log(step, loss=loss.item())
+        live.check(step)
+        if live.should_stop:
+            break
+    return step
