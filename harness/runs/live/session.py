@@ -299,7 +299,9 @@ class LiveClaims:
             if not final:
                 if claim_id not in self.pending:
                     warnings.warn(f"falsify: {claim_id} on run {self.run_id} waits at step "
-                                  f"{step}: {exc}", stacklevel=4)
+                                  f"{step}: {exc} (it is checked once the log has what it "
+                                  f"reads, and recorded as ERROR at the end if it never does)",
+                                  stacklevel=4)
                 self.pending[claim_id] = str(exc)
                 return None
             self.pending.pop(claim_id, None)

@@ -27,12 +27,20 @@ def lightning_run(
     return root, callback
 
 
-def test_lightning_run_records_every_logged_step_as_pass(
+def test_lightning_run_loss_is_finite_at_every_logged_step(
         lightning_run: tuple[Path, FalsifyLightningCallback]) -> None:
     root, _ = lightning_run
-    found = records(root / "evidence" / "ledger")
+    found = [r for r in records(root / "evidence" / "ledger") if r["claim"] == "TRAIN-LOSS-FINITE"]
     assert {r["attachments"]["live"]["step"] for r in found} == set(range(1, STEPS + 1))
     assert {r["verdict"] for r in found} == {"PASS"}
+
+
+def test_lightning_run_ends_with_every_claim_pass(
+        lightning_run: tuple[Path, FalsifyLightningCallback]) -> None:
+    root, _ = lightning_run
+    last = {r["claim"]: r["verdict"] for r in records(root / "evidence" / "ledger")}
+    assert last == dict.fromkeys(
+        ("TRAIN-LOSS-FINITE", "TRAIN-LOSS-DESCENDS", "VAL-BELOW-UNIFORM-AT-BEST"), "PASS")
 
 
 def test_lightning_callback_learns_the_validation_series(

@@ -14,7 +14,7 @@ from tests.harness.live.trainings import CONTRACT, records, workspace
 def test_kill_must_be_a_boolean_in_the_contract(tmp_path: Path) -> None:
     root = workspace(tmp_path, CONTRACT.replace("kill: true", "kill: yes please"))
     with pytest.raises(ContractError, match=r"training.yaml.*kill"):
-        LiveClaims("tiny-run", root=root)
+        LiveClaims("tiny-mlx", root=root)
 
 
 def test_a_subject_no_claim_binds_is_refused(tmp_path: Path) -> None:
@@ -26,23 +26,23 @@ def test_a_subject_no_claim_binds_is_refused(tmp_path: Path) -> None:
 def test_an_unknown_claim_is_refused(tmp_path: Path) -> None:
     root = workspace(tmp_path)
     with pytest.raises(LiveError, match="'NOPE' is not a claim"):
-        LiveClaims("tiny-run", root=root, claims=["NOPE"])
+        LiveClaims("tiny-mlx", root=root, claims=["NOPE"])
 
 
 def test_a_kill_criterion_not_checked_is_refused(tmp_path: Path) -> None:
     root = workspace(tmp_path)
     with pytest.raises(LiveError, match="kill: VAL-X is not among the claims"):
-        LiveClaims("tiny-run", root=root, kill=["VAL-X"])
+        LiveClaims("tiny-mlx", root=root, kill=["VAL-X"])
 
 
 def test_the_contract_marks_the_kill_criterion(tmp_path: Path) -> None:
-    live = LiveClaims("tiny-run", root=workspace(tmp_path), record=False)
+    live = LiveClaims("tiny-mlx", root=workspace(tmp_path), record=False)
     assert live.kill == frozenset({"TRAIN-LOSS-FINITE"})
 
 
 def test_without_kill_in_the_contract_a_fail_does_not_stop(tmp_path: Path) -> None:
     root = workspace(tmp_path, CONTRACT.replace("    kill: true\n", ""))
-    live = LiveClaims("tiny-run", root=root, record=False)
+    live = LiveClaims("tiny-mlx", root=root, record=False)
     live.log(1, loss=float("nan"))
     (check,) = live.check(1)
     assert check.status == "FAIL"
@@ -52,39 +52,39 @@ def test_without_kill_in_the_contract_a_fail_does_not_stop(tmp_path: Path) -> No
 def test_a_unit_declared_twice_differently_is_refused(tmp_path: Path) -> None:
     root = workspace(tmp_path)
     with pytest.raises(LiveError, match="loss is bits here but nats in the config"):
-        LiveClaims("tiny-run", root=root, units={"loss": "bits"})
+        LiveClaims("tiny-mlx", root=root, units={"loss": "bits"})
 
 
 def test_a_logged_string_is_refused(tmp_path: Path) -> None:
-    live = LiveClaims("tiny-run", root=workspace(tmp_path), record=False)
+    live = LiveClaims("tiny-mlx", root=workspace(tmp_path), record=False)
     with pytest.raises(LiveError, match=r"loss='high' is not a number"):
         live.log(3, loss="high")
 
 
 def test_a_negative_step_is_refused(tmp_path: Path) -> None:
-    live = LiveClaims("tiny-run", root=workspace(tmp_path), record=False)
+    live = LiveClaims("tiny-mlx", root=workspace(tmp_path), record=False)
     with pytest.raises(LiveError, match="non-negative integer"):
         live.log(-1, loss=1.0)
 
 
 def test_a_run_that_logged_nothing_ends_as_an_error_record(tmp_path: Path) -> None:
     root = workspace(tmp_path)
-    LiveClaims("tiny-run", root=root).close()
+    LiveClaims("tiny-mlx", root=root).close()
     (record,) = records(root / "evidence" / "ledger")
     assert record["verdict"] == "ERROR"
     assert "end of run" in record["reasons"][0]
 
 
 def test_a_claim_waits_while_its_series_is_missing(tmp_path: Path) -> None:
-    live = LiveClaims("tiny-run", root=workspace(tmp_path))
+    live = LiveClaims("tiny-mlx", root=workspace(tmp_path))
     live.log(1, grad_norm=1.0)
-    with pytest.warns(UserWarning, match="TRAIN-LOSS-FINITE on run tiny-run waits at step 1"):
+    with pytest.warns(UserWarning, match="TRAIN-LOSS-FINITE on run tiny-mlx waits at step 1"):
         assert live.check(1) == []
     assert "TRAIN-LOSS-FINITE" in live.pending
 
 
 def test_a_claim_still_missing_its_series_at_the_end_is_an_error(tmp_path: Path) -> None:
-    live = LiveClaims("tiny-run", root=workspace(tmp_path))
+    live = LiveClaims("tiny-mlx", root=workspace(tmp_path))
     live.log(1, grad_norm=1.0)
     with pytest.warns(UserWarning, match="waits at step 1"):
         live.check(1)
@@ -93,7 +93,7 @@ def test_a_claim_still_missing_its_series_at_the_end_is_an_error(tmp_path: Path)
 
 
 def test_every_spaces_the_checks(tmp_path: Path) -> None:
-    live = LiveClaims("tiny-run", root=workspace(tmp_path), record=False, every=3)
+    live = LiveClaims("tiny-mlx", root=workspace(tmp_path), record=False, every=3)
     for step in range(1, 8):
         live.log(step, loss=2.0)
         live.check(step)

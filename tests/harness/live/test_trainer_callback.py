@@ -12,6 +12,17 @@ from harness.runs.live import FalsifyCallback
 from tests.harness.live.trainings import DIVERGING, records, train_hf, verify, workspace
 
 STEPS = 12
+FINITE = "TRAIN-LOSS-FINITE"
+CLAIMS = {FINITE, "TRAIN-LOSS-DESCENDS", "VAL-BELOW-UNIFORM-AT-BEST"}
+
+
+def of(run: Run, claim: str) -> list[dict[str, Any]]:
+    return [r for r in run.records if r["claim"] == claim]
+
+
+def last_verdicts(run: Run) -> dict[str, str]:
+    """Each claim's verdict in its run's last record (the one ``latest()`` reads)."""
+    return {r["claim"]: r["verdict"] for r in run.records}
 
 
 @dataclass
@@ -44,12 +55,33 @@ def test_healthy_run_trains_to_the_end(healthy: Run) -> None:
     assert healthy.callback.live.stopped is None
 
 
-def test_healthy_run_every_record_is_pass(healthy: Run) -> None:
-    assert {r["verdict"] for r in healthy.records} == {"PASS"}
+def test_healthy_run_ends_with_every_claim_pass(healthy: Run) -> None:
+    assert last_verdicts(healthy) == dict.fromkeys(CLAIMS, "PASS")
+
+
+def test_healthy_run_loss_is_finite_at_every_check(healthy: Run) -> None:
+    assert {r["verdict"] for r in of(healthy, FINITE)} == {"PASS"}
+
+
+def test_descends_is_not_a_pass_on_the_first_few_points(healthy: Run) -> None:
+    first = of(healthy, "TRAIN-LOSS-DESCENDS")[0]
+    assert first["verdict"] != "PASS"
+    assert any("enough-points" in reason for reason in first["reasons"])
+
+
+def test_val_claim_is_first_recorded_at_the_first_evaluation(healthy: Run) -> None:
+    first = of(healthy, "VAL-BELOW-UNIFORM-AT-BEST")[0]
+    assert first["attachments"]["live"]["step"] == 4
+
+
+def test_the_vocabulary_comes_from_the_model_config(healthy: Run) -> None:
+    last = of(healthy, "VAL-BELOW-UNIFORM-AT-BEST")[-1]
+    vocab = next(m for m in last["measurements"] if m["name"] == "vocab_size")
+    assert vocab["value"] == healthy.trainer.model.config.vocab_size
 
 
 def test_healthy_run_records_every_logging_step(healthy: Run) -> None:
-    steps = {r["attachments"]["live"]["step"] for r in healthy.records}
+    steps = {r["attachments"]["live"]["step"] for r in of(healthy, FINITE)}
     assert steps == set(range(1, STEPS + 1))
 
 
@@ -66,7 +98,7 @@ def test_healthy_run_ledger_verifies(healthy: Run) -> None:
 
 
 def test_records_carry_the_pytest_record_fields(healthy: Run) -> None:
-    first = healthy.records[0]
+    first = of(healthy, FINITE)[0]
     assert first["claim"] == "TRAIN-LOSS-FINITE"
     assert first["subject"] == "tiny-run"
     assert first["node_id"] == "live::tiny-run::TRAIN-LOSS-FINITE"
@@ -76,7 +108,7 @@ def test_records_carry_the_pytest_record_fields(healthy: Run) -> None:
 
 def test_the_measured_count_grows_with_the_run(healthy: Run) -> None:
     counts = [next(m for m in r["measurements"] if m["name"] == "n_values")["value"]
-              for r in healthy.records]
+              for r in of(healthy, FINITE)]
     assert counts == sorted(counts)
     assert counts[0] < counts[-1]
 
@@ -117,10 +149,22 @@ def test_the_last_record_marks_the_stop_on_the_curve(diverging: Run) -> None:
     assert "loss" in curve["series"]
 
 
+def test_every_claim_last_record_shows_the_stop(diverging: Run) -> None:
+    stop = diverging.callback.live.stopped
+    assert stop is not None
+    lasts = {r["claim"]: r for r in diverging.records}
+    marks = {c: r["attachments"]["stopped_run"]["marks"][0]["x"] for c, r in lasts.items()}
+    assert marks == dict.fromkeys(CLAIMS, stop.step)
+
+
+def test_a_claim_with_only_nan_evaluations_ends_as_error(diverging: Run) -> None:
+    assert last_verdicts(diverging)["VAL-BELOW-UNIFORM-AT-BEST"] == "ERROR"
+
+
 def test_records_before_the_fault_pass(diverging: Run) -> None:
     stop = diverging.callback.live.stopped
     assert stop is not None
-    before = {r["verdict"] for r in diverging.records
+    before = {r["verdict"] for r in of(diverging, FINITE)
               if r["attachments"]["live"]["step"] < stop.step}
     assert before == {"PASS"}
 

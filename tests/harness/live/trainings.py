@@ -26,6 +26,18 @@ uses:
       - subject: tiny-run-diverging
         expect: FAIL
         why: SGD at learning rate 100 with no clipping; the gradient norm turns NaN at step 4
+  - claim: TRAIN-LOSS-DESCENDS
+    subjects: [tiny-run, tiny-lightning]
+    controls:
+      - subject: tiny-run-diverging
+        expect: FAIL
+        why: the loss grows a thousandfold a step before it turns NaN
+  - claim: VAL-BELOW-UNIFORM-AT-BEST
+    subjects: [tiny-run, tiny-lightning]
+    controls:
+      - subject: tiny-run-diverging
+        expect: FAIL
+        why: its only evaluation is NaN
 """
 
 
