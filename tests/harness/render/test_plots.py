@@ -61,3 +61,22 @@ def test_png_carries_its_source_hash_and_repeats(tmp_path: Path) -> None:
 def test_foreign_files_have_no_source_hash(tmp_path: Path) -> None:
     assert source_hash_of(b"GIF89a") is None
     assert read_source_hash(tmp_path / "missing.png") is None
+
+
+def test_marks_are_kept_where_a_run_stopped() -> None:
+    data = curve_data({"x": [1, 2, 3], "series": {"loss": [4.0, 3.0, None]},
+                       "marks": [{"x": 3, "label": "stopped"}, {"x": "nope"}]})
+    assert data is not None
+    assert data["marks"] == [[3.0, "stopped"]]
+
+
+def test_a_curve_without_marks_keeps_its_shape() -> None:
+    data = curve_data({"x": [1], "series": {"loss": [4.0]}})
+    assert data is not None
+    assert "marks" not in data
+
+
+def test_a_mark_is_drawn(tmp_path: Path) -> None:
+    plain = {"x_label": "step", "y_label": "loss", "lines": [["r: loss", [1.0, 2.0], [4.0, 3.0]]]}
+    marked = PlotSpec("curves", "T: stopped_run", {**plain, "marks": [[2.0, "r: stopped"]]})
+    assert draw(marked) != draw(PlotSpec("curves", "T: stopped_run", plain))
