@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from harness.contracts import ContractError
 from harness.runs.live import LiveClaims, LiveError
@@ -98,3 +100,27 @@ def test_every_spaces_the_checks(tmp_path: Path) -> None:
         live.log(step, loss=2.0)
         live.check(step)
     assert [c.step for c in live.checks] == [1, 4, 7]
+
+
+@pytest.fixture(scope="module")
+def fuzz_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return workspace(tmp_path_factory.mktemp("fuzz"))
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(st.floats() | st.integers(-10**6, 10**6), min_size=1, max_size=8))
+def test_any_number_is_kept_as_logged(fuzz_root: Path, values: list[float]) -> None:
+    """NaN and infinities included: whether they are allowed is the claim's call, not log's."""
+    live = LiveClaims("tiny-mlx", root=fuzz_root, record=False)
+    for step, value in enumerate(values):
+        live.log(step, loss=value)
+    logged = live.run_log().series("loss").values
+    assert [str(v) for v in logged] == [str(float(v)) for v in values]
+
+
+@settings(max_examples=30, deadline=None)
+@given(bad=st.text(max_size=5) | st.booleans() | st.lists(st.floats(), min_size=2, max_size=3))
+def test_a_non_number_is_refused_by_name(fuzz_root: Path, bad: object) -> None:
+    live = LiveClaims("tiny-mlx", root=fuzz_root, record=False)
+    with pytest.raises(LiveError, match="loss"):
+        live.log(0, loss=bad)
