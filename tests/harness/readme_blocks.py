@@ -8,8 +8,9 @@ Markers are HTML comments on the line before a block:
   compile and import only from ``harness.api``).
 
 Every python, toml and yaml block must parse; python imports only public names of
-``harness.api`` (and a training script those of ``harness.runs.live``); a toml block holding a falsify config passes the config schema; a yaml block
-holding ``claims:`` or ``uses:`` loads as a contract file.
+``harness.api`` (and a training script those of ``harness.runs.live``); a toml block holding a
+falsify config passes the config schema; a yaml block holding ``claims:`` or ``uses:`` loads as
+a contract file.
 """
 
 from __future__ import annotations
