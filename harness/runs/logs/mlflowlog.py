@@ -118,17 +118,25 @@ def _line_fault(text: str, last: bool) -> str | None:
                 "line ends (dos2unix)")
     fields = text[:-1].split(" ")
     shape = len(fields) in (3, 5) and _INTEGER.fullmatch(fields[0]) is not None \
-        and _INTEGER.fullmatch(fields[2]) is not None
-    if shape:
-        try:
-            float(fields[1])
-        except ValueError:
-            shape = False
+        and _is_number(fields[1]) and _INTEGER.fullmatch(fields[2]) is not None
     if not shape:
         return (f"{text[:-1][:80]!r} is not 'timestamp value step' (integer milliseconds, a "
                 f"number, an integer step, separated by single spaces, as MLflow writes them); "
                 f"the file is damaged or not MLflow's: copy it again from the run")
+    if len(fields) == 5 and _is_number(fields[3]) and _INTEGER.fullmatch(fields[4]):
+        # MLflow's fifth and fourth fields are a dataset's name and digest; "value step" there
+        # is the next line, joined to this one by a damaged line end (a point silently lost)
+        return ("two lines joined into one (the line end between them is damaged); copy the "
+                "file again from the run")
     return None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _check_metric(file: Path) -> int:
@@ -272,10 +280,14 @@ def _select(client: Any, store: Path, select: Mapping[str, str]) -> str:
         raise _mlflow_failed(store, exc) from None
     matched = [r for r in runs if name is None or r.info.run_name == name]
     if len(matched) != 1:
-        wanted = ", ".join(f"{k} = {v!r}" for k, v in select.items()) or "no selection"
-        how = "none" if not matched else f"{len(matched)} runs"
-        msg = (f"{store}: {wanted} matches {how}; {_listing(client, store)}; a run-log subject "
-               f"reads one run: set run_id (or experiment and run_name) to name one")
+        wanted = ", ".join(f"{k} = {v!r}" for k, v in select.items())
+        if wanted:
+            how = "none" if not matched else f"{len(matched)} runs"
+            what = f"{wanted} matches {how}"
+        else:
+            what = f"the store holds {len(matched)} runs and no run_id, experiment or run_name"
+        msg = (f"{store}: {what}; {_listing(client, store)}; a run-log subject reads one run: "
+               f"set run_id (or experiment and run_name) to name one")
         raise RunLogError(msg)
     return str(matched[0].info.run_id)
 

@@ -99,7 +99,7 @@ def event_file_bytes() -> bytes:
 
 
 @contextlib.contextmanager
-def _file_store(store: Path) -> Iterator[None]:
+def file_store(store: Path) -> Iterator[None]:
     """MLflow's fluent API pointed at a file store for the block, then restored."""
     import os
 
@@ -125,7 +125,7 @@ def mlflow_run(store: Path, *, experiment: str = "tiny", run_name: str = "run-a"
     import mlflow
 
     store.mkdir(parents=True, exist_ok=True)
-    with _file_store(store):
+    with file_store(store):
         found = mlflow.get_experiment_by_name(experiment)
         exp_id = found.experiment_id if found else mlflow.create_experiment(experiment)
         with mlflow.start_run(experiment_id=exp_id, run_name=run_name) as run:
