@@ -353,7 +353,8 @@ def read_mlflow(path: Path, units: dict[str, Unit],
                              file)
     if exp_meta.is_file():
         files.append(exp_meta)
-    return RunLog(path, "mlflow", series, tuple(files), _metadata(run, experiment))
+    metadata = _metadata(run, experiment, run_dir / "meta.yaml")
+    return RunLog(path, "mlflow", series, tuple(files), metadata)
 
 
 def _check_selection(run: Any, experiment: Any, chosen: Mapping[str, str], run_dir: Path) -> None:
@@ -365,15 +366,23 @@ def _check_selection(run: Any, experiment: Any, chosen: Mapping[str, str], run_d
             raise RunLogError(msg)
 
 
-def _seconds(ms: int | None) -> float | None:
-    return None if ms is None else ms / 1000
+def _seconds(ms: Any, key: str, meta: Path) -> float | None:
+    """A run time in seconds; MLflow passes on whatever meta.yaml holds, text included."""
+    if ms is None:
+        return None
+    if isinstance(ms, bool) or not isinstance(ms, int):
+        msg = (f"{meta}: {key} {ms!r} is not a time in integer milliseconds; the file is "
+               f"damaged: copy the run again from the store")
+        raise RunLogError(msg)
+    return ms / 1000
 
 
-def _metadata(run: Any, experiment: Any) -> dict[str, Any]:
+def _metadata(run: Any, experiment: Any, meta: Path) -> dict[str, Any]:
     info = run.info
     return {"run_id": info.run_id, "run_name": info.run_name,
             "experiment_id": info.experiment_id, "experiment": experiment.name,
             "status": info.status, "lifecycle_stage": info.lifecycle_stage,
-            "start_time": _seconds(info.start_time), "end_time": _seconds(info.end_time),
+            "start_time": _seconds(info.start_time, "start_time", meta),
+            "end_time": _seconds(info.end_time, "end_time", meta),
             "user_id": info.user_id, "artifact_uri": info.artifact_uri,
             "params": dict(run.data.params), "tags": dict(run.data.tags)}
