@@ -64,9 +64,18 @@ def refused(changes: dict[str, bytes | None], file: str, where: str) -> str:
 
 
 def same_points(a: tuple[Point, ...], b: list[Point]) -> bool:
-    return len(a) == len(b) and all(
-        p.step == q.step and (p.value == q.value or math.isnan(p.value) and math.isnan(q.value))
-        and p.wall_time == q.wall_time for p, q in zip(a, b, strict=True))
+    """Equal points, a NaN equal to a NaN."""
+    def key(p: Point) -> tuple[int, str, float | None]:
+        return p.step, "nan" if math.isnan(p.value) else repr(p.value), p.wall_time
+    return [key(p) for p in a] == [key(p) for p in b]
+
+
+def outcome(changes: dict[str, bytes | None]) -> RunLog | RunLogError:
+    """The run read, or the RunLogError it raised."""
+    try:
+        return read_with(changes)
+    except RunLogError as exc:
+        return exc
 
 
 def expected_points(data: bytes) -> list[Point] | None:
@@ -201,11 +210,10 @@ def test_damaged_meta_yaml(data: st.DataObject) -> None:
     good = bytearray(original(META))
     at = data.draw(st.integers(0, len(good) - 1), label="at")
     good[at] ^= data.draw(st.integers(1, 255), label="xor")
-    try:
-        log = read_with({META: bytes(good)})
-    except RunLogError as exc:
-        assert "meta.yaml" in str(exc)
-        assert exc.__cause__ is None
+    log = outcome({META: bytes(good)})
+    if isinstance(log, RunLogError):
+        assert "meta.yaml" in str(log)
+        assert log.__cause__ is None
         return
     whole = read_with({})
     assert log.names == whole.names
