@@ -11,8 +11,8 @@ damaged file, naming neither the file nor the line, and it silently accepts line
 a flipped byte leaves behind: a metric line cut from ``ts 2.5 12`` to ``ts 2.5 1`` still reads,
 a line of two fields reads as step 0, a form feed splits one line into two. So each file of the
 run is checked before MLflow reads it (whole lines, UTF-8, ``timestamp value step`` per line),
-with the file, the line and the fix in the error; the values themselves are MLflow's, and the
-number of points MLflow returns must equal the number of lines checked.
+with the file, the line and the fix in the error; the values themselves are MLflow's: as many
+points as lines were checked (a run still logging may have appended more since).
 
 MLflow 3 refuses ``file:`` tracking URIs unless ``MLFLOW_ALLOW_FILE_STORE`` is set (the file
 store is in maintenance mode): it is set for the read and restored after. MLflow's file store
@@ -50,7 +50,8 @@ _LISTED = 20
 
 
 def is_mlflow_run(path: Path) -> bool:
-    """A run folder of a file store: ``meta.yaml`` beside ``metrics/`` and ``params/``."""
+    """A run folder of a file store: ``metrics/`` and ``params/`` (its ``meta.yaml`` is checked
+    when the run is read, so that a missing one is named rather than the folder skipped)."""
     return (path / "metrics").is_dir() and (path / "params").is_dir()
 
 
@@ -343,16 +344,17 @@ def read_mlflow(path: Path, units: dict[str, Unit],
     series = {}
     for key, (file, count) in metrics.items():
         history = histories[key]
-        if len(history) != count:
+        if len(history) < count:
             msg = (f"{file}: MLflow read {len(history)} values from {count} lines; the file "
-                   f"changed while it was read: read it again")
+                   f"was rewritten while it was read: read it again")
             raise RunLogError(msg)
+        history = history[:count]  # a live run appends: the lines checked, as they were
         points = [Point(step_of(m.step, f"{file}: line {n}"), float(m.value), m.timestamp / 1000)
                   for n, m in enumerate(history, start=1)]
         series[key] = Series(key, tuple(sorted(points, key=lambda p: p.step)), units.get(key),
                              file)
-    if exp_meta.is_file():
-        files.append(exp_meta)
+    # the experiment's meta.yaml and tags: MLflow reads them for the experiment's name
+    files.extend(p for p in [exp_meta, *_files_under(run_dir.parent / "tags")] if p.is_file())
     metadata = _metadata(run, experiment, run_dir / "meta.yaml")
     return RunLog(path, "mlflow", series, tuple(files), metadata)
 
@@ -385,4 +387,5 @@ def _metadata(run: Any, experiment: Any, meta: Path) -> dict[str, Any]:
             "start_time": _seconds(info.start_time, "start_time", meta),
             "end_time": _seconds(info.end_time, "end_time", meta),
             "user_id": info.user_id, "artifact_uri": info.artifact_uri,
-            "params": dict(run.data.params), "tags": dict(run.data.tags)}
+            "params": dict(run.data.params), "tags": dict(run.data.tags),
+            "experiment_tags": dict(experiment.tags)}
