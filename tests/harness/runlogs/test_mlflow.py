@@ -220,15 +220,3 @@ def test_mlflow_is_imported_only_to_read_an_mlflow_log(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == []
 
-
-def test_the_readme_snippet_is_a_valid_config(tmp_path: Path) -> None:
-    """The README's MLflow subject passes the config check as written."""
-    import re
-    import tomllib
-
-    readme = (ROOT / "README.md").read_text("utf-8")
-    (block,) = [b for b in re.findall(r"```toml\n(.*?)```", readme, re.S)
-                if 'format = "mlflow"' in b or "[subjects.my-mlflow-run]" in b]
-    config = tomllib.loads(block)
-    assert config_problems(config, tmp_path / "falsify.toml") == []
-    assert config["subjects"]["my-mlflow-run"]["kind"] == "run-log"
