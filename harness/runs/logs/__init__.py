@@ -90,7 +90,8 @@ class RunLog:
     ``series(name)`` returns one :class:`Series` and refuses (:class:`RunLogError`) a name the log
     lacks, an empty series, and a series whose unit the subject config does not declare.
     ``metadata`` holds what the format records besides series: for ``trainer``, ``best_metric``,
-    ``best_model_checkpoint``, ``global_step``, ``checkpoints`` (folder names, by step) and
+    ``best_model_checkpoint``, ``global_step``, ``max_steps``, ``stateful_callbacks`` (the
+    early-stopping patience among them), ``checkpoints`` (folder names, by step) and
     ``config`` (the ``config.json`` the Trainer saved, when present); for ``csv``, ``hparams``;
     for ``mlflow``, the run's ``run_id``, ``run_name``, ``experiment``, ``status``, ``params``,
     ``tags`` and the rest of its info.
