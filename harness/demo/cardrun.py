@@ -131,7 +131,7 @@ def _model(recipe: CardRecipe) -> Any:
 def _no_wall_clock() -> Any:
     from transformers import TrainerCallback
 
-    class NoWallClock(TrainerCallback):  # type: ignore[misc]
+    class NoWallClock(TrainerCallback):
         """Drops the throughput keys of the entry just logged: they vary from build to build."""
 
         def on_log(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from harness.runs.logs import RunLog
-from harness.runs.rundoc import RunDoc
 from harness.runs.runcards import MEASURES
+from harness.runs.rundoc import RunDoc
 
 pytestmark = pytest.mark.live
 
