@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,20 +145,27 @@ def _no_wall_clock() -> Any:
 
 def train(out: Path, recipe: CardRecipe, greater_is_better: bool | None,
           readme_count: str) -> dict[str, Any]:
-    """Pack, train, log and write the README into ``out`` (the current folder)."""
-    import torch
+    """Pack, train, log and write the README into ``out`` (the demo starts the script in it,
+    so the Trainer's output_dir, recorded in every trainer_state.json, is ``.``); torch's
+    thread count, determinism and RNG are restored afterwards."""
+    from harness.demo.lm import _deterministic_torch
+
+    with _deterministic_torch(recipe.threads, recipe.seed):
+        return _train(out, recipe, greater_is_better, readme_count)
+
+
+def _train(out: Path, recipe: CardRecipe, greater_is_better: bool | None,
+           readme_count: str) -> dict[str, Any]:
     from transformers import EarlyStoppingCallback, Trainer, TrainingArguments
 
-    torch.set_num_threads(recipe.threads)
-    torch.use_deterministic_algorithms(True)
     width = recipe.context + 1
     planned = pack_shards(out / "shards", recipe)
     train_windows, read = read_shards(planned, width)
     dev = _byte_stream("eng_Latn.dev", recipe.dev_windows * width).reshape(-1, width)
-    torch.manual_seed(recipe.seed)
     args = TrainingArguments(
-        output_dir=".", eval_strategy="epoch", save_strategy="epoch", logging_strategy="epoch",
-        num_train_epochs=recipe.max_epochs, per_device_train_batch_size=recipe.batch_size,
+        output_dir=os.path.relpath(out), eval_strategy="epoch", save_strategy="epoch",
+        logging_strategy="epoch", num_train_epochs=recipe.max_epochs,
+        per_device_train_batch_size=recipe.batch_size,
         per_device_eval_batch_size=recipe.dev_windows, learning_rate=recipe.lr,
         load_best_model_at_end=True, metric_for_best_model="eval_loss",
         greater_is_better=greater_is_better, save_total_limit=2, save_only_model=True,
