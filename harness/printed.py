@@ -7,7 +7,9 @@ Unicode minus) with :class:`decimal.Decimal`, whose exponent is exactly the plac
 printed digit, and :func:`agrees` says whether a value (or any of several: a value and its CI
 bounds) rounds to the printed number at that precision. ``falsify paper check`` and the
 ``DOC-NUMBERS-MATCH-LOG`` claim both decide agreement here, so a number means the same in a
-paper and in a README.
+paper and in a README. The pattern is written here because the parsers that exist read one
+locale's grouping (babel's ``parse_decimal``) or no grouping at all (``float``, ``Decimal``),
+and none reports the precision a number was printed with.
 """
 
 from __future__ import annotations
