@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -241,13 +241,30 @@ def read_run_log(path: Path | str, *, format: str | None = None,
 
 
 def load_run_log(spec: SubjectSpec, workspace: Workspace) -> RunLog:
-    """Workspace loader for kind ``run-log`` (options ``path``, ``format``, ``units``, and for
-    ``mlflow`` the run's ``run_id``, or its ``experiment`` and ``run_name``)."""
+    """Workspace loader for kind ``run-log`` (options ``path``, ``format``, ``units``; for
+    ``mlflow`` the run's ``run_id``, or its ``experiment`` and ``run_name``; and ``series``
+    (role = series name, e.g. ``{loss = "train_loss"}``) and ``vocab_size``, which the curve
+    claims read from ``metadata``: :mod:`harness.runs.curves`)."""
     where = f"subject {spec.id!r}"
     units = parse_units(spec.options.get("units"), where)
     fmt = spec.options.get("format")
     run = {key: str(spec.options[key]) for key in RUN_SELECTORS if key in spec.options}
-    return read_run_log(spec.path(), format=str(fmt) if fmt else None, units=units, run=run)
+    log = read_run_log(spec.path(), format=str(fmt) if fmt else None, units=units, run=run)
+    extra: dict[str, Any] = {}
+    roles = spec.options.get("series")
+    if roles is not None:
+        if not isinstance(roles, Mapping) or not all(isinstance(v, str) for v in roles.values()):
+            msg = (f"{where}: series must be a table of role = series name, e.g. "
+                   f"{{loss = \"train_loss\", val_loss = \"val_loss\"}}")
+            raise RunLogError(msg)
+        extra["series"] = {str(k): v for k, v in roles.items()}
+    vocab = spec.options.get("vocab_size")
+    if vocab is not None:
+        if isinstance(vocab, bool) or not isinstance(vocab, int) or vocab < 2:
+            msg = f"{where}: vocab_size = {vocab!r}; write |V| as an integer of at least 2"
+            raise RunLogError(msg)
+        extra["vocab_size"] = vocab
+    return replace(log, metadata={**log.metadata, **extra}) if extra else log
 
 
 def require_file(path: Path) -> bytes:
