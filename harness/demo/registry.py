@@ -45,6 +45,16 @@ DEMO_SUBJECTS: dict[str, str] = {
     "demo-nqo-trajectory-vs-tar": "harness.demo.bundles:demo_nqo_trajectory_vs_tar",
     "demo-nqo-ttt-vs-trajectory": "harness.demo.bundles:demo_nqo_ttt_vs_trajectory",
     "demo-latn-ttt-vs-trajectory": "harness.demo.bundles:demo_latn_ttt_vs_trajectory",
+    # training: short seeded CPU trainings of the demo LM, logged by real tools (training.py)
+    "demo-trainer-run": "harness.demo.training:demo_trainer_run",
+    "demo-trainer-tb": "harness.demo.training:demo_trainer_tb",
+    "demo-trainer-nan": "harness.demo.training:demo_trainer_nan",
+    "demo-lightning-run": "harness.demo.training:demo_lightning_run",
+    "demo-lightning-flat": "harness.demo.training:demo_lightning_flat",
+    "demo-lightning-diverge": "harness.demo.training:demo_lightning_diverge",
+    "demo-mlx-run-bits": "harness.demo.training:demo_mlx_run_bits",
+    "demo-mlx-aprender": "harness.demo.training:demo_mlx_aprender",
+    "demo-mlx-aprender-bits": "harness.demo.training:demo_mlx_aprender_bits",
     # agp: the demo repair gate, a real process on loopback
     "demo-gate-lexicon": "harness.demo.bundles:demo_gate_lexicon",
     "demo-gate-accept-all": "harness.demo.bundles:demo_gate_accept_all",
