@@ -146,7 +146,7 @@ def measure_train_loss_descends(evidence: Evidence, log: RunLog) -> None:
 
     A window is ``window_fraction`` of the logged points (at least one). Measures the two
     window means (in nats) and ``relative_drop = (first - last) / first`` with a two-sample
-    bootstrap confidence interval (:func:`scipy.stats.bootstrap`, BCa, seeded): the windows'
+    bootstrap confidence interval (:func:`scipy.stats.bootstrap`, percentile, seeded): the windows'
     points resampled independently. Neighbouring losses of one run are correlated, so the
     interval is a floor on the uncertainty, which is why the contract asks for a drop of
     ``min_relative_drop``, not merely a positive one."""
