@@ -69,7 +69,7 @@ __all__ = [
     "demo_trainer_tb",
 ]
 
-VERSION = 1
+VERSION = 2  # 2: relative Trainer paths, TensorBoard events in runs/, no wall time in JSON Lines
 # The demo LM's architecture at a size that trains a few dozen steps in seconds on two cores:
 # the demo tokenizer (|V| = 2048), one layer, 64 wide, 32-token windows.
 SMALL = LMRecipe(hidden_size=64, num_layers=1, num_heads=2, num_kv_heads=1,
