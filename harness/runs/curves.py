@@ -178,6 +178,8 @@ def measure_train_loss_descends(evidence: Evidence, log: RunLog) -> None:
                               rng=np.random.default_rng(0))
         low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
         if math.isfinite(low) and math.isfinite(high):
+            # A percentile interval of a ratio can miss its own estimate on a skewed sample;
+            # widened to hold it, never narrowed (an interval without its value is an ERROR).
             ci = (min(low, drop), max(high, drop))
     evidence.measure("relative_drop", drop, unit="ratio", n=width, ci=ci)
     steps = series.steps

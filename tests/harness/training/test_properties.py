@@ -153,3 +153,17 @@ def test_a_good_run_in_bits_passes_and_fails_when_its_bits_are_read_as_nats(
     wrong = _jsonl({"val_loss": bits}, units={"val_loss": "nats"}, vocab=vocab)
     assert judged("VAL-BELOW-UNIFORM-AT-BEST", right).status is Status.PASS
     assert judged("VAL-BELOW-UNIFORM-AT-BEST", wrong).status is Status.FAIL
+
+
+# ------------------------------------------------------------------------ descending loss
+
+@SETTINGS
+@given(start=st.floats(0.1, 50.0), rise=st.floats(0.0, 5.0),
+       noise=st.lists(st.floats(-0.05, 0.05), min_size=12, max_size=60))
+def test_a_loss_that_does_not_fall_never_passes(start: float, rise: float,
+                                                noise: list[float]) -> None:
+    """Flat or rising curves (any noise, any length) never PASS TRAIN-LOSS-DESCENDS."""
+    n = len(noise)
+    values = [start * (1.0 + rise * i / n + e) for i, e in enumerate(noise)]
+    result = judged("TRAIN-LOSS-DESCENDS", _jsonl({"loss": values}, units={"loss": "nats"}))
+    assert result.status is not Status.PASS
