@@ -5,7 +5,8 @@
 - a validation loss logged in bits whose nats value lies between ln|V| and log2|V| fails
   VAL-BELOW-UNIFORM-AT-BEST, and passes under either confusion (a nats value recorded as bits,
   or the threshold ln|V| written as the number log2|V|: "ln(151643) = 17.21"); a good run
-  logged in bits fails when its bits are read as nats.
+  logged in bits fails when its bits are read as nats;
+- a flat or rising training loss, with any noise and length, never passes TRAIN-LOSS-DESCENDS.
 """
 
 from __future__ import annotations
