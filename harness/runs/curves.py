@@ -212,7 +212,8 @@ def measure_val_below_uniform_at_best(evidence: Evidence, log: RunLog) -> None:
     """The best (lowest) validation loss, in nats, against ln|V|.
 
     The value is converted to nats from the unit the subject declares for the series (a log in
-    bits is divided by log2 e, never compared as it stands). Measures ``best_val_loss`` (nats),
+    bits is divided by log2 e, never compared as it stands). Measures ``best_val_loss`` (nats)
+    and ``best_val_loss_bits`` (the same, in bits: the contract checks they agree),
     ``vocab_size``, ``best_val_step``, ``n_evals``; and, when the log has a training loss,
     ``train_loss_drop`` (first minus last, nats), the sign that shows the "validation above
     uniform while training falls" failure in the notes."""
@@ -226,6 +227,7 @@ def measure_val_below_uniform_at_best(evidence: Evidence, log: RunLog) -> None:
     best, step = min(finite)
     vocab, where = vocab_size_of(log)
     evidence.measure("best_val_loss", best, unit="nats", n=len(finite))
+    evidence.measure("best_val_loss_bits", best / math.log(2.0), unit="bits", n=len(finite))
     evidence.measure("best_val_step", step, unit="count")
     evidence.measure("n_evals", len(finite), unit="count")
     evidence.measure("vocab_size", vocab, unit="count")
