@@ -4,7 +4,8 @@
   TRAIN-LOSS-FINITE, and the notes name the first non-finite step;
 - a validation loss logged in bits whose nats value lies between ln|V| and log2|V| fails
   VAL-BELOW-UNIFORM-AT-BEST, and passes under either confusion (a nats value recorded as bits,
-  or the threshold ln|V| written as the number log2|V|: "ln(151643) = 17.21"); a good run
+  which the units-agree guard then marks SUSPECT, or the threshold ln|V| written as the number
+  log2|V|: "ln(151643) = 17.21"); a good run
   logged in bits fails when its bits are read as nats;
 - a flat or rising training loss, with any noise and length, never passes TRAIN-LOSS-DESCENDS.
 """
@@ -129,7 +130,11 @@ def test_bits_between_ln_and_log2_fail_and_each_confusion_passes_them(
     claim = right.evidence.claim
     relabelled = [Measurement(m.name, m.value, "bits" if m.name == "best_val_loss" else m.unit,
                               m.n) for m in right.evidence.measurements]
-    assert judge(claim, SUBJECT, relabelled).status is Status.PASS
+    assert judge(replace(claim, guards=()), SUBJECT, relabelled).status is Status.PASS
+    # ... which the claim's units-agree guard refuses to call a PASS
+    caught = judge(claim, SUBJECT, relabelled)
+    assert caught.status is Status.SUSPECT
+    assert any("units-agree" in r for r in caught.reasons)
     # confusion 2: the uniform loss typed as log2|V| "nats"
     assert _typed_uniform_verdict(nats, math.log2(vocab)) is Status.PASS
     assert _typed_uniform_verdict(nats, math.log(vocab)) is Status.FAIL
