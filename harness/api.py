@@ -22,6 +22,7 @@ What the plugin's fixtures are:
 | ``gate-endpoint`` | a :class:`GateEndpoint`                                |
 | ``fault-suite`` | a :class:`FaultSuite`                                    |
 | ``run-log``     | a :class:`RunLog` (named series of step, value, wall time) |
+| ``run-doc``     | a ``RunDoc`` (a Markdown file, its run log, the quotes)  |
 
 A subject that cannot be had raises :class:`SubjectUnavailable` (the verdict is SKIPPED).
 

@@ -74,6 +74,7 @@ LOADERS: dict[str, str] = {
     "gate-endpoint": "harness.runs.gate_client:load_gate_endpoint",
     "fault-suite": "harness.bisect.confusion:load_fault_suite",
     "run-log": "harness.runs.logs:load_run_log",
+    "run-doc": "harness.runs.rundoc:load_run_doc",
 }
 
 

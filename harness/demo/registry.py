@@ -81,4 +81,10 @@ DEMO_SUBJECTS: dict[str, str] = {
     "demo-mlx-q4-vs-torch": "harness.demo.faults:demo_mlx_q4_vs_torch",
     "demo-fault-suite": "harness.demo.faults:demo_fault_suite",
     "demo-fault-suite-stitched": "harness.demo.faults:demo_fault_suite_stitched",
+    # runcards: Trainer runs of harness/demo/cardrun.py and their READMEs (harness/demo/runcards.py)
+    "demo-card-run": "harness.demo.runcards:demo_card_run",
+    "demo-card-run-126": "harness.demo.runcards:demo_card_run_126",
+    "demo-card-wrong-best": "harness.demo.runcards:demo_card_wrong_best",
+    "demo-card-doc": "harness.demo.runcards:demo_card_doc",
+    "demo-card-doc-126": "harness.demo.runcards:demo_card_doc_126",
 }

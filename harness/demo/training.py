@@ -69,7 +69,7 @@ __all__ = [
     "demo_trainer_tb",
 ]
 
-VERSION = 1
+VERSION = 2  # 2: relative Trainer paths, TensorBoard events in runs/, no wall time in JSON Lines
 # The demo LM's architecture at a size that trains a few dozen steps in seconds on two cores:
 # the demo tokenizer (|V| = 2048), one layer, 64 wide, 32-token windows.
 SMALL = LMRecipe(hidden_size=64, num_layers=1, num_heads=2, num_kv_heads=1,
@@ -180,8 +180,9 @@ def _trainer_folder(builder: Builder, run: RunRecipe, name: str) -> Path:
         rows = [{"input_ids": torch.from_numpy(w), "labels": torch.from_numpy(w)}
                 for w in train]
         evals = [{"input_ids": torch.from_numpy(w), "labels": torch.from_numpy(w)} for w in val]
+        out.mkdir(parents=True, exist_ok=True)
         args = TrainingArguments(
-            output_dir=str(out), max_steps=run.steps, per_device_train_batch_size=run.batch_size,
+            output_dir=".", max_steps=run.steps, per_device_train_batch_size=run.batch_size,
             per_device_eval_batch_size=run.eval_windows, logging_steps=run.log_every,
             eval_strategy="steps", eval_steps=run.eval_every, save_strategy="steps",
             save_steps=run.eval_every, load_best_model_at_end=True,
@@ -189,8 +190,10 @@ def _trainer_folder(builder: Builder, run: RunRecipe, name: str) -> Path:
             report_to=["tensorboard"], seed=run.seed, data_seed=run.seed, use_cpu=True,
             learning_rate=run.lr, optim="adamw_torch", dataloader_num_workers=0,
             disable_tqdm=True, save_only_model=True)
-        trainer = Trainer(model=model, args=args, train_dataset=rows, eval_dataset=evals)
-        with _quiet(), _environ(TENSORBOARD_LOGGING_DIR=str(out / "runs")):
+        # Run from the output folder with output_dir ".": the Trainer writes the paths it
+        # records (best_model_checkpoint) relative to it, the same in every build and cache.
+        with _quiet(), contextlib.chdir(out), _environ(TENSORBOARD_LOGGING_DIR="runs"):
+            trainer = Trainer(model=model, args=args, train_dataset=rows, eval_dataset=evals)
             trainer.train()
             trainer.save_state()
             trainer.save_model()
@@ -378,8 +381,9 @@ def _mlx_folder(builder: Builder, run: RunRecipe, name: str) -> Path:
                 grads, norm = optim.clip_grad_norm(grads, 1.0)  # type: ignore[no-untyped-call]
                 opt.update(model, grads)
                 mx.eval(model.parameters(), opt.state, loss, norm)
+                # No wall time: the log is an input of evidence and must rebuild bit for bit.
                 entry: dict[str, Any] = {"step": step, "train_loss": loss.item(),
-                                         "grad_norm": norm.item(), "time": time.time()}
+                                         "grad_norm": norm.item()}
                 if step % run.eval_every == 0:
                     entry["val_loss"] = loss_fn(model, val_batch).item()
                 log.write(json.dumps(entry) + "\n")

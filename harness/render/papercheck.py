@@ -15,7 +15,8 @@ A literal "looks like the same quantity" when it is written with a unit of the s
 the cited measurement, directly after the number (``3.41 nats``,
 ``3.41\\,nats``, ``17.2~bits``, ``12.5\\,\\%``, ``1{,}024 tokens``). It agrees when the ledger's
 value or either CI bound, converted to the literal's unit, rounds to the literal at the literal's
-own precision (``3.4 nats`` agrees with 3.412 nats). Bare numbers (no unit) are never compared:
+own precision (``3.4 nats`` agrees with 3.412 nats; :func:`harness.printed.agrees`, the rule
+README checks use too). Bare numbers (no unit) are never compared:
 they are section numbers, years and counts of other things far more often than restated results;
 nor is a percentage followed by ``CI``, ``confidence`` or ``credible`` (a level, not a result).
 """
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.contracts import Claim, ContractSet
+from harness.printed import PrintedNumber, agrees
 from harness.records import Measurement, Record
 from harness.render.fmt import measurement_text
 from harness.status import StatusReport
@@ -162,12 +164,11 @@ def _literals(sentence: str, offset: int) -> Iterator[Literal]:
 def _agrees(lit: Literal, m: Measurement) -> bool | None:
     """True/False when comparable; None when the literal is another kind of quantity."""
     candidates = [m.value, *(m.ci or ())]
-    tolerance = 0.5 * 10.0 ** -lit.decimals * (1 + 1e-9) + 1e-12
     try:
         converted = [Quantity.of(v, m.unit).to(lit.unit).value for v in candidates]
     except UnitError:
         return None
-    return any(abs(v - lit.value) <= tolerance for v in converted)
+    return agrees(PrintedNumber(lit.text, lit.value, -lit.decimals), converted)
 
 
 def _ends_sentence(text: str, end: int) -> bool:

@@ -236,7 +236,8 @@ GOOD_OPTION = {"path": st.just("p"), "backend": st.sampled_from(["torch", "mlx"]
                "faults": st.just({"s": "H1"}), "shards": st.just("data"),
                "vocab_size": st.integers(1, 10**6), "unk_id": st.integers(0, 10),
                "format": st.just("jsonl"), "text_field": st.just("text"),
-               "units": st.just({"loss": "nats"}),
+               "units": st.just({"loss": "nats"}), "greater_is_better": st.booleans(),
+               "quotes": st.just([{"text": "{} shards", "series": "shards", "unit": "count"}]),
                "hub": st.just("org/name"), "revision": st.just("main")}
 
 

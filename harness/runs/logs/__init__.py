@@ -9,7 +9,10 @@ CSV and JSON Lines, :mod:`harness.safeyaml` for Lightning's ``hparams.yaml``):
 - ``csv``: a PyTorch Lightning ``CSVLogger`` folder (``metrics.csv``, ``hparams.yaml``);
 - ``jsonl``: JSON Lines, one object per logged step with a ``step`` key;
 - ``asr-train-log``: the ``train.log`` of an ASR run bundle (``epoch``/``step`` lines with
-  ``name value`` or ``name: value`` or ``name=value`` pairs).
+  ``name value`` or ``name: value`` or ``name=value`` pairs);
+- ``mlflow``: one run of an MLflow file store (``mlruns/``), read with MLflow's own client (the
+  ``mlflow`` extra, imported only when such a log is read), chosen by ``run_id`` or by
+  ``experiment`` and ``run_name``.
 
 A bad log is a :class:`RunLogError` naming the file, the line, row or record, and the fix; the
 verdict is ERROR, never SKIPPED. Every value is kept as read, NaN and infinities included:
@@ -31,6 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FORMATS",
+    "RUN_SELECTORS",
     "Point",
     "RunLog",
     "RunLogError",
@@ -40,7 +44,8 @@ __all__ = [
     "read_run_log",
 ]
 
-FORMATS = ("trainer", "tensorboard", "csv", "jsonl", "asr-train-log")
+FORMATS = ("trainer", "tensorboard", "csv", "jsonl", "asr-train-log", "mlflow")
+RUN_SELECTORS = ("run_id", "experiment", "run_name")  # subject options naming an MLflow run
 
 
 class RunLogError(ValueError):
@@ -85,8 +90,11 @@ class RunLog:
     ``series(name)`` returns one :class:`Series` and refuses (:class:`RunLogError`) a name the log
     lacks, an empty series, and a series whose unit the subject config does not declare.
     ``metadata`` holds what the format records besides series: for ``trainer``, ``best_metric``,
-    ``best_model_checkpoint``, ``global_step``, ``checkpoints`` (folder names, by step) and
-    ``config`` (the ``config.json`` the Trainer saved, when present); for ``csv``, ``hparams``.
+    ``best_model_checkpoint``, ``global_step``, ``max_steps``, ``stateful_callbacks`` (the
+    early-stopping patience among them), ``checkpoints`` (folder names, by step) and
+    ``config`` (the ``config.json`` the Trainer saved, when present); for ``csv``, ``hparams``;
+    for ``mlflow``, the run's ``run_id``, ``run_name``, ``experiment``, ``status``, ``params``,
+    ``tags`` and the rest of its info.
     """
 
     path: Path
@@ -175,9 +183,12 @@ def detect_format(path: Path) -> str:
         if path.suffix == ".log":
             return "asr-train-log"
     elif path.is_dir():
+        from harness.runs.logs.mlflowlog import is_mlflow_run, is_mlflow_store
         if (path / "trainer_state.json").is_file() \
                 or any(path.glob("checkpoint-*/trainer_state.json")):
             return "trainer"
+        if is_mlflow_store(path) or is_mlflow_run(path):
+            return "mlflow"
         if any(path.rglob("events.out.tfevents.*")):
             return "tensorboard"
         if (path / "metrics.csv").is_file():
@@ -195,11 +206,21 @@ def detect_format(path: Path) -> str:
 
 
 def read_run_log(path: Path | str, *, format: str | None = None,
-                 units: Mapping[str, Unit | str] | None = None) -> RunLog:
-    """Read the run log at ``path`` (format detected when not given); units by series name."""
+                 units: Mapping[str, Unit | str] | None = None,
+                 run: Mapping[str, str] | None = None) -> RunLog:
+    """Read the run log at ``path`` (format detected when not given); units by series name.
+    ``run`` picks one run in a log that holds several (``mlflow``: ``run_id``, or
+    ``experiment`` and ``run_name``)."""
     path = Path(path)
     fmt = format or detect_format(path)
     declared = {k: v if isinstance(v, Unit) else parse_unit(v) for k, v in (units or {}).items()}
+    if run and fmt != "mlflow":
+        msg = (f"{path}: {', '.join(sorted(run))} pick a run in an MLflow store; a {fmt} log "
+               f"holds one run: drop them, or set format = \"mlflow\" for an mlruns/ folder")
+        raise RunLogError(msg)
+    if fmt == "mlflow":
+        from harness.runs.logs.mlflowlog import read_mlflow
+        return read_mlflow(path, declared, run)
     if fmt == "trainer":
         from harness.runs.logs.trainer import read_trainer
         return read_trainer(path, declared)
@@ -220,13 +241,15 @@ def read_run_log(path: Path | str, *, format: str | None = None,
 
 
 def load_run_log(spec: SubjectSpec, workspace: Workspace) -> RunLog:
-    """Workspace loader for kind ``run-log`` (options ``path``, ``format``, ``units``, and
-    ``series`` (role = series name, e.g. ``{loss = "train_loss"}``) and ``vocab_size``, which
-    the curve claims read from ``metadata``: :mod:`harness.runs.curves`)."""
+    """Workspace loader for kind ``run-log`` (options ``path``, ``format``, ``units``; for
+    ``mlflow`` the run's ``run_id``, or its ``experiment`` and ``run_name``; and ``series``
+    (role = series name, e.g. ``{loss = "train_loss"}``) and ``vocab_size``, which the curve
+    claims read from ``metadata``: :mod:`harness.runs.curves`)."""
     where = f"subject {spec.id!r}"
     units = parse_units(spec.options.get("units"), where)
     fmt = spec.options.get("format")
-    log = read_run_log(spec.path(), format=str(fmt) if fmt else None, units=units)
+    run = {key: str(spec.options[key]) for key in RUN_SELECTORS if key in spec.options}
+    log = read_run_log(spec.path(), format=str(fmt) if fmt else None, units=units, run=run)
     extra: dict[str, Any] = {}
     roles = spec.options.get("series")
     if roles is not None:

@@ -99,6 +99,8 @@ def read_trainer(folder: Path, units: dict[str, Unit]) -> RunLog:
         "best_model_checkpoint": state.get("best_model_checkpoint"),
         "best_global_step": state.get("best_global_step"),
         "global_step": state.get("global_step"),
+        "max_steps": state.get("max_steps"),
+        "stateful_callbacks": state.get("stateful_callbacks"),
         "epoch": state.get("epoch"),
         "checkpoints": [c.name for c in ckpts],
         "config": config,

@@ -1,11 +1,13 @@
 """Run logs written by the real libraries: a tiny seeded Trainer run on CPU (trainer_state.json,
-checkpoints, TensorBoard events), torch's SummaryWriter, and Lightning's CSVLogger."""
+checkpoints, TensorBoard events), torch's SummaryWriter, Lightning's CSVLogger, and MLflow's
+fluent API into a file store."""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import json
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
@@ -94,3 +96,56 @@ def event_file_bytes() -> bytes:
         folder = summary_writer_run(Path(tmp))
         (file,) = folder.glob("events.out.tfevents.*")
         return file.read_bytes()
+
+
+@contextlib.contextmanager
+def file_store(store: Path) -> Iterator[None]:
+    """MLflow's fluent API pointed at a file store for the block, then restored."""
+    import os
+
+    keys = ("MLFLOW_TRACKING_URI", "MLFLOW_ALLOW_FILE_STORE")
+    old = {k: os.environ.get(k) for k in keys}
+    os.environ.update({"MLFLOW_TRACKING_URI": store.resolve().as_uri(),
+                       "MLFLOW_ALLOW_FILE_STORE": "true"})
+    try:
+        yield
+    finally:
+        for key, value in old.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def mlflow_run(store: Path, *, experiment: str = "tiny", run_name: str = "run-a",
+               steps: int = 6, nan_at: int | None = None) -> str:
+    """One run logged with mlflow.start_run / log_metric into the file store ``store``:
+    loss every step (NaN at ``nan_at``), val/loss every other step, params and a tag.
+    Returns the run id."""
+    import mlflow
+
+    store.mkdir(parents=True, exist_ok=True)
+    with file_store(store):
+        found = mlflow.get_experiment_by_name(experiment)
+        exp_id = found.experiment_id if found else mlflow.create_experiment(experiment)
+        with mlflow.start_run(experiment_id=exp_id, run_name=run_name) as run:
+            mlflow.log_params({"lr": 0.001, "layers": 2})
+            mlflow.set_tag("purpose", "test")
+            for step in range(steps):
+                loss = float("nan") if step == nan_at else 3.0 - 0.5 * step
+                mlflow.log_metric("loss", loss, step=step)
+                if step % 2 == 1:
+                    mlflow.log_metric("val/loss", 2.5 - 0.25 * step, step=step)
+        return str(run.info.run_id)
+
+
+@cache
+def mlflow_store_files() -> dict[str, bytes]:
+    """One store's files (relative path -> bytes) with one run, written once per process."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Path(tmp) / "mlruns"
+        mlflow_run(store)
+        return {p.relative_to(store).as_posix(): p.read_bytes()
+                for p in sorted(store.rglob("*")) if p.is_file()}
