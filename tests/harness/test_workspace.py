@@ -234,9 +234,10 @@ GOOD_OPTION = {"path": st.just("p"), "backend": st.sampled_from(["torch", "mlx"]
                "max_response_bytes": st.integers(1024, 10**8), "policy": st.just("lexicon"),
                "scripts": st.just(["a"]), "modes": st.just(["b"]), "seeds": st.just([0]),
                "faults": st.just({"s": "H1"}), "shards": st.just("data"),
-               "vocab_size": st.integers(1, 10**6), "unk_id": st.integers(0, 10),
+               "vocab_size": st.integers(2, 10**6), "unk_id": st.integers(0, 10),
                "format": st.just("jsonl"), "text_field": st.just("text"),
                "units": st.just({"loss": "nats"}), "greater_is_better": st.booleans(),
+               "series": st.just({"loss": "train_loss"}),
                "quotes": st.just([{"text": "{} shards", "series": "shards", "unit": "count"}]),
                "hub": st.just("org/name"), "revision": st.just("main")}
 
