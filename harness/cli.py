@@ -114,10 +114,15 @@ def _status_report(ws: Workspace, args: argparse.Namespace, claim_ids: Sequence[
 def cmd_status(args: argparse.Namespace) -> int:
     from tabulate import tabulate  # here: tabulate imports importlib.metadata (~0.1 s)
 
+    from harness.decide_cli import decision_lines, statuses
+
     ws = _workspace(args)
-    report = _status_report(ws, args, None)
+    contracts = _contracts(ws)
+    report = _status_report(ws, args, None, contracts)
+    decisions = statuses(contracts, report, _ledger(ws, args))
     if args.json:
-        print(json.dumps(report.to_json(), indent=2, sort_keys=True))
+        print(json.dumps({**report.to_json(), "decisions": [d.to_json() for d in decisions]},
+                         indent=2, sort_keys=True))
         return EXIT_OK
     rows = [[r.claim, r.subject, "control→" + str(r.expect) if r.role == "control" else "",
              r.shown_verdict, (r.created or "")[:19],
@@ -137,6 +142,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     for claim, subject in report.unknown:
         print(f"warning: the ledger has evidence for {claim} on {subject}, which no contract "
               f"names (a removed claim or subject; `falsify verify` lists the records)")
+    for line in decision_lines(decisions):
+        print(line)
     return EXIT_OK
 
 
@@ -212,7 +219,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         from harness.inputcheck import run_verify_inputs
 
         return run_verify_inputs(ws, _contracts(ws), _ledger(ws, args), args)
-    known = set(_contracts(ws).claims)
+    contracts = _contracts(ws)
+    known = set(contracts.claims) | set(contracts.decisions)  # decision records: their ids
     folder = _ledger_dir(ws, args)
     problems = verify(folder, known) + verify_signatures(ws, args, folder)
     for p in problems:
@@ -474,6 +482,7 @@ _EXTENSIONS: dict[str, tuple[str, ...]] = {
     "harness.signing_cli": ("keys", "verify", "gate"),
     "harness.attest_cli": ("attest",),
     "harness.scaffold": ("init",),
+    "harness.decide_cli": ("decide",),
 }
 _CORE = ("status", "show", "verify", "gate", "contracts", "ledger", "amend", "demo")
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.atomic import save_cache
+from harness.decisions import Decision, compile_decision, cross_check
 from harness.expr import Expr, ExprError, parse
 from harness.records import CLAIM_VERDICTS, Status, canonical_json, sha256_text
 from harness.safeyaml import YamlError, load_yaml, read_capped
@@ -132,6 +133,7 @@ class Claim:
     raw: Mapping[str, Any]
     external_inputs: tuple[ExternalInput, ...] = ()
     library: str | None = None  # the falsifier module of a library claim used by name
+    criterion: bool = False  # a decision criterion: its FAIL is evidence, not a broken build
 
     @property
     def all_subjects(self) -> tuple[SubjectRef, ...]:
@@ -156,6 +158,7 @@ class ContractSet:
     claims: Mapping[str, Claim]
     areas: Mapping[str, tuple[str, ...]]  # area -> claim ids in file order
     area_titles: Mapping[str, str]
+    decisions: Mapping[str, Decision] = field(default_factory=dict)  # harness.decisions
 
     def __getitem__(self, claim_id: str) -> Claim:
         try:
@@ -368,7 +371,7 @@ class _Compiler:
             sha256=sha256_text(canonical_json(raw)), raw=raw,
             external_inputs=tuple(ExternalInput(e["path"], " ".join(e["why"].split()))
                                   for e in raw.get("external_inputs", [])),
-            library=self.library,
+            library=self.library, criterion=bool(raw.get("criterion", False)),
         )
 
     def check_duplicate_subjects(self, refs: tuple[SubjectRef, ...]) -> None:
@@ -395,6 +398,7 @@ class _FileResult:
     title: str
     claims: tuple[tuple[str, Claim | None], ...]
     problems: tuple[str, ...]
+    decisions: tuple[Decision, ...] = ()
 
 
 def _compile_file(path: Path, data: bytes) -> _FileResult:
@@ -420,7 +424,14 @@ def _compile_file(path: Path, data: bytes) -> _FileResult:
         compiler = _Compiler(raw, area, path, module)
         claims.append((raw["id"], compiler.compile()))
         problems += compiler.problems
-    return _FileResult(area, doc.get("title", area), tuple(claims), tuple(problems))
+    decisions = []
+    for raw in doc.get("decisions", []):
+        decision, errs = compile_decision(raw, path)
+        problems += errs
+        if decision is not None:
+            decisions.append(decision)
+    return _FileResult(area, doc.get("title", area), tuple(claims), tuple(problems),
+                       tuple(decisions))
 
 
 def _bound(doc: Mapping[str, Any], i: int, use: Any,
@@ -458,7 +469,7 @@ def _bound(doc: Mapping[str, Any], i: int, use: Any,
 
 # --- the compile cache: YAML, schema and compile cost about 1 ms per claim ------------------
 
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2  # 2: decisions
 
 
 @cache
@@ -466,7 +477,7 @@ def _code_tag() -> bytes:
     """What a compiled file depends on besides its bytes: this code, the schema, Python."""
     digest = hashlib.sha256(f"{_CACHE_FORMAT}:{sys.version_info[:2]}".encode())
     here = Path(__file__).parent
-    for name in ("contracts.py", "safeyaml.py", "expr.py", "expr_eval.py", "units.py",
+    for name in ("contracts.py", "decisions.py", "safeyaml.py", "expr.py", "expr_eval.py", "units.py",
                  "records.py",
                  "schema/claim.schema.json"):
         digest.update((here / name).read_bytes())
@@ -516,6 +527,7 @@ def load_contracts(contracts_dir: Path, cache_dir: Path | None = None) -> Contra
     claims: dict[str, Claim] = {}
     areas: dict[str, tuple[str, ...]] = {}
     titles: dict[str, str] = {}
+    decisions: dict[str, Decision] = {}
     files = sorted(contracts_dir.glob("*.yaml")) + sorted(contracts_dir.glob("*.yml"))
     if not files:
         msg = (f"{contracts_dir}: no contracts (*.yaml) found; write one "
@@ -538,9 +550,16 @@ def load_contracts(contracts_dir: Path, cache_dir: Path | None = None) -> Contra
                 claims[claim.id] = claim
                 ids.append(claim.id)
         areas[result.area] = areas.get(result.area, ()) + tuple(ids)
+        for decision in result.decisions:
+            if decision.id in decisions:
+                problems.append(f"{path}: decision {decision.id}: key id: duplicate decision id "
+                                f"(also in {decisions[decision.id].source})")
+            decisions[decision.id] = decision
+    if not problems:
+        problems += cross_check(decisions, claims)
     if problems:
         raise ContractError(problems)
-    return ContractSet(claims, areas, titles)
+    return ContractSet(claims, areas, titles, decisions)
 
 
 def valid_id(text: str) -> bool:

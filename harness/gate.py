@@ -98,6 +98,7 @@ class GateResult:
     unverified: tuple[Row, ...] = ()  # rows with an input not checked here (any policy)
     dirty_policy: str = "allow"
     dirty: tuple[Row, ...] = ()  # rows whose record was made with uncommitted changes
+    criteria: tuple[Row, ...] = ()  # fresh FAILs of decision criteria: reported, not counted
 
     def problem(self, row: Row) -> str | None:
         return gate_problem(row, self.policy, self.dirty_policy)
@@ -150,6 +151,10 @@ class GateResult:
         if self.unverified:
             unchecked = (f"; {len(self.unverified)} record(s) rest on inputs not checked here "
                          f"(--inputs={self.policy})")
+        if self.criteria:
+            met = ", ".join(f"{r.claim} on {r.subject}" for r in self.criteria)
+            unchecked += (f"; {len(self.criteria)} decision criterion FAIL(s), evidence for a "
+                          f"decision, not counted ({met}; falsify decide)")
         if self.dirty_passing and self.dirty_policy != "refuse":
             unchecked += (f"; {len(self.dirty_passing)} record(s) made with uncommitted changes "
                           f"(--dirty={self.dirty_policy})")
@@ -192,5 +197,7 @@ def evaluate_gate(report: StatusReport, inputs: str = "verified",
     problems = tuple(r for r in report.rows if gate_problem(r, inputs, dirty) is not None)
     unverified = tuple(r for r in report.rows if r.record is not None and r.unverifiable)
     made_dirty = tuple(r for r in report.rows if r.record is not None and r.dirty)
+    criteria = tuple(r for r in report.rows
+                     if r.criterion_fail and gate_problem(r, inputs, dirty) is None)
     return GateResult(tuple(c.claim.id for c in report.claims), problems, inputs, unverified,
-                      dirty, made_dirty)
+                      dirty, made_dirty, criteria)

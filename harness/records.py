@@ -151,7 +151,7 @@ class Record:
     """One immutable evidence entry. ``hash`` covers every other field, ``prev`` included."""
 
     id: str
-    kind: str  # "claim" | "hypothesis" | "amendment" | "mutation"
+    kind: str  # "claim" | "hypothesis" | "amendment" | "mutation" | "decision"
     claim: str
     claim_sha256: str
     subject: str

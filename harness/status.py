@@ -38,6 +38,13 @@ class Row:
     external: tuple[str, ...] = ()  # inputs the claim declares external and unverifiable by design
     dirty: bool = False  # the record's provenance says it was made with uncommitted changes
     where: str | None = None  # the record's segment file:line
+    criterion: bool = False  # the claim is a decision criterion (harness.decisions)
+
+    @property
+    def criterion_fail(self) -> bool:
+        """A fresh FAIL of a decision criterion on a subject: evidence for a decision (a kill
+        criterion met), which the gate reports but does not count as a failing claim."""
+        return self.criterion and self.role == "subject" and self.fresh and self.verdict == "FAIL"
 
     @property
     def fresh(self) -> bool:
@@ -63,6 +70,8 @@ class Row:
             if self.verdict in ("ERROR", "SKIPPED"):
                 return self.verdict.lower()
             return None if self.verdict == self.expect else "powerless"
+        if self.criterion_fail:
+            return None
         return {"PASS": None, "FAIL": "failing", "ERROR": "error", "SUSPECT": "suspect",
                 "INCONCLUSIVE": "inconclusive", "SKIPPED": "skipped"}.get(self.verdict, "failing")
 
@@ -91,7 +100,7 @@ class Row:
                 "fresh": self.fresh, "ok": self.ok,
                 "problem": self.problem, "record": self.record, "created": self.created,
                 "reasons": list(self.reasons), "drift": list(self.drift), "dirty": self.dirty,
-                "where": self.where}
+                "where": self.where, "criterion": self.criterion}
 
 
 @dataclass(frozen=True)
@@ -136,7 +145,7 @@ def _row(claim: Claim, ref: SubjectRef, latest: Mapping[tuple[str, str], Any],
     expect = None if ref.expect is None else ref.expect.value
     if summary is None:
         return Row(claim.id, ref.id, ref.role, expect, "MISSING", (), (), None, None,
-                   ("no evidence recorded yet",))
+                   ("no evidence recorded yet",), criterion=claim.criterion)
     from harness.ledger import EXTERNAL, UNVERIFIABLE, code_drift, staleness
 
     record = ledger.load(summary)  # the full record: a legacy one's git commit and node id
@@ -151,7 +160,7 @@ def _row(claim: Claim, ref: SubjectRef, latest: Mapping[tuple[str, str], Any],
     drift = () if code is None else tuple(code_drift(record, code))
     return Row(claim.id, ref.id, ref.role, expect, str(verdict), stale, unverifiable,
                summary.id, summary.created, tuple(record.reasons), drift,
-               external, made_dirty(record.provenance), summary.where)
+               external, made_dirty(record.provenance), summary.where, claim.criterion)
 
 
 def made_dirty(provenance: Mapping[str, Any]) -> bool:

@@ -75,6 +75,7 @@ LOADERS: dict[str, str] = {
     "fault-suite": "harness.bisect.confusion:load_fault_suite",
     "run-log": "harness.runs.logs:load_run_log",
     "run-doc": "harness.runs.rundoc:load_run_doc",
+    "bridge": "harness.metrics.bridge:load_bridge",
 }
 
 

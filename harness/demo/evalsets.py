@@ -23,6 +23,7 @@ from harness.demo import CORPORA_DIR
 from harness.workspace import SubjectSpec, Workspace
 
 __all__ = [
+    "cached_text",
     "demo_eng_4",
     "demo_eng_4x30",
     "demo_eng_dev",
@@ -56,7 +57,7 @@ def demo_nko_dev(workspace: Workspace) -> SubjectSpec:
     return _evalset("demo-nko-dev", NKO_DEV)
 
 
-def _cached(workspace: Workspace, name: str, data: bytes) -> Path:
+def cached_text(workspace: Workspace, name: str, data: bytes) -> Path:
     """``data`` written once to the cache, under a name keyed by its sha256."""
     key = hashlib.sha256(data).hexdigest()[:16]
     target = workspace.cache_dir / "evalsets" / f"{name}.{key}.txt"
@@ -71,7 +72,7 @@ def _cached(workspace: Workspace, name: str, data: bytes) -> Path:
 def demo_eng_4(workspace: Workspace) -> SubjectSpec:
     """The first four lines of the English dev set, as their own file (built once)."""
     head = b"".join(ENG_DEV.read_bytes().splitlines(keepends=True)[:FEW])
-    return _evalset("demo-eng-4", _cached(workspace, f"eng_Latn.dev.first{FEW}", head))
+    return _evalset("demo-eng-4", cached_text(workspace, f"eng_Latn.dev.first{FEW}", head))
 
 
 def variants(sentence: str, count: int = VARIANTS) -> list[str]:
@@ -102,7 +103,7 @@ def demo_eng_4x30(workspace: Workspace) -> SubjectSpec:
     lines = [v for sentence in head for v in variants(sentence)]
     data = "".join(line + "\n" for line in lines).encode("utf-8")
     name = f"eng_Latn.dev.first{FEW}x{VARIANTS}"
-    return _evalset("demo-eng-4x30", _cached(workspace, name, data))
+    return _evalset("demo-eng-4x30", cached_text(workspace, name, data))
 
 
 def _pair(subject_id: str, model: str, evalset: str, reference: str) -> SubjectSpec:

@@ -28,6 +28,10 @@ DEMO_SUBJECTS: dict[str, str] = {
     "demo-torch-eng-4": "harness.demo.evalsets:demo_torch_eng_4",
     "demo-torch-eng-4x30": "harness.demo.evalsets:demo_torch_eng_4x30",
     "demo-untied-head-eng-dev": "harness.demo.evalsets:demo_untied_head_eng_dev",
+    # bridge: Bambara (Latin) carried into N'Ko (harness/demo/bridge.py)
+    "demo-bridge-bam-nqo": "harness.demo.bridge:demo_bridge_bam_nqo",
+    "demo-bridge-roundtrip": "harness.demo.bridge:demo_bridge_roundtrip",
+    "demo-bridge-roundtrip-identity": "harness.demo.bridge:demo_bridge_roundtrip_identity",
     # asr: synthetic run bundles over the real corpora (harness/demo/bundles.py)
     "demo-run-matrix": "harness.demo.bundles:demo_run_matrix",
     "demo-matrix-missing-cell": "harness.demo.bundles:demo_matrix_missing_cell",

@@ -150,9 +150,12 @@ class Ledger:
     def latest(self, kind: str = "claim") -> dict[tuple[str, str], Summary]:
         """The latest record of ``kind`` per (claim, subject), amendments applied.
 
-        Kind ``mutation`` (``falsify mutate``) has one record per claim, subject ``*``."""
-        if kind not in ("claim", "hypothesis", "mutation"):
-            msg = f"latest() takes kind 'claim', 'hypothesis' or 'mutation', not {kind!r}"
+        Kind ``mutation`` (``falsify mutate``) has one record per claim, subject ``*``; kind
+        ``decision`` (``falsify decide``) one per decision id (in the claim column), subject
+        ``*``."""
+        if kind not in ("claim", "hypothesis", "mutation", "decision"):
+            msg = (f"latest() takes kind 'claim', 'hypothesis', 'mutation' or 'decision', "
+                   f"not {kind!r}")
             raise ValueError(msg)
         found = self._latest(kind, ("claim", "subject"))
         return {(k[0], k[1]): v for k, v in found.items()}

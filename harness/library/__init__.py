@@ -35,7 +35,7 @@ FALSIFIERS_PACKAGE = "harness.library.falsifiers"
 
 # What a project's ``uses:`` entry may set; everything else is the library's definition.
 BINDING_KEYS = ("subjects", "controls", "params", "milestones", "max_age", "statistics",
-                "external_inputs", "mutation", "paper", "declares", "kill")
+                "external_inputs", "mutation", "paper", "declares", "kill", "criterion")
 
 
 @dataclass(frozen=True)
