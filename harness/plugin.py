@@ -420,8 +420,10 @@ def _one_line(excinfo: pytest.ExceptionInfo[BaseException]) -> str:
 
 
 def _apply(report: pytest.TestReport, verdict: Verdict, ref: SubjectRef,
-           notes: tuple[str, ...] = (), *, traceback: bool = False) -> None:
-    """Make the pytest outcome follow the verdict (controls pass when they get their verdict).
+           notes: tuple[str, ...] = (), *, traceback: bool = False,
+           criterion: bool = False) -> None:
+    """Make the pytest outcome follow the verdict (controls pass when they get their verdict,
+    a decision criterion's subject passes on FAIL too: that FAIL is evidence for a decision).
 
     ``traceback``: the falsifier raised, and pytest's own traceback is the report to show.
     """
@@ -448,7 +450,7 @@ def _apply(report: pytest.TestReport, verdict: Verdict, ref: SubjectRef,
             report.longrepr = (f"negative control {ref.id} must get {ref.expect} but got {status}: "
                                f"the falsifier has no power on it\n{reasons}")
         return
-    if status is Status.PASS:
+    if status is Status.PASS or (criterion and status is Status.FAIL):
         report.outcome, report.longrepr = "passed", None
     else:
         report.outcome = "failed"
@@ -475,9 +477,10 @@ def pytest_runtest_makereport(item: pytest.Item,
     item.stash[_PENDING] = (verdict, timing)
     raised = (report.failed and call.excinfo is not None and not hasattr(report, "wasxfail")
               and not call.excinfo.errisinstance((SubjectUnavailable, SubjectNotConfigured)))
-    _apply(report, verdict, ev.subject, ev.notes, traceback=raised)
+    _apply(report, verdict, ev.subject, ev.notes, traceback=raised, criterion=ev.claim.criterion)
     report.user_properties.append((_PROPS, {
         "claim": ev.claim.id, "subject": ev.subject.id, "role": ev.subject.role,
+        "criterion": ev.claim.criterion,
         "expect": None if ev.subject.expect is None else ev.subject.expect.value,
         "status": verdict.status.value, "reasons": list(verdict.reasons), "record": None,
     }))
@@ -518,6 +521,8 @@ def pytest_report_teststatus(report: pytest.TestReport,
     status = props["status"]
     if props["role"] == "control" and status == props["expect"]:
         return "passed", ".", f"{status} (negative control, as expected)"
+    if props.get("criterion") and props["role"] == "subject" and status == "FAIL":
+        return "passed", "k", "FAIL (decision criterion: evidence for a decision)"
     letters = {"PASS": ("passed", "."), "FAIL": ("failed", "F"), "SUSPECT": ("failed", "S"),
                "INCONCLUSIVE": ("failed", "I"), "ERROR": ("error", "E"),
                "SKIPPED": ("skipped", "s")}

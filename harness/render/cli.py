@@ -180,6 +180,7 @@ def cmd_pr(args: argparse.Namespace) -> int:
 
 def _pr(args: argparse.Namespace) -> int:
     from harness.codeid import CodeNow
+    from harness.decide_cli import statuses
     from harness.gate import evaluate_gate
     from harness.ledger import LedgerError
     from harness.render.gitstate import GitStateError, snapshot_at
@@ -205,9 +206,11 @@ def _pr(args: argparse.Namespace) -> int:
     finally:
         snap.close()
     gate = evaluate_gate(after, dirty=args.dirty)
+    decisions = statuses(contracts, after, ledger)
     text = pr_markdown(PrChange(base=args.base, base_commit=snap.commit, before=before,
                                 after=after, new_records=new, gate=gate,
-                                problems=tuple(snap.problems), falsifiers=tuple(changed)))
+                                problems=tuple(snap.problems), falsifiers=tuple(changed),
+                                decisions=tuple(decisions)))
     print(text, end="")
     _deliver(text, args.output)
     return gate.exit_code

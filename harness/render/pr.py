@@ -15,10 +15,12 @@ from dataclasses import dataclass
 
 from markupsafe import Markup
 
+from harness.decision_records import DecisionStatus
 from harness.gate import GateResult
 from harness.keywords import paired_fields
 from harness.records import Record
 from harness.render.codechange import FalsifierChange
+from harness.render.decisions import decisions_summary_table
 from harness.render.escape import md_code
 from harness.render.fmt import stamp
 from harness.render.templating import markdown_env, md_table, safe
@@ -40,6 +42,7 @@ class PrChange:
     gate: GateResult
     problems: tuple[str, ...] = ()
     falsifiers: tuple[FalsifierChange, ...] = ()
+    decisions: tuple[DecisionStatus, ...] = ()
 
 
 def _rows(report: StatusReport) -> dict[tuple[str, str], Row]:
@@ -175,8 +178,10 @@ def headline(change: PrChange) -> str:
     verdict = "PASS" if change.gate.ok else "FAIL"
     n_changed = len(_changes(change))
     n_stale = sum(1 for r in change.after.rows if r.stale)
+    n_flagged = sum(1 for d in change.decisions if d.flagged)
+    flagged = f", {n_flagged} decision(s) flagged" if n_flagged else ""
     return (f"falsify gate {verdict}: {n_changed} verdict change(s), "
-            f"{len(change.new_records)} new record(s), {n_stale} stale"
+            f"{len(change.new_records)} new record(s), {n_stale} stale{flagged}"
             f"{_ship_text(change)} (against {change.base})")
 
 
@@ -192,5 +197,7 @@ def pr_markdown(change: PrChange) -> str:
         stale=_stale_table(change), controls=_controls_table(change),
         gate=_gate_table(change), gate_summary=change.gate.summary(),
         dirty=change.gate.dirty_lines() if change.gate.dirty_policy == "warn" else [],
-        falsifiers=_falsifiers_table(change), drift=_drift_table(change))
+        falsifiers=_falsifiers_table(change), drift=_drift_table(change),
+        decisions=decisions_summary_table(change.decisions),
+        flagged=sum(1 for d in change.decisions if d.flagged))
 

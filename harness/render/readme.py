@@ -13,6 +13,7 @@ from typing import Any
 from markupsafe import Markup
 
 from harness.render import cells
+from harness.render.decisions import decisions_markdown
 from harness.render.escape import md_code, md_fence, md_text
 from harness.render.fmt import number, short_sha, stamp
 from harness.render.memo import cached, key
@@ -271,7 +272,8 @@ def index_readme(view: EvidenceView) -> str:
     milestones = milestone_table(view) or md_text("No milestones are declared.")
     return markdown_env().get_template("index_readme.md.j2").render(
         mark=safe(MD_MARK), intro=safe(_intro(view, len(view.claims), view.n_records)),
-        milestones=safe(milestones), areas=areas, unknown=_unknown_table(view, None))
+        milestones=safe(milestones), areas=areas, unknown=_unknown_table(view, None),
+        decisions=decisions_markdown(view.decisions))
 
 
 def _read_notes(folder: Path) -> str | None:

@@ -24,6 +24,7 @@ from typing import Any
 
 from harness.atomic import save_cache
 from harness.contracts import Claim, ContractSet, Hypothesis, SubjectRef
+from harness.decision_records import DecisionStatus, decision_statuses
 from harness.ledger import Summary
 from harness.ledger.query import parse_created
 from harness.records import Record
@@ -130,6 +131,7 @@ class EvidenceView:
     newest: datetime | None
     n_records: int
     ledger_label: str
+    decisions: tuple[DecisionStatus, ...] = ()  # harness.decision_records
 
     @property
     def claims(self) -> list[ClaimView]:
@@ -286,4 +288,15 @@ def build_view(contracts: ContractSet, ledger: Any, *, ledger_label: str,
                                    mutations.get(i))
                        for i in ids)
         areas.append(AreaView(area, contracts.area_titles.get(area, area), claims))
-    return EvidenceView(contracts, report, tuple(areas), newest, len(entries), ledger_label)
+    return EvidenceView(contracts, report, tuple(areas), newest, len(entries), ledger_label,
+                        _decisions(contracts, report, ledger, by_id))
+
+
+def _decisions(contracts: ContractSet, report: StatusReport, ledger: Any,
+               by_id: Mapping[str, Record]) -> tuple[DecisionStatus, ...]:
+    """Every decision with its latest record and the flags the evidence now raises."""
+    if not contracts.decisions:
+        return ()
+    latest = {claim: ledger.load(summary)
+              for (claim, _subject), summary in ledger.latest("decision").items()}
+    return decision_statuses(contracts.decisions, report, latest, by_id.get)
