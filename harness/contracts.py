@@ -477,8 +477,8 @@ def _code_tag() -> bytes:
     """What a compiled file depends on besides its bytes: this code, the schema, Python."""
     digest = hashlib.sha256(f"{_CACHE_FORMAT}:{sys.version_info[:2]}".encode())
     here = Path(__file__).parent
-    for name in ("contracts.py", "decisions.py", "safeyaml.py", "expr.py", "expr_eval.py", "units.py",
-                 "records.py",
+    for name in ("contracts.py", "decisions.py", "safeyaml.py", "expr.py", "expr_eval.py",
+                 "units.py", "records.py",
                  "schema/claim.schema.json"):
         digest.update((here / name).read_bytes())
     for path in sorted((here / "library" / "claims").glob("*.yaml")):  # what uses: binds to

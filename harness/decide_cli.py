@@ -56,8 +56,15 @@ def decision_lines(found: Any) -> list[str]:
 
 
 def cmd_decide(args: argparse.Namespace) -> int:
-    from harness.cli import (EXIT_OK, EXIT_PROBLEMS, UsageFailure, _contracts, _ledger,
-                             _status_report, _workspace)
+    from harness.cli import (
+        EXIT_OK,
+        EXIT_PROBLEMS,
+        UsageFailure,
+        _contracts,
+        _ledger,
+        _status_report,
+        _workspace,
+    )
     from harness.decision_records import decide, decision_record
     from harness.ledger import LedgerError, LedgerWriter
     from harness.provenance import collect

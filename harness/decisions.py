@@ -72,7 +72,7 @@ STATES = tuple(EvidenceState(v, f) for v in VERDICTS for f in (True, False)
 
 @dataclass(frozen=True)
 class Condition:
-    """``[fresh|stale] VERDICT[|VERDICT...]`` or ``any``: the states of one cited piece it accepts."""
+    """``[fresh|stale] VERDICT[|VERDICT...]`` or ``any``: the states of a cited piece it takes."""
 
     text: str
     verdicts: frozenset[str]

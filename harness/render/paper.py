@@ -8,8 +8,9 @@ style. Every cell ends with a LaTeX comment naming the record it comes from.
 ``evidence.tex`` defines one macro per bound number: the key is ``CLAIM.measure@subject`` for every
 subject and control, plus ``CLAIM.measure`` for the claim's first subject, and ``<key>/ci`` for
 the interval; and two per decision, ``DECISION.outcome`` and ``DECISION.decided`` (a flagged
-decision's outcome says so in the macro's value). ``\\ev{key}`` looks the value up with ``\\csname`` so ids with dashes, dots and
-underscores work; an unknown key prints ``??`` and warns.
+decision's outcome says so in the macro's value). ``\\ev{key}`` looks the value up with
+``\\csname`` so ids with dashes, dots and underscores work; an unknown key prints ``??`` and
+warns.
 """
 
 from __future__ import annotations
