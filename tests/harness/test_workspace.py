@@ -55,7 +55,7 @@ def test_subject_without_kind_names_the_file(tmp_path: Path) -> None:
 
 
 def test_unknown_kind_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(WorkspaceError, match=r"key subjects\.x\.kind must be one of bundle, "):
+    with pytest.raises(WorkspaceError, match=r"key subjects\.x\.kind must be one of bridge, bundle, "):
         space(tmp_path, '[subjects.x]\nkind = "telescope"\n')
     ws = Workspace(tmp_path, {"subjects": {"x": {"kind": "telescope"}}})
     with pytest.raises(WorkspaceError, match="unknown kind 'telescope'"):
@@ -239,7 +239,8 @@ GOOD_OPTION = {"path": st.just("p"), "backend": st.sampled_from(["torch", "mlx"]
                "units": st.just({"loss": "nats"}), "greater_is_better": st.booleans(),
                "series": st.just({"loss": "train_loss"}),
                "quotes": st.just([{"text": "{} shards", "series": "shards", "unit": "count"}]),
-               "hub": st.just("org/name"), "revision": st.just("main")}
+               "hub": st.just("org/name"), "revision": st.just("main"),
+               "bridge": st.sampled_from(["bam-latn-nqo", "none"])}
 
 
 @st.composite
