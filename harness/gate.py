@@ -15,6 +15,12 @@ says CI, ``CI=true``, read as for ``--require-signed``): such a record does not 
 the gate names each claim and subject with its record's file:line. ``warn`` (the default
 elsewhere): it passes, with a warning naming each. ``allow``: it passes; the summary counts them.
 The fix is always the same: commit, then re-run the falsifiers.
+
+Decision criteria. A claim bound with ``criterion: true`` states a kill or success criterion of a
+research plan; a fresh FAIL on one of its subjects is the evidence a decision (``falsify
+decide``) rests on, not a broken build. Such a row has no problem here; the summary lists it
+(``GateResult.criteria``). Missing, stale, errored or suspect evidence and powerless controls of
+a criterion claim are problems as for any claim.
 """
 
 from __future__ import annotations
