@@ -145,6 +145,7 @@ def _no_paper(ws: Workspace, what: str) -> str | None:
 
 
 def cmd_paper_check(args: argparse.Namespace) -> int:
+    from harness.decide_cli import statuses
     from harness.ledger import LedgerError
     from harness.render.papercheck import check_paper
     from harness.status import compute_status
@@ -159,9 +160,10 @@ def cmd_paper_check(args: argparse.Namespace) -> int:
     try:
         report = compute_status(contracts, ledger, now=datetime.now(UTC), hasher=_hasher(ws))
         latest = {key: ledger.load(s) for key, s in ledger.latest().items()}
+        decisions = statuses(contracts, report, ledger)
     except LedgerError as exc:
         raise _refuse_or_usage(exc) from None
-    problems = check_paper(ws.paper_dir, contracts, report, latest)
+    problems = check_paper(ws.paper_dir, contracts, report, latest, decisions)
     for p in problems:
         print(p)
     if problems:

@@ -9,6 +9,10 @@ LaTeX comments ignored) it is a problem when
    control's the one it must get (the gate's policy, with the clock and input hashes);
 3. a literal number *next to* the citation disagrees with the ledger.
 
+A decision's macros (``DECISION.outcome``, ``DECISION.decided``) are cited like numbers: a problem
+when the decision was never recorded (``falsify decide``) or is FLAGGED (its evidence was amended,
+replaced or went stale since, or its rule now gives another outcome).
+
 "Next to" means: in the same sentence, where a sentence ends at ``.``, ``!`` or ``?`` followed by
 white space (not the period of "e.g.", "i.e.", "cf.", "Fig." and the like) or at a blank line.
 A literal "looks like the same quantity" when it is written with a unit of the same dimension as
@@ -24,11 +28,12 @@ nor is a percentage followed by ``CI``, ``confidence`` or ``credible`` (a level,
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.contracts import Claim, ContractSet
+from harness.decision_records import DecisionStatus
 from harness.printed import PrintedNumber, agrees
 from harness.records import Measurement, Record
 from harness.render.fmt import measurement_text
@@ -217,13 +222,36 @@ def _literal_problems(path: Path, text: str, contracts: ContractSet,
                     f"write \\{c.macro}{{{c.key}}} instead of the literal, or correct it")
 
 
+def _decision_problem(c: Citation, decisions: Sequence[DecisionStatus]) -> list[str] | None:
+    """None when KEY is no decision's; else what keeps the citation from standing."""
+    key, _, part = c.key.rpartition(".")
+    found = next((s for s in decisions if s.decision.paper_key == key), None)
+    if found is None:
+        return None
+    if part not in ("outcome", "decided"):
+        return [f"\\{c.macro}{{{c.key}}}: a decision has .outcome and .decided, not {part!r}"]
+    if found.record is None:
+        return [f"\\{c.macro}{{{c.key}}} cites decision {found.decision.id}, which is not "
+                f"decided yet (falsify decide {found.decision.id})"]
+    if found.flagged:
+        return [f"\\{c.macro}{{{c.key}}} cites decision {found.decision.id}, which is FLAGGED "
+                f"and not a fresh PASS of its evidence: {'; '.join(found.flags)}"]
+    return []
+
+
 def check_paper(paper_dir: Path, contracts: ContractSet, report: StatusReport,
-                latest: Mapping[tuple[str, str], Record]) -> list[PaperProblem]:
+                latest: Mapping[tuple[str, str], Record],
+                decisions: Sequence[DecisionStatus] = ()) -> list[PaperProblem]:
     """Every problem in the paper's sources, in file and line order."""
     problems: list[PaperProblem] = []
     for path in paper_sources(paper_dir):
         text = path.read_text("utf-8")
         for c in citations(path, text):
+            decided = _decision_problem(c, decisions)
+            if decided is not None:
+                problems += [PaperProblem(path, c.line, msg, "falsify decide once its evidence "
+                                          "is fresh, or stop citing it") for msg in decided]
+                continue
             found = _key_problems(c, contracts)
             if not found:
                 status = _status_problem(c, contracts[c.parts[0]], report)

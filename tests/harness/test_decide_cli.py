@@ -1,5 +1,6 @@
-"""`falsify decide` on a real workspace whose ledger a real pytest run wrote, and the flags that
-later evidence raises in `falsify status`, the evidence README, the paper macros and `falsify pr`."""
+"""`falsify decide` on a real workspace whose ledger a real pytest run wrote, and the flags
+that later evidence raises in `falsify status`, the evidence README, the paper macros and
+`falsify pr`."""
 
 from __future__ import annotations
 
@@ -242,3 +243,16 @@ def test_the_same_fail_without_criterion_fails_the_gate(
     code, out = run(pytester.path, capsys, "gate", "--dirty", "allow")
     assert code == 1
     assert "failing" in out
+
+
+def test_paper_check_refuses_a_flagged_decision(space: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    run(space, capsys, "decide", "SHIP-TOY")
+    (space / "paper").mkdir()
+    (space / "paper" / "main.tex").write_text("We decided to \\ev{SHIP-TOY.outcome}.\n")
+    code, out = run(space, capsys, "paper", "check")
+    assert code == 0, out
+    run(space, capsys, "amend", cited(space, "short-lines").id, "--why", "wrong file")
+    code, out = run(space, capsys, "paper", "check")
+    assert code == 1
+    assert "cites decision SHIP-TOY, which is FLAGGED" in out

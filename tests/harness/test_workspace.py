@@ -55,7 +55,8 @@ def test_subject_without_kind_names_the_file(tmp_path: Path) -> None:
 
 
 def test_unknown_kind_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(WorkspaceError, match=r"key subjects\.x\.kind must be one of bridge, bundle, "):
+    with pytest.raises(WorkspaceError,
+                       match=r"key subjects\.x\.kind must be one of bridge, bundle, "):
         space(tmp_path, '[subjects.x]\nkind = "telescope"\n')
     ws = Workspace(tmp_path, {"subjects": {"x": {"kind": "telescope"}}})
     with pytest.raises(WorkspaceError, match="unknown kind 'telescope'"):
