@@ -259,6 +259,8 @@ def cmd_gate(args: argparse.Namespace) -> int:
                           "dirty": {"policy": result.dirty_policy, "records": [
                               {"claim": r.claim, "subject": r.subject, "record": r.record,
                                "where": r.where} for r in result.dirty_passing]},
+                          "criteria": [{"claim": r.claim, "subject": r.subject,
+                                        "record": r.record} for r in result.criteria],
                           "signatures": unsigned}, indent=2, sort_keys=True))
     else:
         if result.problems:
