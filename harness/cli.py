@@ -174,6 +174,10 @@ def _format_record(record: Record) -> list[str]:
 def cmd_show(args: argparse.Namespace) -> int:
     ws = _workspace(args)
     contracts = _contracts(ws)
+    if args.claim in contracts.decisions:
+        from harness.decide_cli import show_decision
+
+        return show_decision(contracts.decisions[args.claim], _ledger(ws, args), args.json)
     if args.claim not in contracts:
         raise UsageFailure(f"unknown claim {args.claim!r}; known: "
                            f"{', '.join(sorted(contracts.claims))}")

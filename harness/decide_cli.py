@@ -14,7 +14,8 @@ import time
 import uuid
 from typing import Any
 
-__all__ = ["add_parsers", "cmd_decide", "decision_lines", "latest_decisions"]
+__all__ = ["add_parsers", "cmd_decide", "decision_lines", "latest_decisions", "show_decision",
+           "statuses"]
 
 
 def latest_decisions(ledger: Any) -> dict[str, Any]:
@@ -116,6 +117,32 @@ def _print(decided: Any, record: Any, dry_run: bool) -> None:
         print("dry run: nothing recorded")
     else:
         print(f"recorded: record {record.id} (kind decision, verdict {record.verdict})")
+
+
+def show_decision(decision: Any, ledger: Any, as_json: bool) -> int:
+    """``falsify show DECISION``: the rule and every decision record of it, newest last."""
+    history = ledger.history(decision.id)
+    if as_json:
+        print(json.dumps({"decision": dict(decision.raw), "source": str(decision.source),
+                          "sha256": decision.sha256,
+                          "history": [r.to_json() for r in history]}, indent=2, sort_keys=True))
+        return 0
+    print(f"{decision.id}: {decision.title}")
+    if decision.statement:
+        print(f"  {decision.statement}")
+    for c in decision.cites:
+        print(f"  rests on {c.claim} on {c.subject} (as {c.key})")
+    for i, clause in enumerate(decision.clauses):
+        print(f"  rule[{i}]: when {clause.text()} then {clause.outcome}")
+    print(f"  default: {decision.default}; success: {', '.join(sorted(decision.success))}; "
+          f"contract {decision.source}\n")
+    print(f"decision history ({len(history)} record(s)):")
+    for r in history:
+        body = r.attachments.get("decision", {})
+        print(f"  {r.created[:19]}  {body.get('outcome')}  evidence {r.verdict}  record {r.id}")
+        for flag in body.get("flags", []):
+            print(f"    flag: {flag}")
+    return 0
 
 
 def add_parsers(sub: Any) -> None:

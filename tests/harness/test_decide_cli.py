@@ -256,3 +256,12 @@ def test_paper_check_refuses_a_flagged_decision(space: Path,
     code, out = run(space, capsys, "paper", "check")
     assert code == 1
     assert "cites decision SHIP-TOY, which is FLAGGED" in out
+
+
+def test_show_lists_the_rule_and_the_decision_history(
+        space: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run(space, capsys, "decide", "SHIP-TOY")
+    code, out = run(space, capsys, "show", "SHIP-TOY")
+    assert code == 0
+    assert "rule[0]: when short: fresh PASS then ship" in out
+    assert "decision history (1 record(s)):" in out
