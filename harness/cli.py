@@ -392,9 +392,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
             print(write_demo_project(Path.cwd()).report())
     ws = _workspace(args)
+    if args.action == "live":
+        return _demo_live(ws, args)
     built = build_demo(ws, rebuild=args.rebuild, progress=not args.quiet)
     for name, path in sorted(built.items()):
         print(f"{name}: {path}")
+    return EXIT_OK
+
+
+def _demo_live(ws: Workspace, args: argparse.Namespace) -> int:
+    from harness.demo.liverun import run_live_demo
+    from harness.runs.live import LiveError
+
+    ledger = _ledger_dir(ws, args)
+    try:
+        for run in run_live_demo(ws, args.subject, ledger=ledger):
+            print(run.report(), flush=True)
+    except (ValueError, LiveError) as exc:
+        raise UsageFailure(str(exc)) from None
+    print("render them: falsify render (the training area's README, 'Runs checked while "
+          "training')")
     return EXIT_OK
 
 
@@ -468,10 +485,17 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                        help="the corrected verdict: FAIL, SUSPECT, INCONCLUSIVE or ERROR")
     _add_common(amend)
     amend.set_defaults(func=cmd_amend)
-    demo = sub.add_parser("demo", help="build (or rebuild) the embedded demo workspace")
+    demo = sub.add_parser("demo", help="build (or rebuild) the embedded demo workspace; "
+                          "`demo live` trains its Trainer runs with their claims checked live")
+    demo.add_argument("action", nargs="?", choices=("build", "live"), default="build",
+                      help="build (the default): build or reuse the cached demo; live: train "
+                      "the demo's Trainer runs again with FalsifyCallback, recording every "
+                      "check in the ledger (the NaN run is stopped by its kill criterion)")
+    demo.add_argument("--subject", action="append", default=None,
+                      help="live: only this run (repeatable; demo-trainer-run, demo-trainer-nan)")
     demo.add_argument("--rebuild", action="store_true", help="rebuild even when cached")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
-    _add_common(demo, ledger=False)
+    _add_common(demo)
     demo.set_defaults(func=cmd_demo)
     for hook in _extensions(command):
         hook(sub)

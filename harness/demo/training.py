@@ -67,6 +67,7 @@ __all__ = [
     "demo_trainer_nan",
     "demo_trainer_run",
     "demo_trainer_tb",
+    "train_with_trainer",
 ]
 
 VERSION = 2  # 2: relative Trainer paths, TensorBoard events in runs/, no wall time in JSON Lines
@@ -167,39 +168,50 @@ TRAINER_RUN = RunRecipe()
 TRAINER_NAN = replace(TRAINER_RUN, lr=3e3)
 
 
+def train_with_trainer(builder: Builder, run: RunRecipe, out: Path,
+                       callbacks: tuple[Any, ...] = ()) -> dict[str, Any]:
+    """Train ``run`` with a Hugging Face ``Trainer`` into ``out`` (trainer_state.json,
+    checkpoints, TensorBoard events under ``runs/``); ``callbacks`` join the Trainer's
+    (``harness.demo.liverun`` adds :class:`~harness.runs.live.FalsifyCallback`)."""
+    import torch
+    from transformers import Trainer, TrainingArguments
+
+    train, val = _split(builder, run)
+    start = time.perf_counter()
+    torch.manual_seed(run.seed)
+    torch.set_num_threads(SMALL.threads)
+    model = _qwen3(SMALL)
+    rows = [{"input_ids": torch.from_numpy(w), "labels": torch.from_numpy(w)} for w in train]
+    evals = [{"input_ids": torch.from_numpy(w), "labels": torch.from_numpy(w)} for w in val]
+    out.mkdir(parents=True, exist_ok=True)
+    args = TrainingArguments(
+        output_dir=".", max_steps=run.steps, per_device_train_batch_size=run.batch_size,
+        per_device_eval_batch_size=run.eval_windows, logging_steps=run.log_every,
+        eval_strategy="steps", eval_steps=run.eval_every, save_strategy="steps",
+        save_steps=run.eval_every, load_best_model_at_end=True,
+        metric_for_best_model="eval_loss", greater_is_better=False,
+        report_to=["tensorboard"], seed=run.seed, data_seed=run.seed, use_cpu=True,
+        learning_rate=run.lr, optim="adamw_torch", dataloader_num_workers=0,
+        disable_tqdm=True, save_only_model=True)
+    # Run from the output folder with output_dir ".": the Trainer writes the paths it records
+    # (best_model_checkpoint) relative to it, the same in every build and cache.
+    with _quiet(), contextlib.chdir(out), _environ(TENSORBOARD_LOGGING_DIR="runs"):
+        trainer = Trainer(model=model, args=args, train_dataset=rows, eval_dataset=evals,
+                          callbacks=list(callbacks))
+        trainer.train()
+        trainer.save_state()
+        trainer.save_model()
+    return {"train_seconds": round(time.perf_counter() - start, 2),
+            "train_windows": len(rows), "eval_windows": len(evals),
+            "ln_vocab_nats": round(math.log(SMALL.vocab_size), 4),
+            "steps_trained": int(trainer.state.global_step)}
+
+
 def _trainer_folder(builder: Builder, run: RunRecipe, name: str) -> Path:
     def make(out: Path) -> dict[str, Any]:
-        import torch
-        from transformers import Trainer, TrainingArguments
-
-        train, val = _split(builder, run)
-        start = time.perf_counter()
-        torch.manual_seed(run.seed)
-        torch.set_num_threads(SMALL.threads)
-        model = _qwen3(SMALL)
-        rows = [{"input_ids": torch.from_numpy(w), "labels": torch.from_numpy(w)}
-                for w in train]
-        evals = [{"input_ids": torch.from_numpy(w), "labels": torch.from_numpy(w)} for w in val]
-        out.mkdir(parents=True, exist_ok=True)
-        args = TrainingArguments(
-            output_dir=".", max_steps=run.steps, per_device_train_batch_size=run.batch_size,
-            per_device_eval_batch_size=run.eval_windows, logging_steps=run.log_every,
-            eval_strategy="steps", eval_steps=run.eval_every, save_strategy="steps",
-            save_steps=run.eval_every, load_best_model_at_end=True,
-            metric_for_best_model="eval_loss", greater_is_better=False,
-            report_to=["tensorboard"], seed=run.seed, data_seed=run.seed, use_cpu=True,
-            learning_rate=run.lr, optim="adamw_torch", dataloader_num_workers=0,
-            disable_tqdm=True, save_only_model=True)
-        # Run from the output folder with output_dir ".": the Trainer writes the paths it
-        # records (best_model_checkpoint) relative to it, the same in every build and cache.
-        with _quiet(), contextlib.chdir(out), _environ(TENSORBOARD_LOGGING_DIR="runs"):
-            trainer = Trainer(model=model, args=args, train_dataset=rows, eval_dataset=evals)
-            trainer.train()
-            trainer.save_state()
-            trainer.save_model()
-        return {"train_seconds": round(time.perf_counter() - start, 2),
-                "train_windows": len(rows), "eval_windows": len(evals),
-                "ln_vocab_nats": round(math.log(SMALL.vocab_size), 4)}
+        found = train_with_trainer(builder, run, out)
+        found.pop("steps_trained")  # the cached runs' metadata, as before
+        return found
 
     return builder.artifact(name, _inputs(builder, run, TRAINER_LIBS), make)
 

@@ -32,6 +32,7 @@ from typing import Any
 
 from harness.records import Record, canonical_json, sha256_text
 from harness.render.history import raw_point
+from harness.render.liveruns import CURVES, LiveRun
 from harness.render.view import AreaView, ClaimView
 
 __all__ = [
@@ -173,6 +174,8 @@ def curve_specs(view: ClaimView) -> list[tuple[str, PlotSpec]]:
         if record is None:
             continue
         for name, value in sorted(record.attachments.items()):
+            if name in CURVES:
+                continue  # a live run's curve: drawn once, beside the run (live_plots)
             data = curve_data(value)
             if data is None:
                 continue
@@ -201,6 +204,25 @@ def area_plots(area: AreaView) -> dict[str, PlotSpec]:
             out[f"{view.id}.history.png"] = history
         for name, spec in curve_specs(view):
             out[f"{view.id}.{_safe(name)}.png"] = spec
+    out.update(live_plots(area.live))
+    return out
+
+
+def live_plots(runs: Sequence[LiveRun]) -> dict[str, PlotSpec]:
+    """``live-<run>.png`` -> a live-checked run's curve, marked where a kill criterion stopped
+    it (:mod:`harness.render.liveruns`), for each run that recorded one."""
+    out = {}
+    for r in runs:
+        data = next((d for d in map(curve_data, r.curves()) if d is not None), None)
+        if data is None:
+            continue
+        plot: dict[str, Any] = {
+            "x_label": data["x_label"], "y_label": data["y_label"],
+            "lines": [[name, data["x"], ys] for name, ys in data["series"].items()]}
+        if data.get("marks"):
+            plot["marks"] = data["marks"]
+        title = f"run {r.run} ({r.subject}), checked while it trained"
+        out[f"live-{_safe(r.run)}.png"] = PlotSpec("curves", title, plot)
     return out
 
 

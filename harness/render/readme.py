@@ -16,6 +16,7 @@ from harness.render import cells
 from harness.render.decisions import decisions_markdown
 from harness.render.escape import md_code, md_fence, md_text
 from harness.render.fmt import number, short_sha, stamp
+from harness.render.liveruns import live_commands, live_table
 from harness.render.memo import cached, key
 from harness.render.output import MD_MARK
 from harness.render.plots import PlotPlan, PlotSpec
@@ -248,11 +249,23 @@ def area_readme(view: EvidenceView, area: AreaView, plots: Mapping[str, PlotSpec
         mark=safe(MD_MARK), area=area, intro=safe(_intro(view, len(area.claims), n_records)),
         milestones=milestone_table(view, names), verdicts=_verdicts_table(area, view.newest),
         mutation=_mutation_table(area),
+        live=_live_context(area, plots),
         timeline="timeline.png" if "timeline.png" in plots else None,
         claims=[_claim_context(c, view.newest, plots) for c in area.claims],
         unknown=_unknown_table(view, area.area),
         notes=None if notes is None else safe(notes.rstrip("\n")),
     )
+
+
+def _live_context(area: AreaView, plots: Mapping[str, PlotSpec]) -> dict[str, Any] | None:
+    table = live_table(area.live)
+    if table is None:
+        return None
+    commands = live_commands(area.live)
+    return {"table": table,
+            "plots": [{"file": n, "alt": s.title} for n, s in plots.items()
+                      if n.startswith("live-")],
+            "reproduce": Markup(md_fence("\n".join(commands), "sh")) if commands else None}
 
 
 def _counts(area: AreaView) -> list[str]:

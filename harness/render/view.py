@@ -30,6 +30,7 @@ from harness.ledger.query import parse_created
 from harness.records import Record
 from harness.render.fmt import DEFAULT_DIGITS
 from harness.render.history import Entry, history_entries
+from harness.render.liveruns import LiveRun, in_area, live_runs
 from harness.status import ClaimState, Row, StatusReport, compute_status
 
 __all__ = [
@@ -117,6 +118,7 @@ class AreaView:
     area: str
     title: str
     claims: tuple[ClaimView, ...]
+    live: tuple[LiveRun, ...] = ()  # the runs that checked a claim of the area as they trained
 
     @property
     def n_records(self) -> int:
@@ -281,13 +283,15 @@ def build_view(contracts: ContractSet, ledger: Any, *, ledger_label: str,
         if e.kind not in ("hypothesis", "mutation"):  # probes and mutation scores: own tables
             history.setdefault(e.claim, []).append(e)
     states = {s.claim.id: s for s in report.claims}
+    runs = live_runs(ledger)
     areas = []
     for area, ids in sorted(contracts.areas.items()):
         claims = tuple(_claim_view(states[i], latest, history.get(i, []),
                                    _hypotheses(contracts[i], dict(hyps.get(i, {}))), by_id,
                                    mutations.get(i))
                        for i in ids)
-        areas.append(AreaView(area, contracts.area_titles.get(area, area), claims))
+        areas.append(AreaView(area, contracts.area_titles.get(area, area), claims,
+                              tuple(in_area(runs, ids))))
     return EvidenceView(contracts, report, tuple(areas), newest, len(entries), ledger_label,
                         _decisions(contracts, report, ledger, by_id))
 

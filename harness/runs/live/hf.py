@@ -53,11 +53,11 @@ class FalsifyCallback(TrainerCallback):
             self.live.set_vocab_size(vocab)
 
     def _feed(self, state: TrainerState, control: TrainerControl,
-              logs: Mapping[str, Any] | None) -> None:
+              logs: Mapping[str, Any] | None, *, evaluation: bool = False) -> None:
         if not state.is_world_process_zero:  # one process records: one segment per run
             return
         self.live.log(state.global_step, **numbers(logs))
-        self.live.check(state.global_step)
+        self.live.check(state.global_step, evaluation=evaluation)
         if self.live.should_stop:
             control.should_training_stop = True
 
@@ -68,7 +68,7 @@ class FalsifyCallback(TrainerCallback):
     def on_evaluate(self, args: TrainingArguments, state: TrainerState,
                     control: TrainerControl, metrics: Mapping[str, Any] | None = None,
                     **kwargs: Any) -> None:
-        self._feed(state, control, metrics)
+        self._feed(state, control, metrics, evaluation=True)
 
     def on_train_end(self, args: TrainingArguments, state: TrainerState,
                      control: TrainerControl, **kwargs: Any) -> None:

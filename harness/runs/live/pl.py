@@ -84,7 +84,7 @@ class FalsifyLightningCallback(pl.Callback):
         metrics = _scalars(trainer.callback_metrics, self._val)
         if metrics:
             self.live.log(trainer.global_step, **metrics)
-            self.live.check(trainer.global_step)
+            self.live.check(trainer.global_step, evaluation=True)
             self._stop_if_killed(trainer)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

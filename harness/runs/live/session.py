@@ -39,7 +39,9 @@ from harness.units import Unit, parse_unit
 from harness.verdict import Verdict, judge, judge_error
 from harness.workspace import SubjectNotConfigured, Workspace
 
-__all__ = ["Check", "LiveClaims", "LiveError", "RunKilled", "Stop"]
+__all__ = ["LIVE_WORKER", "Check", "LiveClaims", "LiveError", "RunKilled", "Stop"]
+
+LIVE_WORKER = "live-"  # a run's ledger writer is live-<run id>: harness.render.liveruns finds it
 
 _CURVE_POINTS = 400  # the kill record's curve is thinned to about this many points per series
 
@@ -102,7 +104,9 @@ class LiveClaims:
     ``units``, ``series`` (role = series name) and ``vocab_size`` add to what the subject's
     ``run-log`` config declares; a unit declared differently in both is refused. ``root`` or
     ``workspace`` finds the project; ``ledger`` overrides its ledger folder; ``record=False``
-    judges without appending. ``every``: check at most once per that many steps.
+    judges without appending. ``every``: check at most once per that many steps. ``command``:
+    how to run the training again, shown beside the run in the evidence README (default: this
+    process's command line).
     """
 
     def __init__(self, run_id: str, *, subject: str | None = None,
@@ -112,7 +116,8 @@ class LiveClaims:
                  root: Path | str | None = None, workspace: Workspace | None = None,
                  ledger: Path | str | None = None, record: bool = True, every: int = 1,
                  measures: Mapping[str, MeasureFn] | None = None,
-                 raise_on_kill: bool = False, framework: str = "loop") -> None:
+                 raise_on_kill: bool = False, framework: str = "loop",
+                 command: str | None = None) -> None:
         if not run_id:
             msg = "LiveClaims needs a run id (it names the run's ledger segment and records)"
             raise LiveError(msg)
@@ -124,6 +129,7 @@ class LiveClaims:
         self.ledger_dir = Path(ledger).resolve() if ledger else self.workspace.ledger_dir
         self.recording, self.every, self.framework = record, every, framework
         self.raise_on_kill = raise_on_kill
+        self.command = command if command is not None else _command_line()
         contracts = load_contracts(self.workspace.contracts_dir,
                                    self.workspace.cache_dir / "contracts")
         self.claims, self.unchecked = self._select(contracts, claims, measures or {})
@@ -251,13 +257,14 @@ class LiveClaims:
 
     # --- checking ---------------------------------------------------------------------------
 
-    def check(self, step: int | None = None) -> list[Check]:
+    def check(self, step: int | None = None, *, evaluation: bool = False) -> list[Check]:
         """Judge every claim on the log so far and record each verdict; [] when nothing new was
-        logged since the last check or fewer than ``every`` steps have passed since it (an
-        evaluation logged at the step of the last check is checked: it is new evidence)."""
+        logged since the last check or fewer than ``every`` steps have passed since it. An
+        evaluation (``evaluation=True``, as the callbacks pass after one) is always checked,
+        as is one logged at the step of the last check: it is new evidence."""
         step = self._step(step)
         last = self._checked_at
-        due = last is None or step == last or step - last >= self.every
+        due = evaluation or last is None or step == last or step - last >= self.every
         if self._closed or self.should_stop or not self._dirty or not due:
             return []  # once stopped, the run's last record is made by close()
         return self._check(step, final=False)
@@ -276,13 +283,16 @@ class LiveClaims:
             verdict = self._measure(evidence, fn, log, step, final=final)
             if verdict is None:
                 continue
+            found = evidence.notes  # what the measure said (a NaN's step), before our notes
             killed = self._maybe_kill(claim, verdict, step, evidence, log)
             if not killed and self.stopped is not None:
                 self._mark_stopped(evidence, log, self.stopped)
+            elif final and not killed:  # the run's last record shows the whole curve
+                evidence.attach("run_curve", curve_with_stop(log, None, claim.id))
             record = self._append(evidence, verdict, fn, step, started, killed=killed)
             done.append(Check(claim.id, step, verdict.status, verdict.reasons, record))
             if killed:
-                self.stopped = Stop(claim.id, step, verdict.reasons, record)
+                self.stopped = Stop(claim.id, step, (*verdict.reasons, *found), record)
         self.checks += done
         self._dirty, self._checked_at = False, step
         if self.stopped is not None and self.raise_on_kill:
@@ -318,8 +328,9 @@ class LiveClaims:
         if claim.id not in self.kill or verdict.status is not Status.FAIL or self.should_stop:
             return False
         self.should_stop = True
+        why = "; ".join((*verdict.reasons, *evidence.notes))
         evidence.note(f"kill criterion {claim.id} is FAIL at step {step}: the run was stopped "
-                      f"here ({'; '.join(verdict.reasons)})")
+                      f"here ({why})")
         evidence.attach("stopped_run", curve_with_stop(log, step, claim.id))
         return True
 
@@ -334,7 +345,8 @@ class LiveClaims:
     def _append(self, evidence: Evidence, verdict: Verdict, fn: MeasureFn, step: int,
                 started: float, *, killed: bool) -> str | None:
         live = {"run": self.run_id, "step": step, "framework": self.framework,
-                "kill_criterion": evidence.claim.id in self.kill, "stopped": killed}
+                "kill_criterion": evidence.claim.id in self.kill, "stopped": killed,
+                "command": self.command}
         evidence.attach("live", live)
         if not self.recording:
             return None
@@ -348,7 +360,7 @@ class LiveClaims:
         from harness.ledger import LedgerWriter
 
         if self._writer is None:
-            worker = f"live-{self.run_id}"
+            worker = f"{LIVE_WORKER}{self.run_id}"
             self._writer = LedgerWriter(self.ledger_dir, self.session_id, worker)
         return str(self._writer.append(record).id)
 
@@ -382,16 +394,14 @@ class LiveClaims:
         return None if self._writer is None else self._writer.path
 
     def close(self) -> list[Check]:
-        """Check once more at the last step (every claim recorded, pending ones as ERROR when
-        the log still lacks what they read), then close the run's segment."""
+        """Check once more at the last step, then close the run's segment: every claim gets a
+        last record (pending ones ERROR when the log still lacks what they read), which carries
+        the run's whole curve (``run_curve``) or, after a kill, the curve up to the stop."""
         if self._closed:
             return []
         try:
-            final: list[Check] = []
-            if self._dirty or self.pending or self._checked_at is None:
-                self.raise_on_kill = False  # the run is over: nothing left to stop
-                final = self._check(self._step(None), final=True)
-            return final
+            self.raise_on_kill = False  # the run is over: nothing left to stop
+            return self._check(self._step(None), final=True)
         finally:
             self._closed = True
             if self._writer is not None:
@@ -404,14 +414,22 @@ class LiveClaims:
         self.close()
 
 
+def _command_line() -> str:
+    """The command that started this process, as a user would type it (the script's name)."""
+    import shlex
+
+    argv = list(sys.argv) or ["python"]
+    return shlex.join([Path(argv[0]).name or "python", *argv[1:]])
+
+
 def _same(a: float, b: float) -> bool:
     return a == b or (math.isnan(a) and math.isnan(b))
 
 
-def curve_with_stop(log: RunLog, step: int, claim_id: str) -> dict[str, Any]:
+def curve_with_stop(log: RunLog, step: int | None, claim_id: str) -> dict[str, Any]:
     """The logged loss curves as a plottable attachment (``harness.render.plots``): ``x`` the
     steps, one line per series in a loss unit (non-finite values as gaps), and ``marks`` at the
-    step where the run stopped."""
+    step where the run stopped (none when ``step`` is None: a run that was not stopped)."""
     steps = sorted({p.step for s in log.all_series.values() for p in s.points})
     if len(steps) > _CURVE_POINTS:
         stride = math.ceil(len(steps) / _CURVE_POINTS)
@@ -423,5 +441,5 @@ def curve_with_stop(log: RunLog, step: int, claim_id: str) -> dict[str, Any]:
         at = {p.step: p.value for p in found.points}
         values = [at.get(s) for s in steps]
         series[name] = [v if v is not None and math.isfinite(v) else None for v in values]
-    return {"x": steps, "x_label": "step", "y_label": "loss", "series": series,
-            "marks": [{"x": step, "label": f"stopped: {claim_id} FAIL"}]}
+    marks = [] if step is None else [{"x": step, "label": f"stopped: {claim_id} FAIL"}]
+    return {"x": steps, "x_label": "step", "y_label": "loss", "series": series, "marks": marks}
