@@ -13,6 +13,7 @@ its own with :func:`register` (or the ``measures=`` argument of ``LiveClaims``).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from harness.evidence import Evidence
     from harness.runs.logs import RunLog
 
-__all__ = ["PROVIDERS", "MeasureFn", "measures", "register"]
+__all__ = ["PROVIDERS", "MeasureFn", "measures", "preload", "register"]
 
 MeasureFn = Callable[["Evidence", "RunLog"], None]
 
@@ -66,3 +67,17 @@ def measures() -> dict[str, MeasureFn]:
                 raise ValueError(msg)
             found[claim_id] = fn
     return {**found, **_REGISTERED}
+
+
+def preload(fns: list[MeasureFn]) -> None:
+    """Import what the modules of ``fns`` name in their ``PRELOAD`` tuple (heavy imports their
+    measures make on first use). Run in a background thread by ``LiveClaims``: the import then
+    overlaps the run's first steps instead of stalling its first check. Import errors are left
+    for the measure itself to raise, where they become the verdict."""
+    import sys
+
+    for module_name in sorted({fn.__module__ for fn in fns}):
+        module = sys.modules.get(module_name)
+        for name in getattr(module, "PRELOAD", ()):
+            with contextlib.suppress(ImportError):
+                importlib.import_module(name)

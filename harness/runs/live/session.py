@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import sys
+import threading
 import time
 import uuid
 import warnings
@@ -33,7 +34,7 @@ from typing import Any
 from harness.contracts import Claim, ContractSet, SubjectRef, load_contracts
 from harness.evidence import Evidence
 from harness.records import Status
-from harness.runs.live.measures import MeasureFn, measures
+from harness.runs.live.measures import MeasureFn, measures, preload
 from harness.runs.logs import Point, RunLog, RunLogError, Series
 from harness.units import Unit, parse_unit
 from harness.verdict import Verdict, judge, judge_error
@@ -136,6 +137,7 @@ class LiveClaims:
         self.kill = self._kill_ids(kill)
         self._units, self._roles, self._vocab = self._declared(units, series, vocab_size)
         self.session_id = uuid.uuid4().hex
+        self._lock = threading.RLock()
         self.should_stop = False
         self.stopped: Stop | None = None
         self.checks: list[Check] = []
@@ -148,6 +150,17 @@ class LiveClaims:
         self._provenance: dict[str, Any] | None = None
         self._code: dict[str, dict[str, Any]] = {}
         self._closed = False
+        self._warm = threading.Thread(target=self._warm_up, name=f"falsify-live-{run_id}",
+                                      daemon=True)
+        self._warm.start()
+
+    def _warm_up(self) -> None:
+        """The first check's one-time costs (the measures' heavy imports, git and environment
+        provenance), paid in the background while the run's first steps train."""
+        preload([fn for _, _, fn in self.claims])
+        if self.recording:
+            with self._lock:
+                self.provenance()
 
     # --- setup ------------------------------------------------------------------------------
 
@@ -365,6 +378,12 @@ class LiveClaims:
         return str(self._writer.append(record).id)
 
     def provenance(self) -> dict[str, Any]:
+        if self._provenance is None:  # the warm-up thread may be computing it: wait for it
+            with self._lock:
+                return self._provenance_locked()
+        return self._provenance
+
+    def _provenance_locked(self) -> dict[str, Any]:
         if self._provenance is None:
             from harness.provenance import env_info, git_info
 

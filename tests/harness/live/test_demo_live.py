@@ -1,4 +1,4 @@
-"""``falsify demo live``: the demo's NaN Trainer run, trained again, is stopped by its kill criterion."""
+"""``falsify demo live``: the demo NaN Trainer run, trained again, is stopped by its kill rule."""
 
 from __future__ import annotations
 

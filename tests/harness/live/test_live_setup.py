@@ -124,3 +124,20 @@ def test_a_non_number_is_refused_by_name(fuzz_root: Path, bad: object) -> None:
     live = LiveClaims("tiny-mlx", root=fuzz_root, record=False)
     with pytest.raises(LiveError, match="loss"):
         live.log(0, loss=bad)
+
+
+def test_the_measures_heavy_imports_are_made_in_the_background(tmp_path: Path) -> None:
+    """scipy.stats (about 2.5 s to import) is imported by the warm-up thread, not the first
+    check: checked in a fresh interpreter, where nothing imported it before."""
+    import subprocess
+    import sys
+
+    root = workspace(tmp_path)
+    code = ("import sys; from harness.runs.live import LiveClaims; "
+            f"live = LiveClaims('tiny-run', root={str(root)!r}, record=False); "
+            "before = 'scipy.stats' in sys.modules; live._warm.join(); "
+            "print(before, 'scipy.stats' in sys.modules)")
+    env = {"PYTHONPATH": str(Path(__file__).resolve().parents[3]), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, check=False, timeout=120)
+    assert done.stdout.split()[-1] == "True", done.stdout + done.stderr
