@@ -244,10 +244,6 @@ def measure_val_below_uniform_at_best(evidence: Evidence, log: RunLog) -> None:
             evidence.measure("train_loss_drop", tn[0] - tn[-1], unit="nats")
 
 
-# What the measures import on first use (scipy.stats: about 2.5 s): a live run imports it in the
-# background when its checks start (harness.runs.live.measures.preload), not at its first check.
-PRELOAD = ("scipy.stats",)
-
 MEASURES: dict[str, Callable[[Evidence, RunLog], None]] = {
     "TRAIN-LOSS-FINITE": measure_train_loss_finite,
     "TRAIN-LOSS-DESCENDS": measure_train_loss_descends,

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from harness.evidence import Evidence
     from harness.runs.logs import RunLog
 
-__all__ = ["PROVIDERS", "MeasureFn", "measures", "preload", "register"]
+__all__ = ["PRELOAD", "PROVIDERS", "MeasureFn", "measures", "preload", "register"]
 
 MeasureFn = Callable[["Evidence", "RunLog"], None]
 
@@ -69,15 +69,23 @@ def measures() -> dict[str, MeasureFn]:
     return {**found, **_REGISTERED}
 
 
+# What a provider's measures import on first use, by module: scipy.stats costs about 2.5 s.
+# Kept here rather than in the providers: a provider's source is the code identity of its
+# records, so a table there would make their evidence stale for no change in what they measure.
+PRELOAD: dict[str, tuple[str, ...]] = {"harness.runs.curves": ("scipy.stats",)}
+
+
 def preload(fns: list[MeasureFn]) -> None:
-    """Import what the modules of ``fns`` name in their ``PRELOAD`` tuple (heavy imports their
-    measures make on first use). Run in a background thread by ``LiveClaims``: the import then
-    overlaps the run's first steps instead of stalling its first check. Import errors are left
-    for the measure itself to raise, where they become the verdict."""
+    """Import what :data:`PRELOAD` (or a module's own ``PRELOAD`` tuple) names for the modules
+    of ``fns``: heavy imports their measures make on first use. Run in a background thread by
+    ``LiveClaims``: the import then overlaps the run's first steps instead of stalling its first
+    check. Import errors are left for the measure itself to raise, where they become the
+    verdict."""
     import sys
 
     for module_name in sorted({fn.__module__ for fn in fns}):
         module = sys.modules.get(module_name)
-        for name in getattr(module, "PRELOAD", ()):
+        names = (*PRELOAD.get(module_name, ()), *getattr(module, "PRELOAD", ()))
+        for name in names:
             with contextlib.suppress(ImportError):
                 importlib.import_module(name)
