@@ -41,6 +41,7 @@ class LiveRun:
     steps: tuple[int, ...]  # the steps checked, in order
     final: Mapping[str, Record]  # claim -> its record at the run's last check of it
     stop: Record | None  # the record of the kill criterion's FAIL, if the run was stopped
+    started: str  # the run's first record's time: a run id trained twice is two runs
 
     @property
     def stopped_at(self) -> int | None:
@@ -65,7 +66,7 @@ def _is_live_segment(name: str) -> bool:
 
 def live_runs(ledger: Any) -> tuple[LiveRun, ...]:
     """Every live-checked run in ``ledger`` (a verified :class:`~harness.ledger.Ledger`)."""
-    by_run: dict[str, list[Record]] = {}
+    by_run: dict[tuple[str, str], list[Record]] = {}  # (run id, session): each time it ran
     for index in ledger.indexes():
         if not _is_live_segment(index.name):
             continue
@@ -73,8 +74,9 @@ def live_runs(ledger: Any) -> tuple[LiveRun, ...]:
             record = ledger.load(index.summary(r))
             live = record.attachments.get("live")
             if record.kind == "claim" and isinstance(live, Mapping) and live.get("run"):
-                by_run.setdefault(str(live["run"]), []).append(record)
-    return tuple(_run(run, records) for run, records in sorted(by_run.items()))
+                by_run.setdefault((str(live["run"]), record.session), []).append(record)
+    runs = [_run(run, records) for (run, _), records in by_run.items()]
+    return tuple(sorted(runs, key=lambda r: (r.run, r.started)))
 
 
 def _run(run: str, records: list[Record]) -> LiveRun:
@@ -88,7 +90,7 @@ def _run(run: str, records: list[Record]) -> LiveRun:
     last = records[-1].attachments["live"]
     steps = tuple(sorted({int(r.attachments["live"]["step"]) for r in records}))
     return LiveRun(run, records[-1].subject, str(last.get("framework") or "?"),
-                   last.get("command"), len(records), steps, final, stop)
+                   last.get("command"), len(records), steps, final, stop, records[0].created)
 
 
 def in_area(runs: Iterable[LiveRun], claims: Iterable[str]) -> list[LiveRun]:

@@ -222,7 +222,7 @@ def live_plots(runs: Sequence[LiveRun]) -> dict[str, PlotSpec]:
         if data.get("marks"):
             plot["marks"] = data["marks"]
         title = f"run {r.run} ({r.subject}), checked while it trained"
-        out[f"live-{_safe(r.run)}.png"] = PlotSpec("curves", title, plot)
+        out[f"live-{_safe(r.run)}.png"] = PlotSpec("curves", title, plot)  # the newest run
     return out
 
 

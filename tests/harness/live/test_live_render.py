@@ -84,3 +84,12 @@ def test_every_check_of_a_run_is_counted_once(tmp_path: Path) -> None:
         mlx_loop(live, lr=0.5)
     (run,) = live_runs(Ledger(root / "evidence" / "ledger"))
     assert run.checks == len(live.checks)
+
+
+def test_a_run_id_trained_twice_is_two_runs(tmp_path: Path) -> None:
+    root = workspace(tmp_path)
+    for _ in range(2):
+        with LiveClaims("tiny-mlx", root=root) as live:
+            mlx_loop(live, lr=0.5, steps=6)
+    runs = live_runs(Ledger(root / "evidence" / "ledger"))
+    assert [r.checks for r in runs] == [len(live.checks)] * 2
