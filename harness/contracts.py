@@ -24,6 +24,7 @@ from harness.expr import Expr, ExprError, parse
 from harness.records import CLAIM_VERDICTS, Status, canonical_json, sha256_text
 from harness.safeyaml import YamlError, load_yaml, read_capped
 from harness.units import AmbiguousNumber, Quantity, UnitError, parse_quantity, parse_unit
+from harness.vectors import QuantityVector
 
 __all__ = [
     "SCHEMA_DIR",
@@ -58,6 +59,7 @@ class MeasureSpec:
     unit: str
     doc: str = ""
     min_n: int | None = None  # below it the tool's own guard min_n.<name> fails
+    vector: bool = False  # one value per element (layer, seed): evidence.measure_vector
 
 
 @dataclass(frozen=True)
@@ -267,7 +269,8 @@ class _Compiler:
             except UnitError as exc:
                 self.fail(f"measures.{name}.unit", str(exc))
                 continue
-            out[name] = MeasureSpec(name, unit, spec.get("doc", ""), spec.get("min_n"))
+            out[name] = MeasureSpec(name, unit, spec.get("doc", ""), spec.get("min_n"),
+                                    spec.get("vector") is True)
         return out
 
     def subject_refs(self, key: str, items: list[Any], role: str) -> tuple[SubjectRef, ...]:
@@ -311,10 +314,16 @@ class _Compiler:
         """
         seen: set[str] = set()
         for ref in (SubjectRef("(default)"), *refs):
-            env: dict[str, Quantity] = {n: Quantity.of(1.0, m.unit) for n, m in measures.items()}
+            env: dict[str, Quantity | QuantityVector] = {
+                n: (QuantityVector.of([1.0] * 3, parse_unit(m.unit)) if m.vector
+                    else Quantity.of(1.0, m.unit)) for n, m in measures.items()}
             env.update(params)
             env.update(ref.params)
             for key, expr in exprs:
+                shape = expr.shape_problem(env)
+                if shape is not None and f"{key}: {shape}" not in seen:
+                    seen.add(f"{key}: {shape}")
+                    self.fail(key, shape)
                 for exc in expr.unit_problems(env):
                     where = key + self.param_key(exc, params, ref)
                     if f"{where}: {exc}" not in seen:
@@ -478,6 +487,7 @@ def _code_tag() -> bytes:
     digest = hashlib.sha256(f"{_CACHE_FORMAT}:{sys.version_info[:2]}".encode())
     here = Path(__file__).parent
     for name in ("contracts.py", "decisions.py", "safeyaml.py", "expr.py", "expr_eval.py",
+                 "expr_vec.py", "vectors.py",
                  "units.py", "records.py",
                  "schema/claim.schema.json"):
         digest.update((here / name).read_bytes())

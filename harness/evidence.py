@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import secrets
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
@@ -63,6 +62,41 @@ class Evidence:
         self._measurements[name] = m
         return m
 
+    def measure_vector(self, name: str, values: Sequence[float], unit: str, *,
+                       n: int | None = None,
+                       cis: Sequence[Sequence[float | Quantity] | None] | None = None,
+                       labels: Sequence[str] | None = None,
+                       ci_level: float | None = None) -> Measurement:
+        """Record one value per element (per layer, per seed): a vector measurement.
+
+        ``n`` is the sample each element was measured on; ``cis`` optional per-element
+        intervals (None for an element without one); ``labels`` optional per-element names
+        ("layer 3", "seed 2"). NaN and inf elements are kept; the claim judges them."""
+        if name in self._measurements:
+            msg = f"{name!r} was measured twice for {self.claim.id} on {self.subject.id}"
+            raise ValueError(msg)
+        canonical = parse_unit(unit).name
+        floats = tuple(float(v) for v in values)
+        count, _ = check_measure_args(name, canonical, n, None)
+        intervals = None
+        if cis is not None:
+            if len(cis) != len(floats):
+                msg = (f"measurement {name}: {len(cis)} intervals for {len(floats)} values; "
+                       f"give one per element (None where an element has none)")
+                raise ValueError(msg)
+            intervals = tuple(None if c is None else check_measure_args(name, canonical, None, c)[1]
+                              for c in cis)
+        if labels is not None and len(labels) != len(floats):
+            msg = f"measurement {name}: {len(labels)} labels for {len(floats)} values"
+            raise ValueError(msg)
+        level = (ci_level if cis is None or ci_level is not None
+                 else self.claim.statistics.confidence)
+        m = Measurement.vector_of(name, floats, canonical, n=count, cis=intervals,
+                                  ci_level=None if cis is None else level,
+                                  labels=None if labels is None else tuple(map(str, labels)))
+        self._measurements[name] = m
+        return m
+
     def input(self, path: str | Path) -> dict[str, Any]:
         """Declare a file or folder the evidence depends on; its sha256 goes into provenance.
 
@@ -106,7 +140,7 @@ class Evidence:
         return tuple(self._measurements.values())
 
     def has_nonfinite(self) -> bool:
-        return any(not math.isfinite(m.value) for m in self._measurements.values())
+        return any(not m.finite for m in self._measurements.values())
 
     def to_record(self, verdict: Verdict, *, node_id: str, session: str,
                   provenance: dict[str, Any], timing: dict[str, Any], kind: str = "claim",

@@ -15,8 +15,13 @@ Grammar, loosest binding first::
     compare := sum (CMP sum)* | sum 'between' sum 'and' sum
     sum     := product (('+' | '-') product)*
     product := unary (('*' | '/') unary)*
-    unary   := '-'* atom
+    unary   := '-'* postfix
+    postfix := atom ('[' sum ']' | '[' [sum] ':' [sum] ']')*
     atom    := NUMBER [UNIT] | NAME | NAME '(' or (',' or)* ')' | '(' or ')'
+
+A vector measurement (one value per layer or seed) is indexed, sliced, quantified with
+``all(...)``/``any(...)`` or reduced (``argmax``, ``len``, ``max``, ``mean``...): see
+:mod:`harness.expr_vec`.
 """
 
 
@@ -47,10 +52,13 @@ from harness.expr_eval import (
     _Not,
     _Num,
 )
+from harness.expr_vec import REDUCERS, _Index, _Quantifier, _Reduce
 from harness.units import DIMENSIONLESS, Quantity, Unit, UnitError, known_units, parse_unit
+from harness.vectors import QuantityVector
 
 __all__ = ["Expr", "ExprError", "Outcome", "Truth", "parse"]
 
+_KNOWN_FUNCS = frozenset(_FUNCS) | REDUCERS | {"all", "any"}
 _MAX_TOKENS = 256  # bounds the tree depth, so evaluation can never hit the recursion limit
 _MAX_NESTING = 32
 
@@ -61,7 +69,7 @@ _NUMBER = re.compile(r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
 _UNIT_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:/[A-Za-z_][A-Za-z0-9_]*)?")
 _KEYWORDS = frozenset({"and", "or", "not", "between"})
-_OPERATORS = ("<=", ">=", "==", "!=", "<", ">", "+", "-", "*", "/", "(", ")", ",")
+_OPERATORS = ("<=", ">=", "==", "!=", "<", ">", "+", "-", "*", "/", "(", ")", ",", "[", "]", ":")
 _BAD_CHARS = {"=": "'=' is not an operator; write '==' to test equality",
               "!": "'!' is not an operator; write '!=' or 'not'",
               "%": "'%' must follow a number, as in '5 %'"}
@@ -147,7 +155,7 @@ class Expr:
         """The measurement and param names the expression uses."""
         return self.root.names()
 
-    def evaluate(self, env: Mapping[str, Quantity], *, use_ci: bool = False,
+    def evaluate(self, env: Mapping[str, Quantity | QuantityVector], *, use_ci: bool = False,
                  sizes: Mapping[str, int] | None = None) -> Outcome:
         """The truth on ``env``; with ``use_ci``, decided on whole confidence intervals.
 
@@ -155,10 +163,10 @@ class Expr:
         (``cer 0.2 ratio (n=1240) < 5 %``)."""
         return self.root.decide(_Ctx(env, use_ci, self.text, sizes=sizes or {}))
 
-    def unit_problems(self, env: Mapping[str, Quantity]) -> list[UnitError]:
+    def unit_problems(self, env: Mapping[str, Quantity | QuantityVector]) -> list[UnitError]:
         """Every comparison's unit problem on ``env`` (AmbiguousNumber for a bare number beside
         a ratio or percentage); value-dependent problems are not judged here."""
-        ctx = _Ctx(env, use_ci=True, text=self.text, check=True)
+        ctx = _Ctx(env, use_ci=True, text=self.text, check=True, sample=True)
         problems = []
         for node in self.root.walk():
             try:
@@ -166,7 +174,22 @@ class Expr:
                     node.decide(ctx)
             except UnitError as exc:
                 problems.append(exc)
+            except ExprError:
+                pass  # a shape problem: shape_problem reports it
         return problems
+
+
+    def shape_problem(self, env: Mapping[str, Quantity | QuantityVector]) -> str | None:
+        """Why the expression misuses a vector on ``env`` (a vector where a number is needed,
+        all() around no vector, an index into a number), or None. Values are samples: only
+        shapes are judged."""
+        try:
+            self.root.decide(_Ctx(env, use_ci=True, text=self.text, check=True))
+        except ExprError as exc:
+            return str(exc)
+        except UnitError:
+            return None  # unit_problems reports these, each once
+        return None
 
 
 def parse(text: str) -> Expr:
@@ -306,20 +329,56 @@ class _Parser:
             self.advance()
             return _Literal(tok.text, tok.pos, tok.quantity)
         if tok.kind == "name":
-            return self.parse_name()
-        if not self.at("op", "("):
+            node = self.parse_name()
+        elif self.at("op", "("):
+            node = self.parse_group(self.advance(), several=False)[0]
+        else:
             self.fail(f"expected a number, a name or '(', found {self.found()}")
-        return self.parse_group(self.advance(), several=False)[0]
+        while self.at("op", "["):
+            node = self.parse_index(tok.pos, self.num(node))
+        return node
+
+    def parse_index(self, start: int, base: _Num) -> _Node:
+        """``base[i]`` or ``base[lo:hi]`` (either bound may be left out)."""
+        opening = self.advance()
+        self.nest(opening)
+        if self.at("op", "]"):
+            self.fail("an index needs a number, as in 'v[0]', 'v[-1]' or 'v[0:k]'")
+        first = None if self.at("op", ":") else self.num(self.parse_arith("+-"))
+        is_slice = self.at("op", ":")
+        second = None
+        if is_slice:
+            self.advance()
+            second = None if self.at("op", "]") else self.num(self.parse_arith("+-"))
+        if not self.at("op", "]"):
+            self.fail(f"expected ']' to close the '[' at column {opening.pos + 1}, "
+                      f"found {self.found()}")
+        self.advance()
+        self.depth -= 1
+        return _Index(self.src(start), start, base, first, second, is_slice)
 
     def parse_name(self) -> _Node:
         tok = self.advance()
         if not self.at("op", "("):
             return _Name(tok.text, tok.pos, tok.text)
-        if tok.text not in _FUNCS:
-            self.fail(f"unknown function {tok.text!r}; known: {', '.join(sorted(_FUNCS))}", tok.pos)
+        if tok.text not in _KNOWN_FUNCS:
+            self.fail(f"unknown function {tok.text!r}; known: {', '.join(sorted(_KNOWN_FUNCS))}",
+                      tok.pos)
         if self.toks[self.k + 1].text == ")":
             self.fail(f"{tok.text}() needs an argument", self.toks[self.k + 1].pos)
+        if tok.text in ("all", "any"):
+            items = self.parse_group(self.advance(), several=True)
+            if len(items) != 1:
+                self.fail(f"{tok.text}() takes one condition, got {len(items)}", tok.pos)
+            if not isinstance(items[0], _Cond):
+                self.fail(f"{tok.text}() takes a condition, as in '{tok.text}(v < 1 nats)', "
+                          f"but {items[0].src!r} is a number", items[0].pos)
+            return _Quantifier(self.src(tok.pos), tok.pos, tok.text, items[0])
         args = tuple(self.num(a) for a in self.parse_group(self.advance(), several=True))
+        if tok.text in REDUCERS or (tok.text in ("max", "min") and len(args) == 1):
+            if len(args) != 1:
+                self.fail(f"{tok.text}() takes one vector, got {len(args)} arguments", tok.pos)
+            return _Reduce(self.src(tok.pos), tok.pos, tok.text, args[0])
         arity = _FUNCS[tok.text][0]
         if arity is not None and len(args) != arity:
             self.fail(f"{tok.text}() takes {arity} argument, got {len(args)}", tok.pos)

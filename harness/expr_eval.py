@@ -26,6 +26,7 @@ from harness.units import (
     UnitError,
     parse_unit,
 )
+from harness.vectors import QuantityVector
 
 __all__ = ["ExprError", "Outcome", "Truth"]
 
@@ -74,11 +75,13 @@ class Outcome:
 
 @dataclass(frozen=True)
 class _Ctx:
-    env: Mapping[str, Quantity]
+    env: Mapping[str, Quantity | QuantityVector]
     use_ci: bool
     text: str
     check: bool = False  # units only: value-dependent problems are left to real measurements
     sizes: Mapping[str, int] = field(default_factory=dict)  # each measurement's n, quoted
+    index: int | None = None  # inside all()/any() or a reduction: the element being evaluated
+    sample: bool = False  # unit checks of one comparison: a vector stands for its first element
 
 
 @dataclass(frozen=True)
@@ -133,8 +136,23 @@ class _Name(_Num):
             known = ", ".join(sorted(ctx.env)) or "nothing"
             msg = f"unknown name {self.name!r}; known: {known} (in {ctx.text!r})"
             raise ExprError(msg)
-        q = ctx.env[self.name]
+        q = element(ctx, self, ctx.env[self.name])
         return q if ctx.use_ci or q.ci is None else Quantity(q.value, q.unit)
+
+
+def element(ctx: _Ctx, node: _Num, value: Quantity | QuantityVector) -> Quantity:
+    """``value`` itself, or its element ``ctx.index`` when it is a vector."""
+    if isinstance(value, Quantity):
+        return value
+    if ctx.index is not None:
+        return value.items[ctx.index]
+    if ctx.sample:
+        return value.items[0] if value.items else Quantity(1.0, value.unit)
+    msg = (f"{node.src} is a vector of {len(value)} values where a number is needed in "
+           f"{ctx.text!r}; compare it element by element inside all(...) or any(...), index it "
+           f"({node.src}[0], {node.src}[-1]) or reduce it (max({node.src}), mean({node.src}), "
+           f"argmax({node.src}), len({node.src}))")
+    raise ExprError(msg)
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,7 @@ _SAVE_AFTER_NS = 500_000_000
 _PACKAGES = {"torch": "torch", "mlx": "mlx", "mlx-lm": "mlx_lm", "transformers": "transformers",
              "numpy": "numpy"}
 
-_GIT_CACHE: dict[Path, dict[str, Any]] = {}
+_GIT_CACHE: dict[tuple[Path, Path | None], dict[str, Any]] = {}
 _ENV_CACHE: dict[str, Any] = {}
 
 
@@ -82,7 +82,7 @@ def _no_git(why: str) -> dict[str, Any]:
             "why": why}
 
 
-def _git_snapshot(root: Path) -> dict[str, Any]:
+def _git_snapshot(root: Path, ledger: Path | None) -> dict[str, Any]:
     import git
 
     try:
@@ -92,10 +92,10 @@ def _git_snapshot(root: Path) -> dict[str, Any]:
     except git.GitCommandNotFound:
         return _no_git("the git executable is not installed")
     with repo:
-        return _describe_repo(repo)
+        return _describe_repo(repo, ledger)
 
 
-def _describe_repo(repo: Any) -> dict[str, Any]:
+def _describe_repo(repo: Any, ledger: Path | None = None) -> dict[str, Any]:
     import git
 
     try:
@@ -108,7 +108,8 @@ def _describe_repo(repo: Any) -> dict[str, Any]:
         branch = None
     try:
         diff = repo.git.diff("HEAD", "--no-color", "--no-ext-diff") if commit else ""
-        untracked = sorted(repo.untracked_files)
+        untracked = [name for name in sorted(repo.untracked_files)
+                     if not _in_ledger(Path(repo.working_tree_dir) / name, ledger)]
     except git.GitCommandError as exc:
         return {**_no_git(f"git diff failed: {exc.stderr.strip()}"), "commit": commit}
     text = diff + "\n" + "\n".join(f"untracked {name}" for name in untracked)
@@ -118,15 +119,25 @@ def _describe_repo(repo: Any) -> dict[str, Any]:
             "root": repo.working_tree_dir, "why": None}
 
 
-def git_info(root: Path | str) -> dict[str, Any]:
+def _in_ledger(path: Path, ledger: Path | None) -> bool:
+    return ledger is not None and path.resolve().is_relative_to(ledger)
+
+
+def git_info(root: Path | str, ledger: Path | str | None = None) -> dict[str, Any]:
     """Commit, branch, dirty flag and sha256 of ``git diff HEAD`` plus untracked file names.
 
+    Untracked files inside ``ledger`` (the folder the caller writes evidence to) are left out:
+    they are the evidence being written, not a change to what it was measured on. Without
+    that, under ``pytest -n 2`` the second worker saw the first one's new segment and marked
+    all its records dirty, and a gate under CI refused them.
+
     Outside a repository every value is None and ``why`` says so. Computed once per process
-    for each root.
+    for each (root, ledger).
     """
-    key = Path(root).resolve()
+    folder = None if ledger is None else Path(ledger).resolve()
+    key = (Path(root).resolve(), folder)
     if key not in _GIT_CACHE:
-        _GIT_CACHE[key] = _git_snapshot(key)
+        _GIT_CACHE[key] = _git_snapshot(key[0], folder)
     return dict(_GIT_CACHE[key])
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from harness.units import Quantity, parse_unit
+from harness.vectors import QuantityVector, describe_values
 
 __all__ = [
     "RECORD_SCHEMA_VERSION",
@@ -28,7 +29,10 @@ __all__ = [
     "sha256_text",
 ]
 
-RECORD_SCHEMA_VERSION = 1
+# 2: a measurement may be a vector ("values", "cis", "labels" instead of "value", "ci"). Records
+# of version 1 hold scalars only and read unchanged; their stored "schema" stays 1, so their
+# hashes still verify.
+RECORD_SCHEMA_VERSION = 2
 
 
 class RecordFormatError(ValueError):
@@ -82,35 +86,84 @@ def _nonfinite_tag(value: float) -> str | None:
     return None
 
 
+Interval = tuple[float, float]
+
+
 @dataclass(frozen=True)
 class Measurement:
-    """One measured quantity. A non-finite value is kept (as ``nonfinite``), never dropped."""
+    """One measured quantity. A non-finite value is kept (as ``nonfinite``), never dropped.
+
+    A vector measurement (one value per layer, per seed) has ``values`` (and optionally
+    per-element ``cis`` and ``labels``); its ``value`` is NaN and never read: use
+    :attr:`vector`. ``n`` is then the sample each element was measured on.
+    """
 
     name: str
     value: float
     unit: str
     n: int | None = None
-    ci: tuple[float, float] | None = None
+    ci: Interval | None = None
     ci_level: float | None = None
+    values: tuple[float, ...] | None = None
+    cis: tuple[Interval | None, ...] | None = None
+    labels: tuple[str, ...] | None = None
+
+    @classmethod
+    def vector_of(cls, name: str, values: tuple[float, ...], unit: str, *, n: int | None = None,
+                  cis: tuple[Interval | None, ...] | None = None,
+                  ci_level: float | None = None,
+                  labels: tuple[str, ...] | None = None) -> Measurement:
+        return cls(name, math.nan, unit, n, None, ci_level, tuple(float(v) for v in values),
+                   cis, labels)
+
+    @property
+    def is_vector(self) -> bool:
+        return self.values is not None
 
     @property
     def quantity(self) -> Quantity:
+        if self.values is not None:
+            msg = f"measurement {self.name} is a vector of {len(self.values)} values, not a number"
+            raise TypeError(msg)
         return Quantity.of(self.value, parse_unit(self.unit), self.ci)
 
     @property
+    def vector(self) -> QuantityVector:
+        if self.values is None:
+            msg = f"measurement {self.name} is a number, not a vector"
+            raise TypeError(msg)
+        return QuantityVector.of(self.values, parse_unit(self.unit), self.cis, self.labels)
+
+    @property
     def finite(self) -> bool:
+        if self.values is not None:
+            return all(math.isfinite(v) for v in self.values)
         return math.isfinite(self.value)
 
     def format(self) -> str:
-        text = f"{self.name} {self.quantity.format()}"
+        if self.values is not None:
+            text = f"{self.name} {describe_values(self.values, self.unit)}"
+        else:
+            text = f"{self.name} {self.quantity.format()}"
         return text if self.n is None else f"{text} (n={self.n})"
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"name": self.name, "value": _finite_or_none(self.value),
-                               "unit": self.unit}
-        tag = _nonfinite_tag(self.value)
-        if tag is not None:
-            out["nonfinite"] = tag
+        out: dict[str, Any] = {"name": self.name, "unit": self.unit}
+        if self.values is not None:
+            out["values"] = [_finite_or_none(v) for v in self.values]
+            tags = {str(i): t for i, v in enumerate(self.values)
+                    if (t := _nonfinite_tag(v)) is not None}
+            if tags:
+                out["nonfinite"] = tags
+            if self.cis is not None:
+                out["cis"] = [None if c is None else [c[0], c[1]] for c in self.cis]
+            if self.labels is not None:
+                out["labels"] = list(self.labels)
+        else:
+            out["value"] = _finite_or_none(self.value)
+            tag = _nonfinite_tag(self.value)
+            if tag is not None:
+                out["nonfinite"] = tag
         if self.n is not None:
             out["n"] = self.n
         if self.ci is not None:
@@ -121,13 +174,32 @@ class Measurement:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Measurement:
+        if "values" in data:
+            return cls._vector_from_json(data)
         value = data["value"]
         if value is None:
-            value = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}[data["nonfinite"]]
+            value = _NONFINITE[data["nonfinite"]]
         ci = data.get("ci")
         return cls(name=data["name"], value=float(value), unit=data["unit"], n=data.get("n"),
                    ci=None if ci is None else (float(ci[0]), float(ci[1])),
                    ci_level=data.get("ci_level"))
+
+    @classmethod
+    def _vector_from_json(cls, data: dict[str, Any]) -> Measurement:
+        tags = data.get("nonfinite") or {}
+        values = tuple(_NONFINITE[tags[str(i)]] if v is None else float(v)
+                       for i, v in enumerate(data["values"]))
+        cis = data.get("cis")
+        labels = data.get("labels")
+        return cls.vector_of(
+            data["name"], values, data["unit"], n=data.get("n"),
+            cis=None if cis is None else tuple(None if c is None else (float(c[0]), float(c[1]))
+                                               for c in cis),
+            ci_level=data.get("ci_level"),
+            labels=None if labels is None else tuple(str(x) for x in labels))
+
+
+_NONFINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 
 
 @dataclass(frozen=True)
@@ -259,5 +331,10 @@ def migrate(data: dict[str, Any]) -> dict[str, Any]:
     if version > RECORD_SCHEMA_VERSION:
         msg = (f"unable to read record schema version {version}: this falsify reads version "
                f"{RECORD_SCHEMA_VERSION} and older; upgrade falsify")
+        raise RecordFormatError(msg)
+    if version < 2 and any(isinstance(m, dict) and "values" in m
+                           for m in data.get("measurements") or ()):
+        msg = ("record of schema version 1 holds a vector measurement ('values'); vectors "
+               "came with version 2, so this record was not written by falsify")
         raise RecordFormatError(msg)
     return data

@@ -26,6 +26,7 @@ from typing import Any
 
 from harness.records import GuardResult, Measurement
 from harness.units import Quantity, UnitError, parse_unit
+from harness.vectors import describe_values
 
 __all__ = ["check_measure_args", "min_n_guards", "support_problem"]
 
@@ -66,9 +67,29 @@ def support_problem(m: Measurement) -> str | None:
     if m.n is not None and m.n < 0:
         return f"measurement {m.name} has n = {m.n}; a sample size is never negative"
     if m.n == 0:
-        return (f"measurement {m.name} is {m.quantity.format()} over n = 0: a value over an "
+        shown = (describe_values(m.values, m.unit) if m.values is not None
+                 else m.quantity.format())
+        return (f"measurement {m.name} is {shown} over n = 0: a value over an "
                 f"empty sample is no measurement (a rate over nothing is not 0), never a pass")
+    if m.values is not None:
+        return _vector_problem(m)
     return _ci_problem(m)
+
+
+def _vector_problem(m: Measurement) -> str | None:
+    """Each element's interval judged as a scalar's would be, naming the element."""
+    assert m.values is not None
+    if m.cis is not None and len(m.cis) != len(m.values):
+        return (f"measurement {m.name} has {len(m.cis)} intervals for {len(m.values)} values; "
+                f"a vector holds one interval (or none) per element")
+    if m.labels is not None and len(m.labels) != len(m.values):
+        return f"measurement {m.name} has {len(m.labels)} labels for {len(m.values)} values"
+    for i, ci in enumerate(m.cis or ()):
+        element = Measurement(f"{m.name}[{i}]", m.values[i], m.unit, m.n, ci, m.ci_level)
+        problem = _ci_problem(element)
+        if problem is not None:
+            return problem
+    return None
 
 
 def min_n_guards(minimums: Mapping[str, int], measurements: Sequence[Measurement],

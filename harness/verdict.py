@@ -22,6 +22,7 @@ Besides the contract's guards, a measure with a declared ``min_n`` gets the tool
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -30,6 +31,7 @@ from harness.expr import ExprError, Truth
 from harness.records import GuardResult, Measurement, Status
 from harness.support import min_n_guards, support_problem
 from harness.units import Quantity, UnitError, parse_unit
+from harness.vectors import QuantityVector
 
 __all__ = ["Verdict", "judge", "judge_error", "judge_skipped"]
 
@@ -52,35 +54,58 @@ def judge_skipped(reason: str) -> Verdict:
     return Verdict(Status.SKIPPED, (reason,))
 
 
+Env = dict[str, Quantity | QuantityVector]
+
+
 def _environment(claim: Claim, subject_id: str,
-                 measurements: Sequence[Measurement]) -> dict[str, Quantity] | Verdict:
+                 measurements: Sequence[Measurement]) -> Env | Verdict:
     """Measurements and params by name; an ERROR verdict when a measurement is unusable."""
     if not measurements:
         return judge_error("no measurement was recorded; a falsifier must measure something "
                            "(a record with zero measurements is never a pass)")
-    env: dict[str, Quantity] = {}
+    env: Env = {}
     for m in measurements:
         spec = claim.measures.get(m.name)
         if spec is None:
             return judge_error(f"measured {m.name!r}, which claim {claim.id} does not declare; "
                                f"add it under measures in {claim.source}")
+        if spec.vector != m.is_vector:
+            shape = ("a vector (evidence.measure_vector)" if m.is_vector
+                     else "a number (evidence.measure)")
+            declared = "vector: true" if spec.vector else "a number (no vector: true)"
+            return judge_error(f"measurement {m.name} was recorded as {shape}, but {claim.source} "
+                               f"declares it {declared}; record it as declared or fix the "
+                               f"declaration")
         if not m.finite:
-            return judge_error(f"measurement {m.name} is {m.value} {m.unit}: a non-finite "
-                               f"value is an error, never a pass or a fail")
+            return judge_error(_nonfinite_reason(m))
         problem = support_problem(m)
         if problem is not None:
             return judge_error(problem)
         try:
-            declared = parse_unit(spec.unit)
-            q = m.quantity.to(declared) if parse_unit(m.unit) != declared else m.quantity
+            declared_unit = parse_unit(spec.unit)
+            same = parse_unit(m.unit) == declared_unit
+            if m.values is not None:
+                env[m.name] = m.vector if same else m.vector.to(declared_unit)
+            else:
+                env[m.name] = m.quantity if same else m.quantity.to(declared_unit)
         except UnitError as exc:
             return judge_error(f"measurement {m.name}: {exc} (the contract declares {spec.unit})")
-        env[m.name] = q
     env.update(claim.params_for(subject_id))
     return env
 
 
-def _evaluate_guards(claim: Claim, env: dict[str, Quantity],
+def _nonfinite_reason(m: Measurement) -> str:
+    if m.values is None:
+        return (f"measurement {m.name} is {m.value} {m.unit}: a non-finite value is an error, "
+                f"never a pass or a fail")
+    bad = [i for i, v in enumerate(m.values) if not math.isfinite(v)]
+    shown = ", ".join(f"[{i}] = {m.values[i]}" for i in bad[:5])
+    more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+    return (f"measurement {m.name} has {len(bad)} non-finite of {len(m.values)} elements "
+            f"({shown}{more}): a non-finite value is an error, never a pass or a fail")
+
+
+def _evaluate_guards(claim: Claim, env: Env,
                      sizes: dict[str, int]) -> tuple[GuardResult, ...]:
     results = []
     for guard in claim.guards:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -121,6 +122,10 @@ def run_falsifiers(workspace: Workspace, claim: Claim,
 
 
 def measurements_json(record: Record) -> dict[str, Any]:
-    """A record's measurements as ``{name: {"value", "unit"}}`` for attachments."""
-    return {m.name: {"value": m.value if m.finite else None, "unit": m.unit}
+    """A record's measurements as ``{name: {"value", "unit"}}`` for attachments (a vector's
+    elements under ``"values"``, a non-finite value or element as None)."""
+    def finite(v: float) -> float | None:
+        return v if math.isfinite(v) else None
+    return {m.name: ({"values": [finite(v) for v in m.values], "unit": m.unit}
+                     if m.values is not None else {"value": finite(m.value), "unit": m.unit})
             for m in record.measurements}

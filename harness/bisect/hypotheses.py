@@ -258,7 +258,11 @@ def _conclude(result: HypothesisBisection, claim: Claim, ref: SubjectRef, rec: _
             continue
         ev = rec.evidence(claim, ref)
         for m in () if alone.record is None else alone.record.measurements:
-            ev.measure(m.name, m.value, unit=m.unit, n=m.n, ci=m.ci, ci_level=m.ci_level)
+            if m.values is not None:
+                ev.measure_vector(m.name, m.values, m.unit, n=m.n, cis=m.cis, labels=m.labels,
+                                  ci_level=m.ci_level)
+            else:
+                ev.measure(m.name, m.value, unit=m.unit, n=m.n, ci=m.ci, ci_level=m.ci_level)
         ev.attach("stage", "intervention")
         ev.attach("trials", [t.to_json() for t in result.trials])
         ev.attach("table", result.rows())

@@ -164,6 +164,11 @@ def _rescale(names: set[str], old: str, new: str) -> Transform:
             if m.name in names and parse_unit(m.unit).name == old:
                 ci = None if m.ci is None else (m.ci[0] * scale, m.ci[1] * scale)
                 m = replace(m, value=m.value * scale, ci=ci)
+                if m.values is not None:
+                    m = replace(m, values=tuple(v * scale for v in m.values),
+                                cis=None if m.cis is None else tuple(
+                                    None if c is None else (c[0] * scale, c[1] * scale)
+                                    for c in m.cis))
             out.append(m)
         return out
     return apply

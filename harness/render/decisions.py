@@ -15,6 +15,7 @@ from typing import Any
 from markupsafe import Markup
 
 from harness.decision_records import DecisionStatus
+from harness.records import Measurement
 from harness.render.escape import latex, md_code, md_fence, md_text, oneline
 from harness.render.fmt import short_sha, stamp
 from harness.render.templating import md_table, safe
@@ -51,6 +52,9 @@ def decisions_summary_table(found: Sequence[DecisionStatus]) -> Markup | None:
 def _metrics(entry: Mapping[str, Any]) -> str:
     shown = []
     for m in entry.get("metrics", [])[:_METRICS]:
+        if "values" in m:
+            shown.append(Measurement.from_json(m).format())
+            continue
         value = m.get("value")
         text = m.get("nonfinite") if value is None else f"{value:.6g}"
         shown.append(f"{m['name']} {text} {m['unit']}")

@@ -9,9 +9,11 @@ the ledger, never against the clock, so a render is a function of the ledger alo
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import datetime
 
 from harness.records import Measurement
+from harness.vectors import describe_values
 
 __all__ = [
     "DEFAULT_DIGITS",
@@ -53,7 +55,13 @@ def unit_suffix(unit: str) -> str:
 
 def measurement_text(m: Measurement, digits: int = DEFAULT_DIGITS, *, with_name: bool = True,
                      with_n: bool = True) -> str:
-    """``val_nll 4.21 nats [4.1, 4.3] (n=12000)`` for Markdown, HTML and terminals."""
+    """``val_nll 4.21 nats [4.1, 4.3] (n=12000)`` for Markdown, HTML and terminals; a vector
+    as its length, range and largest element (``delta_l2 6 values: min ...``)."""
+    if m.values is not None:
+        text = describe_values(m.values, m.unit, max(digits, 1))
+        if with_n and m.n is not None:
+            text += f" (n={m.n} each)"
+        return f"{m.name} {text}" if with_name else text
     text = number(m.value, digits) + unit_suffix(m.unit)
     if m.ci is not None:
         text += f" [{number(m.ci[0], digits)}, {number(m.ci[1], digits)}]"
@@ -81,7 +89,7 @@ def latex_number(value: float, digits: int = DEFAULT_DIGITS) -> str:
     return f"{sign}{digits_only}{dot}{frac}"
 
 
-def _latex_unit(unit: str) -> tuple[float, str]:
+def latex_unit(unit: str) -> tuple[float, str]:
     """(scale, suffix): a ratio prints as a percentage, a count and a bare number plain."""
     from harness.render.escape import latex
 
@@ -94,8 +102,11 @@ def _latex_unit(unit: str) -> tuple[float, str]:
 
 def latex_measurement(m: Measurement, digits: int = DEFAULT_DIGITS, *,
                       ci: bool = True) -> str:
-    """``3.41\\,nats [3.35, 3.47]``: the value, its CI when known and ``ci``, in its unit."""
-    scale, suffix = _latex_unit(m.unit)
+    """``3.41\\,nats [3.35, 3.47]``: the value, its CI when known and ``ci``, in its unit; a
+    vector as ``6 values, 0.01 to 5.73, largest at [5]``."""
+    scale, suffix = latex_unit(m.unit)
+    if m.values is not None:
+        return latex_vector(m.values, scale, digits) + suffix
     text = latex_number(m.value * scale, digits)
     if ci and m.ci is not None:
         lo, hi = (latex_number(v * scale, digits) for v in m.ci)
@@ -103,11 +114,25 @@ def latex_measurement(m: Measurement, digits: int = DEFAULT_DIGITS, *,
     return text + suffix
 
 
+def latex_vector(values: Sequence[float], scale: float = 1.0,
+                 digits: int = DEFAULT_DIGITS) -> str:
+    """A vector in a table cell: its length, range and where its largest magnitude sits."""
+    finite = [(v * scale, i) for i, v in enumerate(values) if math.isfinite(v)]
+    if not finite:
+        return f"{len(values)} values, none finite"
+    lo, hi = min(finite)[0], max(finite)[0]
+    at = max(finite, key=lambda p: (abs(p[0]), -p[1]))[1]
+    bad = len(values) - len(finite)
+    tail = f", {bad} non-finite" if bad else ""
+    return (f"{len(values)} values, {latex_number(lo, digits)} to {latex_number(hi, digits)}, "
+            f"largest at [{at}]{tail}")
+
+
 def latex_ci(m: Measurement, digits: int = DEFAULT_DIGITS) -> str | None:
     """``[3.35, 3.47]\\,nats``, or None when the measurement has no CI."""
     if m.ci is None:
         return None
-    scale, suffix = _latex_unit(m.unit)
+    scale, suffix = latex_unit(m.unit)
     lo, hi = (latex_number(v * scale, digits) for v in m.ci)
     return f"[{lo}, {hi}]{suffix}"
 

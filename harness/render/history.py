@@ -29,20 +29,25 @@ from harness.records import Measurement
 
 __all__ = ["Entry", "RawMeasurement", "history_entries", "raw_point"]
 
-_FORMAT = 4
+_FORMAT = 5  # 5: vector measurements (schema 2) keep their elements
 # marshal's format belongs to the interpreter: a cache written by another Python is rebuilt
 _TAG = (_FORMAT, marshal.version, *sys.version_info[:2])
 
 # A measurement as history keeps it: (name, value, unit, n, ci low, ci high, ci level,
-# nonfinite); value is None when nonfinite names it. Flat tuples load several times faster
-# than the record's JSON objects.
-RawMeasurement = tuple[str, float | None, str, int | None, float | None, float | None,
-                       float | None, str | None]
+# nonfinite); value is None when nonfinite names it. A vector keeps its elements in value (a
+# tuple) and nonfinite (sorted (index, tag) pairs); its intervals and labels are not kept.
+# Flat tuples load several times faster than the record's JSON objects.
+RawMeasurement = tuple[str, Any, str, int | None, float | None, float | None,
+                       float | None, Any]
 
 
 def _raw(m: dict[str, Any]) -> RawMeasurement:
     ci = m.get("ci")
     lo, hi = (ci[0], ci[1]) if ci else (None, None)
+    if "values" in m:  # tuples, not lists: entries are hashed (render memoises on them)
+        tags = tuple(sorted((m.get("nonfinite") or {}).items()))
+        return (m["name"], tuple(m["values"]), m["unit"], m.get("n"), lo, hi,
+                m.get("ci_level"), tags)
     return (m["name"], m["value"], m["unit"], m.get("n"), lo, hi, m.get("ci_level"),
             m.get("nonfinite"))
 
@@ -69,6 +74,9 @@ class Entry(NamedTuple):
 
     def measurement(self, name: str) -> Measurement | None:
         for name_, value, unit, n, lo, hi, level, nonfinite in self.raw_measurements:
+            if name_ == name and isinstance(value, tuple | list):
+                return Measurement.from_json({"name": name, "values": list(value), "unit": unit,
+                                              "n": n, "nonfinite": dict(nonfinite or ())})
             if name_ == name:
                 if value is None:
                     value = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}[
@@ -89,7 +97,7 @@ class Entry(NamedTuple):
 def raw_point(raw: RawMeasurement) -> tuple[float, float | None, float | None] | None:
     """(value, CI low, CI high) of a measurement in history's form; None when not finite."""
     value, lo, hi = raw[1], raw[4], raw[5]
-    if value is None:  # a non-finite value, recorded as "nonfinite"
+    if value is None or isinstance(value, tuple | list):  # non-finite ("nonfinite"), or a vector
         return None
     if lo is None or hi is None:
         return float(value), None, None

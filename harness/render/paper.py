@@ -15,6 +15,7 @@ warns.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from markupsafe import Markup
 from harness.records import Measurement, Record
 from harness.render.decisions import decision_macros
 from harness.render.escape import latex, oneline
-from harness.render.fmt import latex_ci, latex_measurement
+from harness.render.fmt import latex_ci, latex_measurement, latex_number, latex_unit, latex_vector
 from harness.render.output import TEX_MARK, Rendered
 from harness.render.templating import latex_env
 from harness.render.view import ClaimView, EvidenceView, RowView
@@ -72,7 +73,27 @@ def _macros_for(view: ClaimView) -> list[Macro]:
             for key in keys:
                 out.append(Macro(key, value, note))
                 out.append(Macro(f"{key}/ci", ci, note))
+                if m is not None and m.values is not None:
+                    out += [Macro(f"{key}/{part}", text, note)
+                            for part, text in _vector_parts(m, view.digits)]
     return out
+
+
+def _vector_parts(m: Measurement, digits: int) -> list[tuple[str, str]]:
+    """A vector's own macros: ``/len``, ``/max``, ``/min``, ``/argmax``, ``/argmin`` and one
+    per element (``/0``, ``/1``...), each in the vector's unit, so a paper cites an element
+    ("layer 5 moved by \\falsify{...delta_l2/5}") rather than copying it."""
+    assert m.values is not None
+    scale, suffix = latex_unit(m.unit)
+    parts = [("len", str(len(m.values)))]
+    finite = [(v, i) for i, v in enumerate(m.values) if math.isfinite(v)]
+    if finite:
+        hi, lo = max(finite), min(finite)
+        parts += [("max", latex_number(hi[0] * scale, digits) + suffix),
+                  ("min", latex_number(lo[0] * scale, digits) + suffix),
+                  ("argmax", str(hi[1])), ("argmin", str(lo[1]))]
+    parts += [(str(i), latex_number(v * scale, digits) + suffix) for i, v in enumerate(m.values)]
+    return parts
 
 
 def evidence_macros(view: EvidenceView) -> list[Macro]:
@@ -105,6 +126,9 @@ def _cell(record: Record | None, name: str, digits: int) -> dict[str, Markup]:
         return {"text": Markup("--"), "note": Markup("no evidence" if record is None
                                                      else f"record {record.id} lacks {name}")}
     scale = 100.0 if m.unit == "ratio" else 1.0
+    if m.values is not None:
+        return {"text": Markup(latex_vector(m.values, scale, digits)),
+                "note": Markup(oneline(f"record {record.id}"))}
     shown = Measurement(m.name, m.value * scale, "1", m.n,
                         None if m.ci is None else (m.ci[0] * scale, m.ci[1] * scale))
     return {"text": Markup(latex_measurement(shown, digits)),

@@ -168,7 +168,7 @@ def _literals(sentence: str, offset: int) -> Iterator[Literal]:
 
 def _agrees(lit: Literal, m: Measurement) -> bool | None:
     """True/False when comparable; None when the literal is another kind of quantity."""
-    candidates = [m.value, *(m.ci or ())]
+    candidates = [*(m.values if m.values is not None else (m.value,)), *(m.ci or ())]
     try:
         converted = [Quantity.of(v, m.unit).to(lit.unit).value for v in candidates]
     except UnitError:

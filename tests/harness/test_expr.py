@@ -338,7 +338,8 @@ def test_chain_and_between_text() -> None:
     ("x % 3 < 1", "'%' must follow a number", 3),
     ("x < 3 $", "unexpected character '$'", 7),
     ("x < 3 ∧ y", "unexpected character '∧'", 7),
-    ("foo(x) < 3", "unknown function 'foo'; known: abs, exp, ln, log2, max, min", 1),
+    ("foo(x) < 3", "unknown function 'foo'; known: abs, all, any, argmax, argmin, exp, len, "
+                   "ln, log2, max, mean, min, sum", 1),
     ("ln(1, 2) < 3 nats", "ln() takes 1 argument, got 2", 1),
     ("max() < 3", "max() needs an argument", 5),
     ("x", "expected a condition, but 'x' is a number; compare it", 1),

@@ -190,3 +190,48 @@ def test_uncommitted_change_makes_a_dirty_record_the_ci_gate_refuses(
     code, out, _ = _gate(root, capsys, "--allow-unsigned")
     assert code == 0, out
     assert "uncommitted" not in out
+
+
+def test_parallel_workers_do_not_see_each_others_segments_as_uncommitted_changes(
+        pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Evidence is committed with the code, so the ledger folder is not ignored by git. Under
+    ``-n 2`` one worker's new segment appeared as an untracked file to the other, which then
+    recorded every record ``dirty: true`` and the CI gate refused a clean checkout's evidence.
+    The segments being written are evidence, not a change to what was measured."""
+    # gw1 records only once gw0's segment exists, as when gw1's first model loads slowly
+    wait = ("    import os, time\n"
+            "    from pathlib import Path\n"
+            "    if os.environ.get('PYTEST_XDIST_WORKER') == 'gw1':\n"
+            "        for _ in range(300):\n"
+            "            if list((Path.cwd() / 'evidence' / 'ledger').glob('*.jsonl')):\n"
+            "                break\n"
+            "            time.sleep(0.1)\n")
+    many = ALL_PASS.replace("def test_text(", "@pytest.mark.parametrize('k', range(12))\n"
+                            "def test_text(k, ")
+    many = many.replace("    lines, width = SPEC", wait + "    lines, width = SPEC", 1)
+    root = write_toyspace(pytester.path, falsifier=many)
+    (root / ".gitignore").write_text(".falsify-cache/\n__pycache__/\n.pytest_cache/\n"
+                                     "runpytest-*\nstdout\nstderr\n")
+    (root / "evidence" / "ledger").mkdir(parents=True)
+    _git(root, "init", "-q")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", "toy")
+    pytester.runpytest_subprocess("falsifiers", "-m", "live", "-n", "2", "-p", "no:randomly",
+                                  timeout=180).assert_outcomes(passed=36)
+    segments = sorted((root / "evidence" / "ledger").glob("*.jsonl"))
+    assert len(segments) == 2  # one per worker: each saw the other's as untracked
+    flags = [json.loads(line)["provenance"]["git"]["dirty"]
+             for seg in segments for line in seg.read_text().splitlines()]
+    assert len(flags) == 36
+    assert not any(flags)
+    monkeypatch.setenv("CI", "true")
+    code, out, _ = _gate(root, capsys, "--allow-unsigned")
+    assert code == 0, out
+    (root / "NOTES.md").write_text("an uncommitted change is still one\n")
+    pytester.runpytest_subprocess("falsifiers", "-m", "live", "-n", "2", "-p", "no:randomly",
+                                  timeout=180).assert_outcomes(passed=36)
+    newest = set((root / "evidence" / "ledger").glob("*.jsonl")) - set(segments)
+    assert newest
+    assert all(json.loads(line)["provenance"]["git"]["dirty"] is True
+               for seg in newest for line in seg.read_text().splitlines())

@@ -178,9 +178,12 @@ def test_reading_a_newer_schema_fails_with_file_and_line(tmp_path: Path, index_d
     """A record of a newer schema is refused by every reader, naming file:line."""
     from dataclasses import replace
 
-    write(tmp_path, make_record(), replace(make_record(), schema=2))
+    from harness.records import RECORD_SCHEMA_VERSION
+
+    newer = RECORD_SCHEMA_VERSION + 1
+    write(tmp_path, make_record(), replace(make_record(), schema=newer))
     (seg,) = Ledger(tmp_path).segments()
-    pattern = rf"{seg}:2: unable to read record schema version 2"
+    pattern = rf"{seg}:2: unable to read record schema version {newer}"
     with pytest.raises(LedgerError, match=pattern):
         Ledger(tmp_path, index_dir).latest()
     with pytest.raises(LedgerError, match=pattern):

@@ -25,7 +25,7 @@ from harness.ledger import (
     segment_paths,
     verify,
 )
-from harness.records import Measurement, Record
+from harness.records import RECORD_SCHEMA_VERSION, Measurement, Record
 from tests.harness import ledger_factory
 from tests.harness.ledger_factory import append_many, make_record
 
@@ -308,4 +308,4 @@ def test_segments_are_plain_jsonl(tmp_path: Path) -> None:
     """Every line of a segment is a JSON object with the schema version first in meaning."""
     seg = _segment(tmp_path, "s")
     for line in seg.read_text(encoding="utf-8").splitlines():
-        assert json.loads(line)["schema"] == 1
+        assert json.loads(line)["schema"] == RECORD_SCHEMA_VERSION

@@ -283,3 +283,18 @@ def test_collect_has_git_and_env(repo: git.Repo) -> None:
     got = provenance.collect(workdir(repo))
     assert set(got) == {"git", "env"}
     assert got["git"]["commit"] == repo.head.commit.hexsha
+
+
+def test_untracked_files_in_the_ledger_being_written_are_not_a_change(repo: git.Repo) -> None:
+    """A new segment in the ledger the caller writes to is evidence, not a code change; an
+    untracked file anywhere else still makes the tree dirty."""
+    root = workdir(repo)
+    ledger = root / "evidence" / "ledger"
+    ledger.mkdir(parents=True)
+    (ledger / "20261205T000000Z-abc-gw0.jsonl").write_text("{}\n")
+    provenance.clear_caches()
+    assert git_info(root, ledger)["dirty"] is False
+    assert git_info(root)["dirty"] is True  # without naming the ledger, it is an untracked file
+    (root / "notes.txt").write_text("x")
+    provenance.clear_caches()
+    assert git_info(root, ledger)["dirty"] is True

@@ -387,7 +387,8 @@ class LiveClaims:
         if self._provenance is None:
             from harness.provenance import env_info, git_info
 
-            self._provenance = {"git": git_info(self.workspace.root), "env": env_info()}
+            self._provenance = {"git": git_info(self.workspace.root, self.ledger_dir),
+                                "env": env_info()}
         return self._provenance
 
     def _code_of(self, fn: MeasureFn) -> dict[str, Any]:
