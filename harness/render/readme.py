@@ -15,6 +15,7 @@ from markupsafe import Markup
 from harness.render import cells
 from harness.render.decisions import decisions_markdown
 from harness.render.escape import md_code, md_fence, md_text
+from harness.render.family import families_markdown
 from harness.render.fmt import number, short_sha, stamp
 from harness.render.liveruns import live_commands, live_table
 from harness.render.memo import cached, key
@@ -249,6 +250,7 @@ def area_readme(view: EvidenceView, area: AreaView, plots: Mapping[str, PlotSpec
         mark=safe(MD_MARK), area=area, intro=safe(_intro(view, len(area.claims), n_records)),
         milestones=milestone_table(view, names), verdicts=_verdicts_table(area, view.newest),
         mutation=_mutation_table(area),
+        families=families_markdown(view.report.families, (c.claim.id for c in area.claims)),
         live=_live_context(area, plots),
         timeline="timeline.png" if "timeline.png" in plots else None,
         claims=[_claim_context(c, view.newest, plots) for c in area.claims],
