@@ -21,6 +21,7 @@ from harness.render.liveruns import live_commands, live_table
 from harness.render.memo import cached, key
 from harness.render.output import MD_MARK
 from harness.render.plots import PlotPlan, PlotSpec
+from harness.render.seeds import seeds_table
 from harness.render.templating import markdown_env, md_table, safe
 from harness.render.view import AreaView, ClaimView, EvidenceView
 
@@ -207,6 +208,7 @@ def _claim_context(c: ClaimView, newest: Any, plots: Mapping[str, PlotSpec]) -> 
         "history_note": cells.history_note(c, HISTORY_ROWS), "plots": own,
         "provenance": cells.provenance_info(c),
         "reproduce": _reproduce(c), "mutation": _mutation_context(c),
+        "seeds": seeds_table(c.rows),
     }
 
 
