@@ -15,7 +15,7 @@ from markupsafe import Markup
 from harness.render.escape import md_code, md_text
 from harness.render.templating import md_table, safe
 
-__all__ = ["families_markdown"]
+__all__ = ["families_markdown", "family_macros"]
 
 
 def _p(value: float | None) -> str:
@@ -49,3 +49,23 @@ def families_markdown(results: Sequence[Any], claim_ids: Iterable[str]) -> Marku
     if not shown:
         return None
     return safe("\n\n".join(_family_table(r) for r in shown))
+
+
+def family_macros(results: Sequence[Any]) -> list[tuple[str, str, str]]:
+    """(key, LaTeX value, note) for the paper: per test ``FAMILY.adjusted_p@CLAIM@subject`` and
+    ``FAMILY.raw_p@CLAIM@subject``; per family ``FAMILY.correction``, ``FAMILY.tests`` and
+    ``FAMILY.alpha``."""
+    out = []
+    for r in results:
+        fam = r.family
+        note = f"family {fam.id}: {fam.method_name} over {len(r.tests)} tests, read time"
+        out += [(f"{fam.id}.correction", fam.method_name, note),
+                (f"{fam.id}.tests", str(len(r.tests)), note),
+                (f"{fam.id}.alpha", f"{fam.alpha:g}", note)]
+        for t in r.tests:
+            where = f"@{t.claim}@{t.subject}"
+            shown = f"{note}; {t.subject}: {_shown(t)}"
+            out += [(f"{fam.id}.adjusted_p{where}", f"{t.adjusted_p:.3g}", shown),
+                    (f"{fam.id}.raw_p{where}", _p(t.raw_p) if t.raw_p is None
+                     else f"{t.raw_p:.3g}", shown)]
+    return out
