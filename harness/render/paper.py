@@ -10,9 +10,9 @@ subject and control, plus ``CLAIM.measure`` for the claim's first subject, and `
 the interval; and two per decision, ``DECISION.outcome`` and ``DECISION.decided`` (a flagged
 decision's outcome says so in the macro's value); and per claim family (harness.family)
 ``FAMILY.correction``, ``FAMILY.tests``, ``FAMILY.alpha`` and, per test,
-``FAMILY.adjusted_p@CLAIM@subject`` and ``FAMILY.raw_p@CLAIM@subject``. ``\\ev{key}`` looks the value up with
-``\\csname`` so ids with dashes, dots and underscores work; an unknown key prints ``??`` and
-warns.
+``FAMILY.adjusted_p@CLAIM@subject`` and ``FAMILY.raw_p@CLAIM@subject``. ``\\ev{key}`` looks
+the value up with ``\\csname`` so ids with dashes, dots and underscores work; an unknown key
+prints ``??`` and warns.
 """
 
 from __future__ import annotations
