@@ -183,3 +183,23 @@ def test_a_member_without_evidence_counts_as_p_one(tmp_path: Path) -> None:
     assert tests[("FAM-A", "s1")].n_tests == 3
     assert round(tests[("FAM-A", "s1")].adjusted_p, 6) == 0.06
     assert tests[("FAM-A", "s1")].held_back
+
+
+def test_readme_and_paper_show_raw_and_adjusted_p(tmp_path: Path) -> None:
+    """The area README has a Claim families section with each test's raw and adjusted p, and a
+    held-back PASS shows INCONCLUSIVE (FAMILY) in the verdict tables; the paper gets macros."""
+    from harness.render.paper import evidence_macros
+    from harness.render.readme import area_readme
+    from harness.render.view import build_view
+
+    status_with(tmp_path, "holm", {("FAM-A", "s1"): 0.03, ("FAM-A", "s2"): 0.03,
+                                   ("FAM-B", "s1"): 0.03})
+    contracts = load_contracts(tmp_path / "contracts")
+    view = build_view(contracts, Ledger(tmp_path / "ledger"), ledger_label="ledger")
+    text = area_readme(view, view.area("fam"), {}, None)
+    assert "## Claim families" in text
+    assert "Holm-Bonferroni (holm) over 3 tests at alpha 0.05" in text
+    assert "| `FAM-A` | `s1` | PASS | 0.03 | 0.09 | no | INCONCLUSIVE (FAMILY) |" in text
+    macros = {m.key: m.value for m in evidence_macros(view)}
+    assert macros["toy-family.adjusted_p@FAM-A@s1"] == "0.09"
+    assert macros["toy-family.tests"] == "3"
