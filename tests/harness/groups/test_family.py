@@ -34,7 +34,7 @@ def holm_by_hand(p: list[float]) -> list[float]:
     return out
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(P_VALUES)
 def test_holm_matches_its_definition_and_statsmodels(p: list[float]) -> None:
     """The family's holm is Holm's step-down procedure, as statsmodels computes it."""
@@ -43,7 +43,7 @@ def test_holm_matches_its_definition_and_statsmodels(p: list[float]) -> None:
     assert np.allclose(got, multipletests(p, method="holm")[1])
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(P_VALUES, st.sampled_from(["holm", "bh"]))
 def test_adjusted_p_never_below_raw_and_keeps_the_order(p: list[float], correction: str) -> None:
     """An adjustment only raises a p-value, never above 1, and never reorders two tests."""
@@ -55,7 +55,7 @@ def test_adjusted_p_never_below_raw_and_keeps_the_order(p: list[float], correcti
                 assert got[i] <= got[j] + 1e-12
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(P_VALUES)
 def test_bh_is_never_stricter_than_holm(p: list[float]) -> None:
     """Benjamini-Hochberg controls the false discovery rate: it rejects at least what Holm does."""
