@@ -148,16 +148,19 @@ def test_nko_beats_latin_across_seeds(evidence, subject, workspace):
 
 def _record_seeds(evidence, group, cmps: list[PairComparison]) -> None:
     labels = list(group.labels)
-    n = [c.n_rows if c.same_snapshot else None for c in cmps]
+    # One n per vector: the smallest member's (a seed group shares one snapshot per side). A
+    # member on two snapshots pairs no row: then the deltas rest on no paired sample, no n.
+    paired = min(c.n_rows for c in cmps) if all(c.same_snapshot for c in cmps) else None
     evidence.measure("seeds", len(cmps), unit="count")
     evidence.measure_vector("cer_delta", [c.delta for c in cmps], "ratio", labels=labels,
-                            n=n, cis=[c.ci for c in cmps])
+                            n=paired, cis=[c.ci for c in cmps])
     evidence.measure_vector("cer_a", [c.cer_a for c in cmps], "ratio", labels=labels,
-                            n=[len(p.a.rows) for p in group.members])
+                            n=min(len(p.a.rows) for p in group.members))
     evidence.measure_vector("cer_b", [c.cer_b for c in cmps], "ratio", labels=labels,
-                            n=[len(p.b.rows) for p in group.members])
-    evidence.measure_vector("p_value", [float("nan") if c.p_value is None else c.p_value
-                                        for c in cmps], "ratio", labels=labels, n=n)
+                            n=min(len(p.b.rows) for p in group.members))
+    if all(c.p_value is not None for c in cmps):
+        evidence.measure_vector("p_value", [float(c.p_value or 0.0) for c in cmps], "ratio",
+                                labels=labels, n=paired)
     for name, values in (
             ("paired_rows", [c.n_rows for c in cmps]),
             ("snapshot_mismatches", [0 if c.same_snapshot else 1 for c in cmps]),
