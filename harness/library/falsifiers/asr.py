@@ -140,6 +140,11 @@ def test_nko_beats_latin_across_seeds(evidence, subject, workspace):
                        aso_resamples=int(params["aso_resamples"].value))
     evidence.measure("aso_epsilon_min", tests.aso_epsilon_min, unit="ratio", n=len(cmps))
     evidence.measure("seed_p_value", tests.t_p_value, unit="ratio", n=len(cmps))
+    # epsilon_min is already an upper confidence bound: its level travels beside it.
+    evidence.attach("aso", {"epsilon_min": tests.aso_epsilon_min, "confidence_level": confidence,
+                            "bootstrap_iterations": tests.aso_resamples, "seed": 0,
+                            "implementation": f"deepsig {tests.aso_version}",
+                            "scores": "negated CERs (deepsig takes higher as better)"})
     evidence.note(f"ASO (deepsig {tests.aso_version}, confidence {confidence}, "
                   f"{tests.aso_resamples} bootstrap iterations): epsilon_min "
                   f"{tests.aso_epsilon_min:.4f}; paired t-test over {len(cmps)} seeds: one-sided "
