@@ -177,9 +177,9 @@ def _record_seeds(evidence, group, cmps: list[PairComparison]) -> None:
             evidence.note(f"{label}: {c.snapshot_problem}")
     evidence.attach("per_seed_cer", {  # drawn by the README renderer as the per-seed figure
         "x": list(group.seeds), "x_label": "seed", "y_label": "CER (ratio)",
-        "series": {"CER_a (N'Ko)": [c.cer_a for c in cmps],
-                   "CER_b (Latin)": [c.cer_b for c in cmps],
-                   "CER_a - CER_b": [c.delta for c in cmps]}})
+        "series": {"N'Ko": [c.cer_a for c in cmps],
+                   "Latin": [c.cer_b for c in cmps],
+                   "N'Ko - Latin": [c.delta for c in cmps]}})
     evidence.attach("seeds", [
         {"seed": label, "a": c.label_a, "b": c.label_b, "cer_a": c.cer_a, "cer_b": c.cer_b,
          "delta": c.delta, "ci": list(c.ci) if c.ci else None, "p_value": c.p_value,
