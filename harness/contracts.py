@@ -161,6 +161,7 @@ class ContractSet:
     areas: Mapping[str, tuple[str, ...]]  # area -> claim ids in file order
     area_titles: Mapping[str, str]
     decisions: Mapping[str, Decision] = field(default_factory=dict)  # harness.decisions
+    families: Mapping[str, Any] = field(default_factory=dict)  # id -> harness.family.Family
 
     def __getitem__(self, claim_id: str) -> Claim:
         try:
@@ -408,6 +409,7 @@ class _FileResult:
     claims: tuple[tuple[str, Claim | None], ...]
     problems: tuple[str, ...]
     decisions: tuple[Decision, ...] = ()
+    families: tuple[Any, ...] = ()  # harness.family.Family
 
 
 def _compile_file(path: Path, data: bytes) -> _FileResult:
@@ -439,8 +441,16 @@ def _compile_file(path: Path, data: bytes) -> _FileResult:
         problems += errs
         if decision is not None:
             decisions.append(decision)
+    families = []
+    for raw in doc.get("families", []):
+        from harness.family import compile_family
+
+        family, errs = compile_family(raw, path)
+        problems += errs
+        if family is not None:
+            families.append(family)
     return _FileResult(area, doc.get("title", area), tuple(claims), tuple(problems),
-                       tuple(decisions))
+                       tuple(decisions), tuple(families))
 
 
 def _bound(doc: Mapping[str, Any], i: int, use: Any,
@@ -478,7 +488,7 @@ def _bound(doc: Mapping[str, Any], i: int, use: Any,
 
 # --- the compile cache: YAML, schema and compile cost about 1 ms per claim ------------------
 
-_CACHE_FORMAT = 2  # 2: decisions
+_CACHE_FORMAT = 3  # 2: decisions; 3: families
 
 
 @cache
@@ -486,8 +496,8 @@ def _code_tag() -> bytes:
     """What a compiled file depends on besides its bytes: this code, the schema, Python."""
     digest = hashlib.sha256(f"{_CACHE_FORMAT}:{sys.version_info[:2]}".encode())
     here = Path(__file__).parent
-    for name in ("contracts.py", "decisions.py", "safeyaml.py", "expr.py", "expr_eval.py",
-                 "expr_vec.py", "vectors.py",
+    for name in ("contracts.py", "decisions.py", "family.py", "safeyaml.py", "expr.py",
+                 "expr_eval.py", "expr_vec.py", "vectors.py",
                  "units.py", "records.py",
                  "schema/claim.schema.json"):
         digest.update((here / name).read_bytes())
@@ -538,6 +548,7 @@ def load_contracts(contracts_dir: Path, cache_dir: Path | None = None) -> Contra
     areas: dict[str, tuple[str, ...]] = {}
     titles: dict[str, str] = {}
     decisions: dict[str, Decision] = {}
+    families: dict[str, Any] = {}
     files = sorted(contracts_dir.glob("*.yaml")) + sorted(contracts_dir.glob("*.yml"))
     if not files:
         msg = (f"{contracts_dir}: no contracts (*.yaml) found; write one "
@@ -565,11 +576,18 @@ def load_contracts(contracts_dir: Path, cache_dir: Path | None = None) -> Contra
                 problems.append(f"{path}: decision {decision.id}: key id: duplicate decision id "
                                 f"(also in {decisions[decision.id].source})")
             decisions[decision.id] = decision
+        for family in result.families:
+            if family.id in families:
+                problems.append(f"{path}: family {family.id}: key id: duplicate family id "
+                                f"(also in {families[family.id].source})")
+            families[family.id] = family
     if not problems:
-        problems += cross_check(decisions, claims)
+        from harness.family import cross_check_families
+
+        problems += cross_check(decisions, claims) + cross_check_families(families, claims)
     if problems:
         raise ContractError(problems)
-    return ContractSet(claims, areas, titles, decisions)
+    return ContractSet(claims, areas, titles, decisions, families)
 
 
 def valid_id(text: str) -> bool:

@@ -49,6 +49,8 @@ _FIX = {
     "suspect": "a methodology guard failed: fix the evaluation (sample size, data, units)",
     "inconclusive": "the evidence cannot decide: more data or a guard is failing",
     "skipped": "the subject was not available: make it available where the gate runs",
+    "family": "it passed alone, not after its family's correction (harness/family.py): more "
+              "data or a smaller family",
     "unverifiable": "rebuild or fetch its inputs: falsify verify --inputs --rebuild",
     "dirty": "commit your changes, then re-run its falsifier: "
              "pytest falsifiers/ -m live -k '{claim} and {subject}'",
@@ -128,7 +130,7 @@ class GateResult:
         rows = []
         for r in self.problems:
             problem = str(self.problem(r))
-            why = r.stale or {"unverifiable": r.unverifiable,
+            why = r.stale or {"unverifiable": r.unverifiable, "family": r.family,
                               "dirty": (f"recorded with uncommitted changes ({_place(r.where)})",)
                               }.get(problem, r.reasons)
             rows.append([r.claim, r.subject, r.role, problem, r.shown_verdict,

@@ -39,6 +39,13 @@ class Row:
     dirty: bool = False  # the record's provenance says it was made with uncommitted changes
     where: str | None = None  # the record's segment file:line
     criterion: bool = False  # the claim is a decision criterion (harness.decisions)
+    # A PASS its claim family's correction does not carry (harness.family): why, else empty.
+    family: tuple[str, ...] = ()
+
+    @property
+    def held_back(self) -> bool:
+        """A subject's PASS whose family-adjusted p is not below the family's alpha."""
+        return bool(self.family) and self.role == "subject" and self.verdict == "PASS"
 
     @property
     def criterion_fail(self) -> bool:
@@ -57,7 +64,7 @@ class Row:
             return False
         if self.role == "control":
             return self.verdict == self.expect
-        return self.verdict == "PASS"
+        return self.verdict == "PASS" and not self.held_back
 
     @property
     def problem(self) -> str | None:
@@ -72,6 +79,8 @@ class Row:
             return None if self.verdict == self.expect else "powerless"
         if self.criterion_fail:
             return None
+        if self.held_back:
+            return "family"
         return {"PASS": None, "FAIL": "failing", "ERROR": "error", "SUSPECT": "suspect",
                 "INCONCLUSIVE": "inconclusive", "SKIPPED": "skipped"}.get(self.verdict, "failing")
 
@@ -81,17 +90,19 @@ class Row:
         if self.record is None:
             return ()
         found = (("STALE", self.stale), ("UNVERIFIABLE", self.unverifiable),
-                 ("EXTERNAL", self.external))
+                 ("EXTERNAL", self.external), ("FAMILY", self.family if self.held_back else ()))
         return tuple(mark for mark, reasons in found if reasons)
 
     @property
     def shown_verdict(self) -> str:
-        return f"{self.verdict} ({', '.join(self.marks)})" if self.marks else self.verdict
+        """The verdict as readers see it: a held-back PASS shows INCONCLUSIVE (FAMILY)."""
+        verdict = "INCONCLUSIVE" if self.held_back else self.verdict
+        return f"{verdict} ({', '.join(self.marks)})" if self.marks else verdict
 
     @property
     def why(self) -> tuple[str, ...]:
         """Staleness, then input marks, then the verdict's own reasons."""
-        return self.stale + self.unverifiable + self.external + self.reasons
+        return self.stale + self.unverifiable + self.external + self.family + self.reasons
 
     def to_json(self) -> dict[str, Any]:
         return {"claim": self.claim, "subject": self.subject, "role": self.role,
@@ -100,7 +111,8 @@ class Row:
                 "fresh": self.fresh, "ok": self.ok,
                 "problem": self.problem, "record": self.record, "created": self.created,
                 "reasons": list(self.reasons), "drift": list(self.drift), "dirty": self.dirty,
-                "where": self.where, "criterion": self.criterion}
+                "where": self.where, "criterion": self.criterion, "family": list(self.family),
+                "held_back": self.held_back}
 
 
 @dataclass(frozen=True)
@@ -118,6 +130,7 @@ class StatusReport:
     claims: tuple[ClaimState, ...]
     milestones: Mapping[str, tuple[int, int]]  # name -> (claims at fresh PASS, claims)
     unknown: tuple[tuple[str, str], ...]  # (claim, subject) in the ledger but not the contracts
+    families: tuple[Any, ...] = ()  # harness.family.FamilyResult, one per contract family
 
     @property
     def rows(self) -> list[Row]:
@@ -136,6 +149,11 @@ class StatusReport:
                                   "ship_percent": round(self.ship_percent(name), 1)}
                            for name, (p, t) in self.milestones.items()},
             "unknown": [{"claim": c, "subject": s} for c, s in self.unknown],
+            "families": [{"id": f.family.id, "correction": f.family.correction,
+                          "alpha": f.family.alpha,
+                          "tests": [{"claim": t.claim, "subject": t.subject, "raw_p": t.raw_p,
+                                     "adjusted_p": t.adjusted_p, "held_back": t.held_back}
+                                    for t in f.tests]} for f in self.families],
         }
 
 
@@ -210,6 +228,7 @@ def compute_status(contracts: ContractSet, ledger: Any, *, now: datetime | None 
         rows = tuple(_row(claim, ref, latest, ledger, now, hasher, code)
                      for ref in claim.all_subjects)
         states.append(ClaimState(claim, rows))
+    states, families = _family_adjusted(contracts, states, latest, ledger)
     milestones = {}
     by_id = {s.claim.id: s for s in states}
     for name, ids in contracts.milestones().items():
@@ -218,4 +237,29 @@ def compute_status(contracts: ContractSet, ledger: Any, *, now: datetime | None 
             milestones[name] = (sum(1 for s in members if s.passing), len(members))
     known = {(c.id, r.id) for c in contracts.claims.values() for r in c.all_subjects}
     unknown = tuple(sorted(k for k in latest if k not in known))
-    return StatusReport(tuple(states), milestones, unknown)
+    return StatusReport(tuple(states), milestones, unknown, families)
+
+
+def _family_adjusted(contracts: ContractSet, states: list[ClaimState],
+                     latest: Mapping[tuple[str, str], Any],
+                     ledger: Any) -> tuple[list[ClaimState], tuple[Any, ...]]:
+    """Rows of family members, with the reason where the family's correction holds a PASS back
+    (harness.family: derived at read time from the members' latest records, like STALE)."""
+    families = getattr(contracts, "families", {})
+    if not families:
+        return states, ()
+    from dataclasses import replace
+
+    from harness.family import evaluate_families, family_results
+
+    keys = {(c, ref.id) for f in families.values() for c in f.claims if c in contracts
+            for ref in contracts[c].subjects}
+    records = {k: ledger.load(latest[k]) for k in keys if k in latest}
+    tests = evaluate_families(families.values(), contracts.claims, records)
+    out = []
+    for state in states:
+        rows = tuple(replace(r, family=(tests[(r.claim, r.subject)].reason,))
+                     if r.role == "subject" and (r.claim, r.subject) in tests
+                     and tests[(r.claim, r.subject)].held_back else r for r in state.rows)
+        out.append(ClaimState(state.claim, rows))
+    return out, family_results(families.values(), tests)

@@ -76,6 +76,7 @@ LOADERS: dict[str, str] = {
     "run-log": "harness.runs.logs:load_run_log",
     "run-doc": "harness.runs.rundoc:load_run_doc",
     "bridge": "harness.metrics.bridge:load_bridge",
+    "group": "harness.groups:load_group",
 }
 
 

@@ -106,7 +106,7 @@ class RunSpec:
     mode: str
     seed: int = 0
     snapshot: int = 0
-    variant: str = ""  # "", "undertrained"
+    variant: str = ""  # "", "undertrained", "latin-baseline-rates"
 
     @property
     def name(self) -> str:
@@ -115,6 +115,8 @@ class RunSpec:
 
     @property
     def rates(self) -> ErrorRates:
+        if self.variant == "latin-baseline-rates":  # a faulty decode: another run's error model
+            return ERROR_RATES[("latn", "baseline")]
         base = ERROR_RATES[(self.script, self.mode)]
         return base.scaled(UNDERTRAINED) if self.variant == "undertrained" else base
 
@@ -503,3 +505,44 @@ def demo_gate_lexicon(ws: Workspace) -> SubjectSpec:
 
 def demo_gate_accept_all(ws: Workspace) -> SubjectSpec:
     return _gate(ws, "demo-gate-accept-all", "accept-all")
+
+
+# --- seed groups (harness/groups.py): one configuration, three seeds ---------------------------
+
+REVERSED_SEED = 2  # the control's faulty member
+
+
+def _seed_pair(seed: int, variant: str = "") -> Callable[[Workspace], SubjectSpec]:
+    tail = f"-{variant}" if variant else ""
+
+    def make(ws: Workspace) -> SubjectSpec:
+        return _pair(ws, f"demo-nqo-vs-latn-trajectory-seed{seed}{tail}",
+                     RunSpec("nqo", "trajectory", seed, variant=variant),
+                     RunSpec("latn", "trajectory", seed))
+    return make
+
+
+demo_nqo_vs_latn_trajectory_seed1 = _seed_pair(1)
+demo_nqo_vs_latn_trajectory_seed2 = _seed_pair(2)
+# The faulty step: seed 2's N'Ko run decoded with the Latin BASELINE run's error model (a wrong
+# decoder config picked up for one seed); the bundle is built and rescored like any other. (The
+# Latin trajectory rates would tie per character and give an interval around 0, not a reversal.)
+demo_nqo_vs_latn_trajectory_seed2_latin_baseline_rates = _seed_pair(
+    REVERSED_SEED, "latin-baseline-rates")
+
+SEED_MEMBERS = ("demo-nqo-vs-latn-trajectory", "demo-nqo-vs-latn-trajectory-seed1",
+                "demo-nqo-vs-latn-trajectory-seed2")
+
+
+def demo_nqo_vs_latn_seeds(ws: Workspace) -> SubjectSpec:
+    """N'Ko against Latin, trajectory mode, snapshot s0, seeds 0, 1 and 2."""
+    return spec("demo-nqo-vs-latn-seeds", "group", member_kind="bundle-pair",
+                members=list(SEED_MEMBERS))
+
+
+def demo_nqo_vs_latn_seeds_one_reversed(ws: Workspace) -> SubjectSpec:
+    """The same group, its seed-2 member replaced by the run decoded with Latin error rates."""
+    members = [*SEED_MEMBERS[:REVERSED_SEED],
+               f"demo-nqo-vs-latn-trajectory-seed{REVERSED_SEED}-latin-baseline-rates"]
+    return spec("demo-nqo-vs-latn-seeds-one-reversed", "group", member_kind="bundle-pair",
+                members=members)

@@ -49,6 +49,14 @@ DEMO_SUBJECTS: dict[str, str] = {
     "demo-nqo-trajectory-vs-tar": "harness.demo.bundles:demo_nqo_trajectory_vs_tar",
     "demo-nqo-ttt-vs-trajectory": "harness.demo.bundles:demo_nqo_ttt_vs_trajectory",
     "demo-latn-ttt-vs-trajectory": "harness.demo.bundles:demo_latn_ttt_vs_trajectory",
+    # asr seed groups (harness/groups.py): one configuration, three seeds, and the reversed control
+    "demo-nqo-vs-latn-trajectory-seed1": "harness.demo.bundles:demo_nqo_vs_latn_trajectory_seed1",
+    "demo-nqo-vs-latn-trajectory-seed2": "harness.demo.bundles:demo_nqo_vs_latn_trajectory_seed2",
+    "demo-nqo-vs-latn-trajectory-seed2-latin-baseline-rates":
+        "harness.demo.bundles:demo_nqo_vs_latn_trajectory_seed2_latin_baseline_rates",
+    "demo-nqo-vs-latn-seeds": "harness.demo.bundles:demo_nqo_vs_latn_seeds",
+    "demo-nqo-vs-latn-seeds-one-reversed":
+        "harness.demo.bundles:demo_nqo_vs_latn_seeds_one_reversed",
     # training: short seeded CPU trainings of the demo LM, logged by real tools (training.py)
     "demo-trainer-run": "harness.demo.training:demo_trainer_run",
     "demo-trainer-tb": "harness.demo.training:demo_trainer_tb",

@@ -8,9 +8,11 @@ style. Every cell ends with a LaTeX comment naming the record it comes from.
 ``evidence.tex`` defines one macro per bound number: the key is ``CLAIM.measure@subject`` for every
 subject and control, plus ``CLAIM.measure`` for the claim's first subject, and ``<key>/ci`` for
 the interval; and two per decision, ``DECISION.outcome`` and ``DECISION.decided`` (a flagged
-decision's outcome says so in the macro's value). ``\\ev{key}`` looks the value up with
-``\\csname`` so ids with dashes, dots and underscores work; an unknown key prints ``??`` and
-warns.
+decision's outcome says so in the macro's value); and per claim family (harness.family)
+``FAMILY.correction``, ``FAMILY.tests``, ``FAMILY.alpha`` and, per test,
+``FAMILY.adjusted_p@CLAIM@subject`` and ``FAMILY.raw_p@CLAIM@subject``. ``\\ev{key}`` looks
+the value up with ``\\csname`` so ids with dashes, dots and underscores work; an unknown key
+prints ``??`` and warns.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from markupsafe import Markup
 from harness.records import Measurement, Record
 from harness.render.decisions import decision_macros
 from harness.render.escape import latex, oneline
+from harness.render.family import family_macros
 from harness.render.fmt import latex_ci, latex_measurement, latex_number, latex_unit, latex_vector
 from harness.render.output import TEX_MARK, Rendered
 from harness.render.templating import latex_env
@@ -100,6 +103,8 @@ def evidence_macros(view: EvidenceView) -> list[Macro]:
     """Every macro ``evidence.tex`` defines, sorted by key; keys TeX cannot carry are left out."""
     macros = [m for c in view.claims for m in _macros_for(c) if KEY_CHARS.match(m.key)]
     macros += [Macro(k, v, n) for k, v, n in decision_macros(view.decisions)
+               if KEY_CHARS.match(k)]
+    macros += [Macro(k, latex(v), oneline(n)) for k, v, n in family_macros(view.report.families)
                if KEY_CHARS.match(k)]
     return sorted(macros, key=lambda m: m.key)
 

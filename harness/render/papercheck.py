@@ -239,6 +239,28 @@ def _decision_problem(c: Citation, decisions: Sequence[DecisionStatus]) -> list[
     return []
 
 
+def _family_problem(c: Citation, report: StatusReport) -> list[str] | None:
+    """None when KEY is no claim family's (harness.family); else what keeps it from standing:
+    an unknown part, or a test whose adjusted p has no evidence or is held back."""
+    head, _, rest = c.key.partition(".")
+    found = next((r for r in report.families if r.family.id == head), None)
+    if found is None:
+        return None
+    part, _, where = rest.partition("@")
+    if not where:
+        ok = part in ("correction", "tests", "alpha")
+        return [] if ok else [f"\\{c.macro}{{{c.key}}}: a family has .correction, .tests, "
+                              f".alpha and .adjusted_p@CLAIM@subject, .raw_p@CLAIM@subject"]
+    test = next((t for t in found.tests if f"{t.claim}@{t.subject}" == where), None)
+    if part not in ("adjusted_p", "raw_p") or test is None:
+        return [f"\\{c.macro}{{{c.key}}}: family {head} has no test {where!r} "
+                f"(part {part!r})"]
+    if test.verdict != "PASS" or test.held_back:
+        return [f"\\{c.macro}{{{c.key}}}: {test.claim} on {test.subject} is not a PASS its "
+                f"family carries ({test.verdict}, adjusted p {test.adjusted_p:.3g})"]
+    return []
+
+
 def check_paper(paper_dir: Path, contracts: ContractSet, report: StatusReport,
                 latest: Mapping[tuple[str, str], Record],
                 decisions: Sequence[DecisionStatus] = ()) -> list[PaperProblem]:
@@ -251,6 +273,11 @@ def check_paper(paper_dir: Path, contracts: ContractSet, report: StatusReport,
             if decided is not None:
                 problems += [PaperProblem(path, c.line, msg, "falsify decide once its evidence "
                                           "is fresh, or stop citing it") for msg in decided]
+                continue
+            family = _family_problem(c, report)
+            if family is not None:
+                problems += [PaperProblem(path, c.line, msg, "re-run the family's falsifiers, "
+                                          "or stop citing it") for msg in family]
                 continue
             found = _key_problems(c, contracts)
             if not found:

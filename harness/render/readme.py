@@ -15,11 +15,13 @@ from markupsafe import Markup
 from harness.render import cells
 from harness.render.decisions import decisions_markdown
 from harness.render.escape import md_code, md_fence, md_text
+from harness.render.family import families_markdown
 from harness.render.fmt import number, short_sha, stamp
 from harness.render.liveruns import live_commands, live_table
 from harness.render.memo import cached, key
 from harness.render.output import MD_MARK
 from harness.render.plots import PlotPlan, PlotSpec
+from harness.render.seeds import seeds_table
 from harness.render.templating import markdown_env, md_table, safe
 from harness.render.view import AreaView, ClaimView, EvidenceView
 
@@ -206,6 +208,7 @@ def _claim_context(c: ClaimView, newest: Any, plots: Mapping[str, PlotSpec]) -> 
         "history_note": cells.history_note(c, HISTORY_ROWS), "plots": own,
         "provenance": cells.provenance_info(c),
         "reproduce": _reproduce(c), "mutation": _mutation_context(c),
+        "seeds": seeds_table(c.rows),
     }
 
 
@@ -249,6 +252,7 @@ def area_readme(view: EvidenceView, area: AreaView, plots: Mapping[str, PlotSpec
         mark=safe(MD_MARK), area=area, intro=safe(_intro(view, len(area.claims), n_records)),
         milestones=milestone_table(view, names), verdicts=_verdicts_table(area, view.newest),
         mutation=_mutation_table(area),
+        families=families_markdown(view.report.families, (c.claim.id for c in area.claims)),
         live=_live_context(area, plots),
         timeline="timeline.png" if "timeline.png" in plots else None,
         claims=[_claim_context(c, view.newest, plots) for c in area.claims],

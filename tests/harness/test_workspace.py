@@ -241,7 +241,8 @@ GOOD_OPTION = {"path": st.just("p"), "backend": st.sampled_from(["torch", "mlx"]
                "series": st.just({"loss": "train_loss"}),
                "quotes": st.just([{"text": "{} shards", "series": "shards", "unit": "count"}]),
                "hub": st.just("org/name"), "revision": st.just("main"),
-               "bridge": st.sampled_from(["bam-latn-nqo", "none"])}
+               "bridge": st.sampled_from(["bam-latn-nqo", "none"]),
+               "member_kind": st.just("bundle-pair"), "members": st.just(["a", "b"])}
 
 
 @st.composite

@@ -66,6 +66,8 @@ def _record(evidence, cmp: PairComparison, pair: BundlePair) -> None:
     # Unpaired (snapshots differ), the delta rests on no paired row: no n, rather than n = 0.
     evidence.measure("cer_delta", cmp.delta, unit="ratio",
                      n=cmp.n_rows if cmp.same_snapshot else None, ci=cmp.ci)
+    if cmp.p_value is not None:
+        evidence.measure("p_value", cmp.p_value, unit="ratio", n=cmp.n_rows)
     evidence.measure("cer_a", cmp.cer_a, unit="ratio", n=len(pair.a.rows))
     evidence.measure("cer_b", cmp.cer_b, unit="ratio", n=len(pair.b.rows))
     evidence.measure("paired_rows", cmp.n_rows, unit="count")
@@ -112,6 +114,76 @@ def test_nko_beats_latin(evidence, subject, workspace, reference_near_dups):
         msg = f"subject {subject.id}: runs a and b must be nqo and latn, got {scripts}"
         raise ValueError(msg)
     _compare(evidence, subject, workspace, reference_near_dups, same="mode")
+
+
+@pytest.mark.claim("ASR-NKO-BEATS-LATIN-ACROSS-SEEDS")
+def test_nko_beats_latin_across_seeds(evidence, subject, workspace):
+    """Per seed: the paired comparison of ASR-NKO-BEATS-LATIN, recorded as vectors; across
+    seeds: Almost Stochastic Order and a one-sided paired t-test of the seeds' CERs."""
+    from harness.groups import SubjectGroup, seed_tests
+
+    group: SubjectGroup = workspace.resolve(subject.id)
+    params = evidence.claim.params_for(subject.id)
+    confidence = evidence.claim.statistics.confidence
+    cmps = []
+    for member_id, pair in zip(group.member_ids, group.members, strict=True):
+        scripts = (pair.a.info.script, pair.b.info.script)
+        if scripts != ("nqo", "latn"):
+            msg = f"subject {subject.id}: member {member_id} must pair nqo with latn, got {scripts}"
+            raise ValueError(msg)
+        for bundle in (pair.a, pair.b):
+            _provenance(evidence, bundle)
+        cmps.append(compare_pair(pair, confidence=confidence,
+                                 n_resamples=int(params["resamples"].value), seed=0))
+    _record_seeds(evidence, group, cmps)
+    tests = seed_tests([c.cer_a for c in cmps], [c.cer_b for c in cmps], confidence=confidence,
+                       aso_resamples=int(params["aso_resamples"].value))
+    evidence.measure("aso_epsilon_min", tests.aso_epsilon_min, unit="ratio", n=len(cmps))
+    evidence.measure("seed_p_value", tests.t_p_value, unit="ratio", n=len(cmps))
+    # epsilon_min is already an upper confidence bound: its level travels beside it.
+    evidence.attach("aso", {"epsilon_min": tests.aso_epsilon_min, "confidence_level": confidence,
+                            "bootstrap_iterations": tests.aso_resamples, "seed": 0,
+                            "implementation": f"deepsig {tests.aso_version}",
+                            "scores": "negated CERs (deepsig takes higher as better)"})
+    evidence.note(f"ASO (deepsig {tests.aso_version}, confidence {confidence}, "
+                  f"{tests.aso_resamples} bootstrap iterations): epsilon_min "
+                  f"{tests.aso_epsilon_min:.4f}; paired t-test over {len(cmps)} seeds: one-sided "
+                  f"p {tests.t_p_value:.4g}")
+
+
+def _record_seeds(evidence, group, cmps: list[PairComparison]) -> None:
+    labels = list(group.labels)
+    # One n per vector: the smallest member's (a seed group shares one snapshot per side). A
+    # member on two snapshots pairs no row: then the deltas rest on no paired sample, no n.
+    paired = min(c.n_rows for c in cmps) if all(c.same_snapshot for c in cmps) else None
+    evidence.measure("seeds", len(cmps), unit="count")
+    evidence.measure_vector("cer_delta", [c.delta for c in cmps], "ratio", labels=labels,
+                            n=paired, cis=[c.ci for c in cmps])
+    evidence.measure_vector("cer_a", [c.cer_a for c in cmps], "ratio", labels=labels,
+                            n=min(len(p.a.rows) for p in group.members))
+    evidence.measure_vector("cer_b", [c.cer_b for c in cmps], "ratio", labels=labels,
+                            n=min(len(p.b.rows) for p in group.members))
+    if all(c.p_value is not None for c in cmps):
+        evidence.measure_vector("p_value", [float(c.p_value or 0.0) for c in cmps], "ratio",
+                                labels=labels, n=paired)
+    for name, values in (
+            ("paired_rows", [c.n_rows for c in cmps]),
+            ("snapshot_mismatches", [0 if c.same_snapshot else 1 for c in cmps]),
+            ("edit_mismatch_rows", [len(c.mismatches) for c in cmps]),
+            ("pair_identity_mismatches", [len(c.pairing) for c in cmps])):
+        evidence.measure_vector(name, [float(v) for v in values], "count", labels=labels)
+    for label, c in zip(labels, cmps, strict=True):
+        if c.snapshot_problem is not None:
+            evidence.note(f"{label}: {c.snapshot_problem}")
+    evidence.attach("per_seed_cer", {  # drawn by the README renderer as the per-seed figure
+        "x": list(group.seeds), "x_label": "seed", "y_label": "CER (ratio)",
+        "series": {"N'Ko": [c.cer_a for c in cmps],
+                   "Latin": [c.cer_b for c in cmps],
+                   "N'Ko - Latin": [c.delta for c in cmps]}})
+    evidence.attach("seeds", [
+        {"seed": label, "a": c.label_a, "b": c.label_b, "cer_a": c.cer_a, "cer_b": c.cer_b,
+         "delta": c.delta, "ci": list(c.ci) if c.ci else None, "p_value": c.p_value,
+         "method": c.method} for label, c in zip(labels, cmps, strict=True)])
 
 
 @pytest.mark.claim("TRAJECTORY-BEATS-BASELINE")
