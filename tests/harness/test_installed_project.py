@@ -125,8 +125,10 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
                               "['purelib'])"], capture_output=True, text=True, check=True)
     borrowed = sysconfig.get_paths()["purelib"]  # torch & co., not falsify (its finder is a .pth)
     (Path(purelib.stdout.strip()) / "borrowed-deps.pth").write_text(borrowed + "\n")
-    subprocess.run([py, "-m", "pip", "install", "-q", "--no-deps", str(wheel)], check=True,
-                   timeout=300)
+    # --force-reinstall: the borrowed folder holds the checkout's editable falsify 0.1.0, which
+    # pip would otherwise take as this wheel already installed, and install nothing
+    subprocess.run([py, "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall",
+                    str(wheel)], check=True, timeout=300)
     return bin_dir
 
 
