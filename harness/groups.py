@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from harness.keywords import paired
 from harness.workspace import SubjectSpec, Workspace, WorkspaceError
 
 __all__ = ["GROUP_CHECKS", "SeedTests", "SubjectGroup", "check_seed_pairs", "load_group",
@@ -133,7 +134,8 @@ class SeedTests:
     t_p_value: float
 
 
-def seed_tests(scores_a: Sequence[float], scores_b: Sequence[float], *, confidence: float,
+@paired
+def seed_tests(*, scores_a: Sequence[float], scores_b: Sequence[float], confidence: float,
                aso_resamples: int, seed: int = 0) -> SeedTests:
     """Almost Stochastic Order of a over b, and a one-sided paired t-test, across seeds.
 

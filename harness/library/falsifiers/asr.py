@@ -136,7 +136,8 @@ def test_nko_beats_latin_across_seeds(evidence, subject, workspace):
         cmps.append(compare_pair(pair, confidence=confidence,
                                  n_resamples=int(params["resamples"].value), seed=0))
     _record_seeds(evidence, group, cmps)
-    tests = seed_tests([c.cer_a for c in cmps], [c.cer_b for c in cmps], confidence=confidence,
+    tests = seed_tests(scores_a=[c.cer_a for c in cmps], scores_b=[c.cer_b for c in cmps],
+                       confidence=confidence,
                        aso_resamples=int(params["aso_resamples"].value))
     evidence.measure("aso_epsilon_min", tests.aso_epsilon_min, unit="ratio", n=len(cmps))
     evidence.measure("seed_p_value", tests.t_p_value, unit="ratio", n=len(cmps))

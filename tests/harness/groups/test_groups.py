@@ -100,13 +100,15 @@ def test_aso_zero_when_every_seed_of_a_is_below_every_seed_of_b(cers: list[float
     """Lower is better: a whose worst seed beats b's best is stochastically dominant (eps 0),
     and the reverse comparison violates everywhere (eps 1)."""
     worse = [c + 0.2 for c in cers]
-    assert seed_tests(cers, worse, confidence=0.95, aso_resamples=100).aso_epsilon_min == 0.0
-    assert seed_tests(worse, cers, confidence=0.95, aso_resamples=100).aso_epsilon_min > 0.95
+    ahead = seed_tests(scores_a=cers, scores_b=worse, confidence=0.95, aso_resamples=100)
+    behind = seed_tests(scores_a=worse, scores_b=cers, confidence=0.95, aso_resamples=100)
+    assert ahead.aso_epsilon_min == 0.0
+    assert behind.aso_epsilon_min > 0.95
 
 
 def test_aso_and_t_test_on_a_mixed_order() -> None:
     """One of three seeds reversed: neither dominance nor its reverse; the t-test is not small."""
-    tests = seed_tests([0.08, 0.08, 0.15], [0.11, 0.11, 0.11], confidence=0.95,
+    tests = seed_tests(scores_a=[0.08, 0.08, 0.15], scores_b=[0.11, 0.11, 0.11], confidence=0.95,
                        aso_resamples=200)
     assert 0.2 < tests.aso_epsilon_min < 1.0
     assert tests.t_p_value > 0.05
