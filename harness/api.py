@@ -23,6 +23,8 @@ What the plugin's fixtures are:
 | ``fault-suite`` | a :class:`FaultSuite`                                    |
 | ``run-log``     | a :class:`RunLog` (named series of step, value, wall time) |
 | ``run-doc``     | a ``RunDoc`` (a Markdown file, its run log, the quotes)  |
+| ``finetune-pair`` | a :class:`FineTunePair` (base, tuned, English and N'Ko sets) |
+| ``group``       | a ``SubjectGroup`` (members of one configuration, one per seed) |
 
 A subject that cannot be had raises :class:`SubjectUnavailable` (the verdict is SKIPPED).
 
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
     from harness.metrics.corpus import Corpus, CorpusAudit
     from harness.metrics.corpus import audit as audit_corpus
     from harness.metrics.evalset import EvalSet, EvalSetError
+    from harness.metrics.forgetting import NllDifference, example_nll, paired_nll_difference
     from harness.metrics.lm import (
         LmEval,
         NllStats,
@@ -53,6 +56,7 @@ if TYPE_CHECKING:
         evalset_nll,
         token_nll_stats,
     )
+    from harness.metrics.scan import FineTunePair, LayerScan, ScanError, scan_layers
     from harness.models import LiveModel, ModelLoadError, Quantization, open_model
     from harness.runs.bundle import Bundle, BundlePair, PredictionRow, RunInfo
     from harness.runs.gate_client import GateClient, GateEndpoint, GateResult, GateUnavailable
@@ -70,15 +74,18 @@ __all__ = [
     "EvalSetError",
     "Evidence",
     "FaultSuite",
+    "FineTunePair",
     "GateClient",
     "GateEndpoint",
     "GateResult",
     "GateUnavailable",
+    "LayerScan",
     "LiveModel",
     "LmEval",
     "MatrixReport",
     "Measurement",
     "ModelLoadError",
+    "NllDifference",
     "NllStats",
     "NonFiniteNllError",
     "Point",
@@ -88,6 +95,7 @@ __all__ = [
     "RunLog",
     "RunLogError",
     "RunMatrix",
+    "ScanError",
     "Series",
     "SubjectRef",
     "SubjectSpec",
@@ -96,7 +104,10 @@ __all__ = [
     "WorkspaceError",
     "audit_corpus",
     "evalset_nll",
+    "example_nll",
     "open_model",
+    "paired_nll_difference",
+    "scan_layers",
     "token_nll_stats",
 ]
 
@@ -113,6 +124,13 @@ _LAZY: dict[str, str] = {
     "NonFiniteNllError": "harness.metrics.lm:NonFiniteNllError",
     "evalset_nll": "harness.metrics.lm:evalset_nll",
     "token_nll_stats": "harness.metrics.lm:token_nll_stats",
+    "FineTunePair": "harness.metrics.scan:FineTunePair",
+    "LayerScan": "harness.metrics.scan:LayerScan",
+    "ScanError": "harness.metrics.scan:ScanError",
+    "scan_layers": "harness.metrics.scan:scan_layers",
+    "NllDifference": "harness.metrics.forgetting:NllDifference",
+    "example_nll": "harness.metrics.forgetting:example_nll",
+    "paired_nll_difference": "harness.metrics.forgetting:paired_nll_difference",
     "LiveModel": "harness.models:LiveModel",
     "ModelLoadError": "harness.models:ModelLoadError",
     "Quantization": "harness.models:Quantization",

@@ -77,6 +77,7 @@ LOADERS: dict[str, str] = {
     "run-doc": "harness.runs.rundoc:load_run_doc",
     "bridge": "harness.metrics.bridge:load_bridge",
     "group": "harness.groups:load_group",
+    "finetune-pair": "harness.metrics.scan:load_finetune_pair",
 }
 
 

@@ -79,7 +79,19 @@ def _macros_for(view: ClaimView) -> list[Macro]:
                 if m is not None and m.values is not None:
                     out += [Macro(f"{key}/{part}", text, note)
                             for part, text in _vector_parts(m, view.digits)]
+                elif m is None and _declared_vector(view, measure):
+                    # No record yet: the summary parts exist (as "no evidence"); an element's
+                    # index is only known once a record gives the length.
+                    out += [Macro(f"{key}/{part}", value, note) for part in VECTOR_SUMMARY]
     return out
+
+
+VECTOR_SUMMARY = ("len", "max", "min", "argmax", "argmin")
+
+
+def _declared_vector(view: ClaimView, measure: str) -> bool:
+    spec = view.claim.measures.get(measure)
+    return bool(spec is not None and getattr(spec, "vector", False))
 
 
 def _vector_parts(m: Measurement, digits: int) -> list[tuple[str, str]]:

@@ -7,7 +7,10 @@ Three kinds, each from the ledger alone:
 - ``history``: per claim, the first key measurement across records, a line per subject, the CI
   as a band; drawn only when some subject has more than one finite value of it;
 - ``curves``: per claim and attachment name, the latest record of each subject whose attachment
-  has a plottable shape (see :func:`curve_data` and ``docs/INTERNALS.md``).
+  has a plottable shape (see :func:`curve_data` and ``docs/INTERNALS.md``);
+- ``intervals``: per claim and attachment name, one row per subject: an estimate with its
+  confidence interval beside the bound it is decided against (see :func:`interval_data`), e.g.
+  a non-inferiority margin.
 
 A plot is a :class:`PlotSpec`: its kind, title and JSON data. The sha256 of that JSON (and of
 ``STYLE_VERSION``) is written into the PNG as a ``falsify-source`` text chunk. ``render`` redraws a
@@ -44,6 +47,7 @@ __all__ = [
     "curve_data",
     "draw",
     "draw_many",
+    "interval_data",
     "read_source_hash",
 ]
 
@@ -189,6 +193,38 @@ def curve_specs(view: ClaimView) -> list[tuple[str, PlotSpec]]:
             for name, plot in sorted(by_name.items())]
 
 
+def interval_data(value: Any) -> dict[str, Any] | None:
+    """An attachment ``{"estimate": x, "ci": [lo, hi], "bound": b}`` (``unit`` and ``label``
+    optional) as plot data, or None when it has another shape or a non-finite number."""
+    if not isinstance(value, Mapping) or not isinstance(value.get("ci"), list):
+        return None
+    numbers = [_finite(value.get("estimate")), *map(_finite, value["ci"]),
+               _finite(value.get("bound"))]
+    if len(numbers) != 4 or any(v is None for v in numbers):
+        return None
+    return {"estimate": numbers[0], "ci": numbers[1:3], "bound": numbers[3],
+            "unit": str(value.get("unit", "")), "label": str(value.get("label", ""))}
+
+
+def interval_specs(view: ClaimView) -> list[tuple[str, PlotSpec]]:
+    """One forest plot per interval attachment name: a row per subject's latest record."""
+    by_name: dict[str, dict[str, Any]] = {}
+    controls = {ref.id for ref in view.claim.controls}
+    for rv in view.rows:
+        if rv.record is None:
+            continue
+        for name, value in sorted(rv.record.attachments.items()):
+            data = interval_data(value)
+            if data is None:
+                continue
+            plot = by_name.setdefault(name, {"x_label": f"{data['label']} ({data['unit']})",
+                                             "rows": []})
+            plot["rows"].append([rv.ref.id, rv.ref.id in controls, data["estimate"],
+                                 *data["ci"], data["bound"]])
+    return [(name, PlotSpec("intervals", f"{view.id}: {name}", plot))
+            for name, plot in sorted(by_name.items())]
+
+
 PlotPlan = Mapping[str, Mapping[str, PlotSpec]]  # area -> file name -> plot
 
 
@@ -202,7 +238,7 @@ def area_plots(area: AreaView) -> dict[str, PlotSpec]:
         history = history_spec(view)
         if history is not None:
             out[f"{view.id}.history.png"] = history
-        for name, spec in curve_specs(view):
+        for name, spec in (*curve_specs(view), *interval_specs(view)):
             out[f"{view.id}.{_safe(name)}.png"] = spec
     out.update(live_plots(area.live))
     return out
@@ -305,7 +341,27 @@ def _draw_curves(fig: Any, spec: PlotSpec) -> None:
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
 
 
-_DRAW = {"timeline": _draw_timeline, "history": _draw_history, "curves": _draw_curves}
+def _draw_intervals(fig: Any, spec: PlotSpec) -> None:
+    rows = spec.data["rows"]
+    longest = max((len(r[0]) for r in rows), default=8)
+    ax = _axes(fig, 1.0 + 0.35 * len(rows), left=0.3 + 0.065 * longest, right=0.3)
+    for i, (_, control, est, lo, hi, bound) in enumerate(rows):
+        colour = VERDICT_COLOURS["FAIL" if hi >= bound else "PASS"]
+        ax.errorbar([est], [i], xerr=[[est - lo], [hi - est]], fmt="x" if control else "o",
+                    color=colour, capsize=3, ms=4, lw=1)
+    for bound in sorted({r[5] for r in rows}):
+        ax.axvline(bound, color="#444444", ls="--", lw=1)
+    ax.axvline(0.0, color="#999999", lw=0.8)
+    # Estimates far apart (a control far past the bound) stay readable on a symmetric log axis.
+    spread = [abs(v) for r in rows for v in r[2:6] if v]
+    ax.set_xscale("symlog", linthresh=max(min(spread, default=1.0), 1e-6))
+    ax.set_yticks(range(len(rows)), [f"{r[0]} (control)" if r[1] else r[0] for r in rows])
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    ax.set_xlabel(f"{spec.data['x_label']}; dashed: the bound")
+
+
+_DRAW = {"timeline": _draw_timeline, "history": _draw_history, "curves": _draw_curves,
+         "intervals": _draw_intervals}
 
 
 def draw(spec: PlotSpec) -> bytes:

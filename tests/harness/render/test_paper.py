@@ -103,7 +103,9 @@ def test_repository_paper_cites_only_defined_keys(tmp_path: Path) -> None:
     keys = re.findall(r"\\ev\{([^{}]+)\}", code)
     keys += [k + "/ci" for k in re.findall(r"\\evci\{([^{}]+)\}", code)]
     assert keys
-    missing = [k for k in keys if k not in defs]
+    # An element of a vector (KEY/3, KEY@subject/0) exists once a record gives the length; with
+    # no evidence its vector's summary macro (KEY/len) stands for it.
+    missing = [k for k in keys if k not in defs and re.sub(r"/\d+$", "/len", k) not in defs]
     assert not missing, f"paper/main.tex cites undefined keys: {missing}"
     inputs = re.findall(r"\\input\{(generated/[^{}]+)\}", code)
     assert inputs
