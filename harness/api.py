@@ -24,6 +24,7 @@ What the plugin's fixtures are:
 | ``run-log``     | a :class:`RunLog` (named series of step, value, wall time) |
 | ``run-doc``     | a ``RunDoc`` (a Markdown file, its run log, the quotes)  |
 | ``finetune-pair`` | a :class:`FineTunePair` (base, tuned, English and N'Ko sets) |
+| ``eval-vs-train`` | an :class:`EvalVsTrain` (an eval set and the training text files) |
 | ``group``       | a ``SubjectGroup`` (members of one configuration, one per seed) |
 
 A subject that cannot be had raises :class:`SubjectUnavailable` (the verdict is SKIPPED).
@@ -45,8 +46,10 @@ from harness.workspace import SubjectSpec, SubjectUnavailable, Workspace, Worksp
 
 if TYPE_CHECKING:
     from harness.bisect.confusion import FaultSuite
+    from harness.metrics.contamination import EvalVsTrain
     from harness.metrics.corpus import Corpus, CorpusAudit
     from harness.metrics.corpus import audit as audit_corpus
+    from harness.metrics.dedup import cross_duplicates
     from harness.metrics.evalset import EvalSet, EvalSetError
     from harness.metrics.forgetting import NllDifference, example_nll, paired_nll_difference
     from harness.metrics.lm import (
@@ -72,6 +75,7 @@ __all__ = [
     "CorpusAudit",
     "EvalSet",
     "EvalSetError",
+    "EvalVsTrain",
     "Evidence",
     "FaultSuite",
     "FineTunePair",
@@ -103,6 +107,7 @@ __all__ = [
     "Workspace",
     "WorkspaceError",
     "audit_corpus",
+    "cross_duplicates",
     "evalset_nll",
     "example_nll",
     "open_model",
@@ -124,6 +129,8 @@ _LAZY: dict[str, str] = {
     "NonFiniteNllError": "harness.metrics.lm:NonFiniteNllError",
     "evalset_nll": "harness.metrics.lm:evalset_nll",
     "token_nll_stats": "harness.metrics.lm:token_nll_stats",
+    "EvalVsTrain": "harness.metrics.contamination:EvalVsTrain",
+    "cross_duplicates": "harness.metrics.dedup:cross_duplicates",
     "FineTunePair": "harness.metrics.scan:FineTunePair",
     "LayerScan": "harness.metrics.scan:LayerScan",
     "ScanError": "harness.metrics.scan:ScanError",

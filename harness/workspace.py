@@ -78,6 +78,7 @@ LOADERS: dict[str, str] = {
     "bridge": "harness.metrics.bridge:load_bridge",
     "group": "harness.groups:load_group",
     "finetune-pair": "harness.metrics.scan:load_finetune_pair",
+    "eval-vs-train": "harness.metrics.contamination:load_eval_vs_train",
 }
 
 

@@ -8,6 +8,10 @@
   faulty "augmentation" step (``variants``): a zero-width space moved, the case changed, a
   period added. Exact deduplication keeps all 120; the near-duplicate guard finds 4 sentences.
 - ``demo-nko-dev``: the FLORES-200 N'Ko dev set, for the resized-embedding claims.
+- ``demo-eng-dev-contaminated``: the English dev set with one line in ten replaced by a training
+  line, lightly edited (``contaminate``: a faulty step that drew eval lines from the training
+  split); ``demo-*-vs-train`` pair an eval set with the demo model's training text (kind
+  ``eval-vs-train``) for the contamination claim.
 - ``demo-<model>-eng-dev`` / ``demo-torch-eng-4`` / ``demo-torch-eng-4x30``: kind ``lm-eval``
   pairs of a model subject and an eval set, each with a ``reference`` subject holding the same
   weights on the other backend (or, for a broken load, the correct one) for agreement checks.
@@ -24,11 +28,16 @@ from harness.workspace import SubjectSpec, Workspace
 
 __all__ = [
     "cached_text",
+    "contaminate",
     "demo_eng_4",
     "demo_eng_4x30",
     "demo_eng_dev",
+    "demo_eng_dev_contaminated",
+    "demo_eng_dev_contaminated_vs_train",
+    "demo_eng_dev_vs_train",
     "demo_mlx_eng_dev",
     "demo_nko_dev",
+    "demo_nko_dev_vs_train",
     "demo_torch_eng_4",
     "demo_torch_eng_4x30",
     "demo_torch_eng_dev",
@@ -37,6 +46,8 @@ __all__ = [
 ]
 
 ENG_DEV = CORPORA_DIR / "eng_Latn.dev"
+TRAIN_TEXT = (CORPORA_DIR / "eng_Latn", CORPORA_DIR / "nqo_Nkoo")  # the demo LM's training text
+CONTAMINATION_EVERY = 10  # one dev line in ten replaced by a training line
 NKO_DEV = CORPORA_DIR / "nqo_Nkoo.dev"
 FEW = 4
 VARIANTS = 30
@@ -134,3 +145,55 @@ def demo_torch_eng_4x30(workspace: Workspace) -> SubjectSpec:
 def demo_untied_head_eng_dev(workspace: Workspace) -> SubjectSpec:
     del workspace
     return _pair("demo-untied-head-eng-dev", "demo-untied-head", "demo-eng-dev", "demo-torch")
+
+
+# ----------------------------------------------------------------------------- contamination
+
+
+def contaminate(dev: list[str], train: list[str], every: int = CONTAMINATION_EVERY,
+                seed: int = 0) -> list[str]:
+    """The faulty step: every ``every``-th dev line replaced by a training line of 8 words or
+    more, lightly edited so that exact matching misses it (one word dropped, the next two
+    swapped, the first letter's case flipped, the final period removed)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    pool = [t for t in train if len(t.split()) >= 8]
+    out = list(dev)
+    for row in range(every // 2, len(out), every):
+        words = pool[int(rng.integers(len(pool)))].split()
+        drop = int(rng.integers(1, len(words) - 3))
+        del words[drop]
+        words[drop], words[drop + 1] = words[drop + 1], words[drop]
+        words[0] = words[0][:1].swapcase() + words[0][1:]
+        out[row] = " ".join(words).rstrip(".")
+    return out
+
+
+def demo_eng_dev_contaminated(workspace: Workspace) -> SubjectSpec:
+    """Control eval set: one English dev line in ten is an edited English training line."""
+    dev = ENG_DEV.read_text("utf-8").splitlines()
+    train = TRAIN_TEXT[0].read_text("utf-8").splitlines()
+    data = "".join(line + "\n" for line in contaminate(dev, train)).encode("utf-8")
+    return _evalset("demo-eng-dev-contaminated",
+                    cached_text(workspace, "eng_Latn.dev.contaminated", data))
+
+
+def _vs_train(subject_id: str, evalset: str) -> SubjectSpec:
+    return SubjectSpec(subject_id, "eval-vs-train",
+                       {"evalset": evalset, "train": [str(p) for p in TRAIN_TEXT]}, "demo")
+
+
+def demo_eng_dev_vs_train(workspace: Workspace) -> SubjectSpec:
+    del workspace
+    return _vs_train("demo-eng-dev-vs-train", "demo-eng-dev")
+
+
+def demo_nko_dev_vs_train(workspace: Workspace) -> SubjectSpec:
+    del workspace
+    return _vs_train("demo-nko-dev-vs-train", "demo-nko-dev")
+
+
+def demo_eng_dev_contaminated_vs_train(workspace: Workspace) -> SubjectSpec:
+    del workspace
+    return _vs_train("demo-eng-dev-contaminated-vs-train", "demo-eng-dev-contaminated")

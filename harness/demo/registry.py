@@ -37,6 +37,11 @@ DEMO_SUBJECTS: dict[str, str] = {
     "demo-eng-4": "harness.demo.evalsets:demo_eng_4",
     "demo-eng-4x30": "harness.demo.evalsets:demo_eng_4x30",
     "demo-nko-dev": "harness.demo.evalsets:demo_nko_dev",
+    "demo-eng-dev-contaminated": "harness.demo.evalsets:demo_eng_dev_contaminated",
+    "demo-eng-dev-vs-train": "harness.demo.evalsets:demo_eng_dev_vs_train",
+    "demo-nko-dev-vs-train": "harness.demo.evalsets:demo_nko_dev_vs_train",
+    "demo-eng-dev-contaminated-vs-train":
+        "harness.demo.evalsets:demo_eng_dev_contaminated_vs_train",
     "demo-torch-eng-dev": "harness.demo.evalsets:demo_torch_eng_dev",
     "demo-mlx-eng-dev": "harness.demo.evalsets:demo_mlx_eng_dev",
     "demo-torch-eng-4": "harness.demo.evalsets:demo_torch_eng_4",

@@ -32,7 +32,8 @@ from functools import cache
 
 from datasketch import MinHash, MinHashLSH
 
-__all__ = ["NGRAM", "NUM_PERM", "NearDuplicates", "canonical_text", "near_duplicates", "shingles"]
+__all__ = ["NGRAM", "NUM_PERM", "CrossDuplicates", "CrossMatch", "NearDuplicates", "canonical_text",
+           "cross_duplicates", "near_duplicates", "shingles"]
 
 NGRAM = 5
 NUM_PERM = 128
@@ -119,14 +120,24 @@ class _Clusters:
         return list(out.values())
 
 
-def near_duplicates(texts: Sequence[str], threshold: float) -> NearDuplicates:
-    """Cluster ``texts`` by near duplication at Jaccard ``threshold`` (0 < threshold <= 1)."""
+def _check(threshold: float, texts: Sequence[str]) -> None:
     if not 0.0 < threshold <= 1.0:
         msg = f"near-duplicate Jaccard threshold must be in (0, 1], got {threshold}"
         raise ValueError(msg)
     if not texts:
         msg = "no rows to check for near duplicates: a fraction over 0 rows is not a measurement"
         raise ValueError(msg)
+
+
+def _minhash(blank: MinHash, shingle_set: frozenset[str]) -> MinHash:
+    mh = blank.copy()
+    mh.update_batch([g.encode("utf-8") for g in sorted(shingle_set)])
+    return mh
+
+
+def near_duplicates(texts: Sequence[str], threshold: float) -> NearDuplicates:
+    """Cluster ``texts`` by near duplication at Jaccard ``threshold`` (0 < threshold <= 1)."""
+    _check(threshold, texts)
     clusters = _Clusters(len(texts))
     first: dict[str, int] = {}  # equal canonical forms: always one cluster, no LSH needed
     for i, text in enumerate(texts):
@@ -136,8 +147,7 @@ def near_duplicates(texts: Sequence[str], threshold: float) -> NearDuplicates:
     lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
     blank = MinHash(num_perm=NUM_PERM, seed=SEED)  # copies share its permutations
     for k, shingle_set in enumerate(grams):
-        mh = blank.copy()
-        mh.update_batch([g.encode("utf-8") for g in sorted(shingle_set)])
+        mh = _minhash(blank, shingle_set)
         for j in lsh.query(mh):
             if jaccard(grams[k], grams[j]) >= threshold:
                 clusters.union(unique[j], unique[k])
@@ -145,3 +155,76 @@ def near_duplicates(texts: Sequence[str], threshold: float) -> NearDuplicates:
     every = clusters.groups()
     groups = sorted((tuple(g) for g in every if len(g) > 1), key=lambda g: (-len(g), g[0]))
     return NearDuplicates(len(texts), threshold, tuple(groups), len(every))
+
+
+# --------------------------------------------------------------------------------------------
+# One set against another: contamination of an eval set by a training corpus
+
+
+@dataclass(frozen=True)
+class CrossMatch:
+    """A query row with a near duplicate among the reference rows: the most similar one."""
+
+    query: int
+    reference: int
+    jaccard: float
+
+
+@dataclass(frozen=True)
+class CrossDuplicates:
+    """Query rows (an eval set) with a near duplicate in the reference rows (a training corpus),
+    by the same canonical form, shingles, LSH and exact-Jaccard confirmation as
+    :func:`near_duplicates`."""
+
+    n: int
+    n_reference: int
+    threshold: float
+    matches: tuple[CrossMatch, ...]  # one per matched query row, in query order
+
+    @property
+    def fraction(self) -> float:
+        return len(self.matches) / self.n
+
+    def examples(self, queries: Sequence[str], reference: Sequence[str],
+                 limit: int = 10) -> list[dict[str, object]]:
+        """The matched rows, for an attachment: both texts, both rows, the similarity."""
+        return [{"eval_row": m.query, "eval_text": queries[m.query],
+                 "train_row": m.reference, "train_text": reference[m.reference],
+                 "jaccard": round(m.jaccard, 4)} for m in self.matches[:limit]]
+
+
+def cross_duplicates(queries: Sequence[str], reference: Sequence[str],
+                     threshold: float) -> CrossDuplicates:
+    """Each query row's most similar reference row at Jaccard >= ``threshold``, if any.
+
+    The reference is indexed once (equal canonical forms by a dict, the rest in an LSH index);
+    each query is looked up, and a candidate counts only when its exact Jaccard reaches the
+    threshold."""
+    _check(threshold, queries)
+    if not reference:
+        msg = "no reference rows to look for near duplicates in (an empty training corpus)"
+        raise ValueError(msg)
+    first: dict[str, int] = {}
+    for j, text in enumerate(reference):
+        first.setdefault(canonical_text(text), j)
+    rows = list(first.values())
+    grams = [shingles(canonical) for canonical in first]
+    lsh = MinHashLSH(threshold=threshold, num_perm=NUM_PERM)
+    blank = MinHash(num_perm=NUM_PERM, seed=SEED)
+    for k, shingle_set in enumerate(grams):
+        lsh.insert(k, _minhash(blank, shingle_set))
+    matches = []
+    for i, text in enumerate(queries):
+        canonical = canonical_text(text)
+        if canonical in first:
+            matches.append(CrossMatch(i, first[canonical], 1.0))
+            continue
+        mine = shingles(canonical)
+        best: tuple[float, int] | None = None
+        for k in lsh.query(_minhash(blank, mine)):
+            sim = jaccard(mine, grams[k])
+            if sim >= threshold and (best is None or (sim, -rows[k]) > (best[0], -best[1])):
+                best = (sim, rows[k])
+        if best is not None:
+            matches.append(CrossMatch(i, best[1], best[0]))
+    return CrossDuplicates(len(queries), len(reference), threshold, tuple(matches))

@@ -15,6 +15,7 @@ from markupsafe import Markup
 from harness.render import cells
 from harness.render.decisions import decisions_markdown
 from harness.render.escape import md_code, md_fence, md_text
+from harness.render.examples import contamination_table
 from harness.render.family import families_markdown
 from harness.render.fmt import number, short_sha, stamp
 from harness.render.liveruns import live_commands, live_table
@@ -208,7 +209,7 @@ def _claim_context(c: ClaimView, newest: Any, plots: Mapping[str, PlotSpec]) -> 
         "history_note": cells.history_note(c, HISTORY_ROWS), "plots": own,
         "provenance": cells.provenance_info(c),
         "reproduce": _reproduce(c), "mutation": _mutation_context(c),
-        "seeds": seeds_table(c.rows),
+        "seeds": seeds_table(c.rows), "contamination": contamination_table(c.rows),
     }
 
 

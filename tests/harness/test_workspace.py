@@ -242,7 +242,9 @@ GOOD_OPTION = {"path": st.just("p"), "backend": st.sampled_from(["torch", "mlx"]
                "quotes": st.just([{"text": "{} shards", "series": "shards", "unit": "count"}]),
                "hub": st.just("org/name"), "revision": st.just("main"),
                "bridge": st.sampled_from(["bam-latn-nqo", "none"]),
-               "member_kind": st.just("bundle-pair"), "members": st.just(["a", "b"])}
+               "member_kind": st.just("bundle-pair"), "members": st.just(["a", "b"]),
+               "adapted_layers": st.just([4, 5]), "max_examples": st.integers(1, 1000),
+               "train": st.sampled_from(["t.txt", ["a.txt", "b.txt"]])}
 
 
 @st.composite
