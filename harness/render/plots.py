@@ -343,19 +343,22 @@ def _draw_curves(fig: Any, spec: PlotSpec) -> None:
 
 def _draw_intervals(fig: Any, spec: PlotSpec) -> None:
     rows = spec.data["rows"]
-    longest = max((len(r[0]) for r in rows), default=8)
-    ax = _axes(fig, 1.0 + 0.35 * len(rows), left=0.3 + 0.065 * longest, right=0.3)
+    labels = [f"{r[0]} (control)" if r[1] else r[0] for r in rows]
+    ax = _axes(fig, 1.0 + 0.35 * len(rows), left=0.3 + 0.065 * max(map(len, labels)), right=0.3)
     for i, (_, control, est, lo, hi, bound) in enumerate(rows):
         colour = VERDICT_COLOURS["FAIL" if hi >= bound else "PASS"]
         ax.errorbar([est], [i], xerr=[[est - lo], [hi - est]], fmt="x" if control else "o",
                     color=colour, capsize=3, ms=4, lw=1)
-    for bound in sorted({r[5] for r in rows}):
+    bounds = sorted({r[5] for r in rows})
+    for bound in bounds:
         ax.axvline(bound, color="#444444", ls="--", lw=1)
-    ax.axvline(0.0, color="#999999", lw=0.8)
-    # Estimates far apart (a control far past the bound) stay readable on a symmetric log axis.
-    spread = [abs(v) for r in rows for v in r[2:6] if v]
-    ax.set_xscale("symlog", linthresh=max(min(spread, default=1.0), 1e-6))
-    ax.set_yticks(range(len(rows)), [f"{r[0]} (control)" if r[1] else r[0] for r in rows])
+    # Estimates far apart (a control far past the bound) stay readable on a symmetric log axis,
+    # linear within a tenth of the bound around zero.
+    low = min(0.0, *(r[3] for r in rows))
+    high = max(0.0, *(r[4] for r in rows), *bounds)
+    ax.set_xscale("symlog", linthresh=max(min(abs(b) for b in bounds) / 10, 1e-9))
+    ax.set_xlim(low * 3, high * 3)
+    ax.set_yticks(range(len(rows)), labels)
     ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.set_xlabel(f"{spec.data['x_label']}; dashed: the bound")
 
