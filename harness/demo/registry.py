@@ -32,6 +32,9 @@ DEMO_SUBJECTS: dict[str, str] = {
     "demo-scan-embed-leak": "harness.demo.finetune:demo_scan_embed_leak",
     "demo-scan-forget": "harness.demo.finetune:demo_scan_forget",
     "demo-scan-base-twice": "harness.demo.finetune:demo_scan_base_twice",
+    # moe: a tiny Qwen3-MoE trained here and its export that lost norm_topk_prob (moe.py)
+    "demo-moe": "harness.demo.moe:demo_moe",
+    "demo-moe-config-dropped": "harness.demo.moe:demo_moe_config_dropped",
     # lm: eval sets and (model, eval set) pairs
     "demo-eng-dev": "harness.demo.evalsets:demo_eng_dev",
     "demo-eng-4": "harness.demo.evalsets:demo_eng_4",
