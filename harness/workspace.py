@@ -79,6 +79,7 @@ LOADERS: dict[str, str] = {
     "group": "harness.groups:load_group",
     "finetune-pair": "harness.metrics.scan:load_finetune_pair",
     "eval-vs-train": "harness.metrics.contamination:load_eval_vs_train",
+    "tokenizer-port": "harness.metrics.tokparity:load_tokenizer_port",
 }
 
 

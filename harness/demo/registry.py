@@ -35,6 +35,9 @@ DEMO_SUBJECTS: dict[str, str] = {
     # moe: a tiny Qwen3-MoE trained here and its export that lost norm_topk_prob (moe.py)
     "demo-moe": "harness.demo.moe:demo_moe",
     "demo-moe-config-dropped": "harness.demo.moe:demo_moe_config_dropped",
+    # tokenizer: the pure-Python BPE port against ground-truth pairs (tokparity.py)
+    "demo-tokenizer-port": "harness.demo.tokparity:demo_tokenizer_port",
+    "demo-tokenizer-port-merge-swapped": "harness.demo.tokparity:demo_tokenizer_port_merge_swapped",
     # lm: eval sets and (model, eval set) pairs
     "demo-eng-dev": "harness.demo.evalsets:demo_eng_dev",
     "demo-eng-4": "harness.demo.evalsets:demo_eng_4",

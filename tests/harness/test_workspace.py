@@ -244,7 +244,9 @@ GOOD_OPTION = {"path": st.just("p"), "backend": st.sampled_from(["torch", "mlx"]
                "bridge": st.sampled_from(["bam-latn-nqo", "none"]),
                "member_kind": st.just("bundle-pair"), "members": st.just(["a", "b"]),
                "adapted_layers": st.just([4, 5]), "max_examples": st.integers(1, 1000),
-               "train": st.sampled_from(["t.txt", ["a.txt", "b.txt"]])}
+               "train": st.sampled_from(["t.txt", ["a.txt", "b.txt"]]),
+               "reference": st.just("t.json"), "port": st.just("p.json"),
+               "parity": st.just("p.jsonl")}
 
 
 @st.composite
