@@ -133,6 +133,8 @@ _NEEDS: dict[str, str] = {
     "KV-CACHE-PARITY": "a control whose cached decoding differs (the untied load does not)",
     "EMBED-RESIZE-FINITE": "a resized model, declares: {text: EVALSET_ID}, and a control with "
                            "uninitialised new rows",
+    "ROUTER-RENORMALISED": "a mixture-of-experts model (Qwen3-MoE, Mixtral) and a control "
+                           "whose top-k routing weights are not renormalised",
 }
 
 CONTROL_NOTE = """\
