@@ -104,9 +104,15 @@ def _status_report(ws: Workspace, args: argparse.Namespace, claim_ids: Sequence[
     from harness.status import compute_status
 
     contracts = contracts or _contracts(ws)
+    machine = None
+    if getattr(args, "machine", "here") == "here":
+        from harness.machine import machine_kind
+        from harness.provenance import env_info
+
+        machine = machine_kind(env_info())
     try:
         return compute_status(contracts, _ledger(ws, args), hasher=_hasher(ws, strict),
-                              claim_ids=claim_ids, code=CodeNow(ws.root))
+                              claim_ids=claim_ids, code=CodeNow(ws.root), machine=machine)
     except LedgerError as exc:
         raise _refuse_or_usage(exc) from None
 
@@ -462,6 +468,12 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         "--inputs", choices=("verified", "allow-unverifiable"), default="verified",
         help="verified (default): an input that cannot be hashed here keeps the gate red")
     dirty_option(sub.choices["gate"])
+    for name in ("status", "gate"):
+        sub.choices[name].add_argument(
+            "--machine", choices=("here", "any"), default="here",
+            help="here (default): evidence of a machine_bound (speed) claim recorded on another "
+            "kind of machine is STALE; any: compare no machines (a gate over evidence whose "
+            "speed was measured on the machine it was recorded on, e.g. a laptop's)")
     _add_verify_inputs(sub.choices["verify"])
     contracts = sub.add_parser("contracts", help="contract tools")
     csub = contracts.add_subparsers(dest="contracts_command", required=True, metavar="ACTION")

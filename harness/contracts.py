@@ -136,6 +136,7 @@ class Claim:
     external_inputs: tuple[ExternalInput, ...] = ()
     library: str | None = None  # the falsifier module of a library claim used by name
     criterion: bool = False  # a decision criterion: its FAIL is evidence, not a broken build
+    machine_bound: bool = False  # a speed claim: evidence from another kind of machine is STALE
 
     @property
     def all_subjects(self) -> tuple[SubjectRef, ...]:
@@ -382,6 +383,7 @@ class _Compiler:
             external_inputs=tuple(ExternalInput(e["path"], " ".join(e["why"].split()))
                                   for e in raw.get("external_inputs", [])),
             library=self.library, criterion=bool(raw.get("criterion", False)),
+            machine_bound=bool(raw.get("machine_bound", False)),
         )
 
     def check_duplicate_subjects(self, refs: tuple[SubjectRef, ...]) -> None:

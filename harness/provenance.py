@@ -169,7 +169,8 @@ def _device() -> tuple[str, str | None]:
 
 
 def env_info() -> dict[str, Any]:
-    """Python, platform, machine, package versions (from metadata) and the device."""
+    """Python, platform, machine, package versions (from metadata), the device, and the host
+    (harness.machine: CPU model, cores, load average at start, torch threads)."""
     if not _ENV_CACHE:
         _ENV_CACHE.update({
             "python": platform.python_version(),
@@ -178,9 +179,11 @@ def env_info() -> dict[str, Any]:
             "machine": platform.machine(),
             "packages": {key: _version(dist) for dist, key in _PACKAGES.items()},
         })
+    from harness.machine import machine_info
+
     device, name = _device()  # asked each time: torch may have been imported since
     return {**_ENV_CACHE, "packages": dict(_ENV_CACHE["packages"]), "device": device,
-            "device_name": name}
+            "device_name": name, "host": machine_info()}
 
 
 def collect(root: Path | str) -> dict[str, Any]:

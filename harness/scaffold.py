@@ -133,6 +133,8 @@ _NEEDS: dict[str, str] = {
     "KV-CACHE-PARITY": "a control whose cached decoding differs (the untied load does not)",
     "EMBED-RESIZE-FINITE": "a resized model, declares: {text: EVALSET_ID}, and a control with "
                            "uninitialised new rows",
+    "KV-CACHE-SPEEDUP": "your min_speedup in params (the demo's 1.5 suits a tiny model), and a "
+                        "control: a decoder subject whose cache is rebuilt every step",
     "ROUTER-RENORMALISED": "a mixture-of-experts model (Qwen3-MoE, Mixtral) and a control "
                            "whose top-k routing weights are not renormalised",
 }

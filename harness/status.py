@@ -17,7 +17,7 @@ from typing import Any
 from harness.contracts import Claim, ContractSet, SubjectRef
 
 __all__ = ["ClaimState", "Row", "StatusReport", "compute_status", "declared_input_marks",
-           "made_dirty"]
+           "machine_reason", "made_dirty"]
 
 
 @dataclass(frozen=True)
@@ -157,8 +157,24 @@ class StatusReport:
         }
 
 
+def machine_reason(claim: Claim, provenance: Mapping[str, Any], machine: str | None) -> list[str]:
+    """Why a machine-bound (speed) claim's record does not hold here: it was recorded on another
+    kind of machine than ``machine`` (harness.machine.machine_kind); empty when ``machine`` is
+    None (renders: the same on every machine) or the claim is not machine-bound."""
+    if machine is None or not claim.machine_bound:
+        return []
+    from harness.machine import machine_kind
+
+    env = provenance.get("env")
+    then = machine_kind(env if isinstance(env, Mapping) else {})
+    if then == machine:
+        return []
+    return [f"recorded on another kind of machine ({then}); this is {machine}: a speed claim "
+            f"holds per machine, so re-run its falsifier here"]
+
+
 def _row(claim: Claim, ref: SubjectRef, latest: Mapping[tuple[str, str], Any],
-         ledger: Any, now: datetime, hasher: Any, code: Any) -> Row:
+         ledger: Any, now: datetime, hasher: Any, code: Any, machine: str | None = None) -> Row:
     summary = latest.get((claim.id, ref.id))
     expect = None if ref.expect is None else ref.expect.value
     if summary is None:
@@ -169,6 +185,7 @@ def _row(claim: Claim, ref: SubjectRef, latest: Mapping[tuple[str, str], Any],
     record = ledger.load(summary)  # the full record: a legacy one's git commit and node id
     reasons = staleness(record, claim.sha256, claim.max_age_s, now, hasher, code,
                         external=claim.external_inputs)
+    reasons += machine_reason(claim, record.provenance, machine)
     if hasher is None:  # no bytes to read: what the record and the contract alone can say
         reasons += declared_input_marks(record.inputs, claim.external_inputs)
     stale = tuple(r for r in reasons if not r.startswith((UNVERIFIABLE, EXTERNAL)))
@@ -214,18 +231,20 @@ def declared_input_marks(inputs: Iterable[Mapping[str, Any]],
 
 def compute_status(contracts: ContractSet, ledger: Any, *, now: datetime | None = None,
                    hasher: Any = None, claim_ids: Iterable[str] | None = None,
-                   code: Any = None) -> StatusReport:
+                   code: Any = None, machine: str | None = None) -> StatusReport:
     """Rows for every claim (or those named), milestones, and ledger pairs no contract knows.
 
     ``hasher`` (an InputHasher) checks input hashes, ``code`` (a harness.codeid.CodeNow) the
-    falsifier sources and harness identity; None leaves that check out (renders, the past)."""
+    falsifier sources and harness identity, ``machine`` (harness.machine.machine_kind of this
+    machine) the machine of machine-bound claims' records; None leaves that check out (renders,
+    the past)."""
     now = now or datetime.now(UTC)
     latest = ledger.latest()
     wanted = set(claim_ids) if claim_ids is not None else set(contracts.claims)
     states = []
     for claim_id in sorted(wanted):
         claim = contracts[claim_id]
-        rows = tuple(_row(claim, ref, latest, ledger, now, hasher, code)
+        rows = tuple(_row(claim, ref, latest, ledger, now, hasher, code, machine)
                      for ref in claim.all_subjects)
         states.append(ClaimState(claim, rows))
     states, families = _family_adjusted(contracts, states, latest, ledger)

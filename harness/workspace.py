@@ -54,6 +54,12 @@ class SubjectSpec:
     options: Mapping[str, Any] = field(default_factory=dict)
     source: str = "config"  # "config" or "demo"
 
+    def where(self, workspace: Workspace) -> str:
+        """Where the subject is defined, for error messages: its config table, or the demo."""
+        if self.source == "config":
+            return f"{workspace.config_path}: [tool.falsify.subjects.{self.id}]"
+        return f"demo subject {self.id!r}"
+
     def path(self, key: str = "path") -> Path:
         value = self.options.get(key)
         if value is None:
@@ -80,6 +86,7 @@ LOADERS: dict[str, str] = {
     "finetune-pair": "harness.metrics.scan:load_finetune_pair",
     "eval-vs-train": "harness.metrics.contamination:load_eval_vs_train",
     "tokenizer-port": "harness.metrics.tokparity:load_tokenizer_port",
+    "decoder": "harness.metrics.decoding:load_decoder",
 }
 
 

@@ -38,6 +38,10 @@ DEMO_SUBJECTS: dict[str, str] = {
     # tokenizer: the pure-Python BPE port against ground-truth pairs (tokparity.py)
     "demo-tokenizer-port": "harness.demo.tokparity:demo_tokenizer_port",
     "demo-tokenizer-port-merge-swapped": "harness.demo.tokparity:demo_tokenizer_port_merge_swapped",
+    # speed: user-style greedy samplers over the demo LM, and ones that rebuild the cache
+    "demo-torch-sampler": "harness.demo.decoding:demo_torch_sampler",
+    "demo-torch-sampler-cache-rebuilt": "harness.demo.decoding:demo_torch_sampler_cache_rebuilt",
+    "demo-mlx-sampler-cache-rebuilt": "harness.demo.decoding:demo_mlx_sampler_cache_rebuilt",
     # lm: eval sets and (model, eval set) pairs
     "demo-eng-dev": "harness.demo.evalsets:demo_eng_dev",
     "demo-eng-4": "harness.demo.evalsets:demo_eng_4",

@@ -71,8 +71,7 @@ class EvalVsTrain:
 
 def load_eval_vs_train(spec: SubjectSpec, workspace: Workspace) -> EvalVsTrain:
     """Workspace loader for ``kind = "eval-vs-train"``: options ``evalset`` and ``train``."""
-    where = (f"{workspace.config_path}: [tool.falsify.subjects.{spec.id}]"
-             if spec.source == "config" else f"demo subject {spec.id!r}")
+    where = spec.where(workspace)
     evalset = spec.options.get("evalset")
     if not isinstance(evalset, str) or not evalset:
         msg = f"{where}: an eval-vs-train subject needs evalset = \"<evalset subject id>\""

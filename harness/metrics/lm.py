@@ -127,8 +127,7 @@ def load_lm_eval(spec: SubjectSpec, workspace: Workspace) -> LmEval:
 
     Each option is the id of another subject of the same workspace (``reference`` optional).
     """
-    where = (f"{workspace.config_path}: [tool.falsify.subjects.{spec.id}]"
-             if spec.source == "config" else f"demo subject {spec.id!r}")
+    where = spec.where(workspace)
     ids: dict[str, str | None] = {}
     for key in ("model", "evalset", "reference"):
         value = spec.options.get(key)

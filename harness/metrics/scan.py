@@ -109,8 +109,7 @@ def adapted_layers_of(folder: Any, subject_id: str) -> tuple[int, ...]:
 
 def load_finetune_pair(spec: SubjectSpec, workspace: Workspace) -> FineTunePair:
     """Workspace loader for ``kind = "finetune-pair"``."""
-    where = (f"{workspace.config_path}: [tool.falsify.subjects.{spec.id}]"
-             if spec.source == "config" else f"demo subject {spec.id!r}")
+    where = spec.where(workspace)
     ids = {}
     for key in ("base", "tuned", "english", "nko"):
         value = spec.options.get(key)

@@ -88,8 +88,7 @@ class TokenizerPort:
 
 def load_tokenizer_port(spec: SubjectSpec, workspace: Workspace) -> TokenizerPort:
     """Workspace loader for ``kind = "tokenizer-port"``: ``reference``, ``port``, ``parity``."""
-    where = (f"{workspace.config_path}: [tool.falsify.subjects.{spec.id}]"
-             if spec.source == "config" else f"demo subject {spec.id!r}")
+    where = spec.where(workspace)
     paths = {}
     for key in ("reference", "port", "parity"):
         value = spec.options.get(key)

@@ -183,8 +183,7 @@ class RunDoc:
 
 def load_run_doc(spec: SubjectSpec, workspace: Workspace) -> RunDoc:
     """Workspace loader for ``kind = "run-doc"``: options ``doc``, ``run``, ``quotes``."""
-    where = (f"{workspace.config_path}: [tool.falsify.subjects.{spec.id}]"
-             if spec.source == "config" else f"demo subject {spec.id!r}")
+    where = spec.where(workspace)
     run = spec.options.get("run")
     if not isinstance(run, str):
         msg = f"{where}: run must be the id of the run-log subject the document describes"

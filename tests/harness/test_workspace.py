@@ -246,7 +246,8 @@ GOOD_OPTION = {"path": st.just("p"), "backend": st.sampled_from(["torch", "mlx"]
                "adapted_layers": st.just([4, 5]), "max_examples": st.integers(1, 1000),
                "train": st.sampled_from(["t.txt", ["a.txt", "b.txt"]]),
                "reference": st.just("t.json"), "port": st.just("p.json"),
-               "parity": st.just("p.jsonl")}
+               "parity": st.just("p.jsonl"), "cached": st.just("sampling:greedy"),
+               "stateless": st.just("pkg.sampling:recompute")}
 
 
 @st.composite
