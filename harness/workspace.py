@@ -87,6 +87,7 @@ LOADERS: dict[str, str] = {
     "eval-vs-train": "harness.metrics.contamination:load_eval_vs_train",
     "tokenizer-port": "harness.metrics.tokparity:load_tokenizer_port",
     "decoder": "harness.metrics.decoding:load_decoder",
+    "onnx-export": "harness.metrics.export:load_onnx_export",
 }
 
 

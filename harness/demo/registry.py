@@ -42,6 +42,10 @@ DEMO_SUBJECTS: dict[str, str] = {
     "demo-torch-sampler": "harness.demo.decoding:demo_torch_sampler",
     "demo-torch-sampler-cache-rebuilt": "harness.demo.decoding:demo_torch_sampler_cache_rebuilt",
     "demo-mlx-sampler-cache-rebuilt": "harness.demo.decoding:demo_mlx_sampler_cache_rebuilt",
+    # export: the demo LM as ONNX, float32 and int8, and an int8 export with a bad scale
+    "demo-onnx": "harness.demo.export:demo_onnx",
+    "demo-onnx-int8": "harness.demo.export:demo_onnx_int8",
+    "demo-onnx-int8-bad-scale": "harness.demo.export:demo_onnx_int8_bad_scale",
     # lm: eval sets and (model, eval set) pairs
     "demo-eng-dev": "harness.demo.evalsets:demo_eng_dev",
     "demo-eng-4": "harness.demo.evalsets:demo_eng_4",
