@@ -88,6 +88,7 @@ LOADERS: dict[str, str] = {
     "tokenizer-port": "harness.metrics.tokparity:load_tokenizer_port",
     "decoder": "harness.metrics.decoding:load_decoder",
     "onnx-export": "harness.metrics.export:load_onnx_export",
+    "rating-sheet": "harness.metrics.ratings:load_rating_sheet",
 }
 
 

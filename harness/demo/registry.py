@@ -46,6 +46,10 @@ DEMO_SUBJECTS: dict[str, str] = {
     "demo-onnx": "harness.demo.export:demo_onnx",
     "demo-onnx-int8": "harness.demo.export:demo_onnx_int8",
     "demo-onnx-int8-bad-scale": "harness.demo.export:demo_onnx_int8_bad_scale",
+    # human: SIMULATED rating sheets of real demo outputs, and two controls (ratings.py)
+    "demo-ratings": "harness.demo.ratings:demo_ratings",
+    "demo-ratings-random": "harness.demo.ratings:demo_ratings_random",
+    "demo-ratings-swapped": "harness.demo.ratings:demo_ratings_swapped",
     # lm: eval sets and (model, eval set) pairs
     "demo-eng-dev": "harness.demo.evalsets:demo_eng_dev",
     "demo-eng-4": "harness.demo.evalsets:demo_eng_4",

@@ -247,7 +247,9 @@ GOOD_OPTION = {"path": st.just("p"), "backend": st.sampled_from(["torch", "mlx"]
                "train": st.sampled_from(["t.txt", ["a.txt", "b.txt"]]),
                "reference": st.just("t.json"), "port": st.just("p.json"),
                "parity": st.just("p.jsonl"), "cached": st.just("sampling:greedy"),
-               "stateless": st.just("pkg.sampling:recompute")}
+               "stateless": st.just("pkg.sampling:recompute"), "scale": st.just([1, 7]),
+               "tuned": st.just("ft"), "baseline": st.just("base"),
+               "dimension": st.just("fluency"), "simulated": st.just("a rater model")}
 
 
 @st.composite
