@@ -89,6 +89,7 @@ LOADERS: dict[str, str] = {
     "decoder": "harness.metrics.decoding:load_decoder",
     "onnx-export": "harness.metrics.export:load_onnx_export",
     "rating-sheet": "harness.metrics.ratings:load_rating_sheet",
+    "reasoner": "harness.metrics.reasoning:load_reasoner",
 }
 
 

@@ -50,6 +50,12 @@ DEMO_SUBJECTS: dict[str, str] = {
     "demo-ratings": "harness.demo.ratings:demo_ratings",
     "demo-ratings-random": "harness.demo.ratings:demo_ratings_random",
     "demo-ratings-swapped": "harness.demo.ratings:demo_ratings_swapped",
+    # reasoning: a tiny model that thinks, with and without the overthinking fix (reasoning.py)
+    "demo-reasoner-unfixed": "harness.demo.reasoning:demo_reasoner_unfixed",
+    "demo-reasoner-fixed": "harness.demo.reasoning:demo_reasoner_fixed",
+    "demo-thinking-fixed": "harness.demo.reasoning:demo_thinking_fixed",
+    "demo-thinking-forced": "harness.demo.reasoning:demo_thinking_forced",
+    "demo-thinking-unfixed": "harness.demo.reasoning:demo_thinking_unfixed",
     # lm: eval sets and (model, eval set) pairs
     "demo-eng-dev": "harness.demo.evalsets:demo_eng_dev",
     "demo-eng-4": "harness.demo.evalsets:demo_eng_4",

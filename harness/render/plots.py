@@ -1,6 +1,6 @@
 """Plots beside the evidence READMEs: PNGs drawn with matplotlib (Agg), byte-for-byte repeatable.
 
-Three kinds, each from the ledger alone:
+Five kinds, each from the ledger alone:
 
 - ``timeline``: per area, every claim record as a dot at its UTC time, coloured by verdict
   (controls as crosses);
@@ -10,7 +10,9 @@ Three kinds, each from the ledger alone:
   has a plottable shape (see :func:`curve_data` and ``docs/INTERNALS.md``);
 - ``intervals``: per claim and attachment name, one row per subject: an estimate with its
   confidence interval beside the bound it is decided against (see :func:`interval_data`), e.g.
-  a non-inferiority margin.
+  a non-inferiority margin or a speed ratio's floor;
+- ``histogram``: per claim and attachment name, each subject's distribution of values (an
+  attachment ``{"histogram": [...], "bound": b}``), e.g. thinking tokens per prompt.
 
 A plot is a :class:`PlotSpec`: its kind, title and JSON data. The sha256 of that JSON (and of
 ``STYLE_VERSION``) is written into the PNG as a ``falsify-source`` text chunk. ``render`` redraws a
@@ -51,7 +53,7 @@ __all__ = [
     "read_source_hash",
 ]
 
-STYLE_VERSION = 2
+STYLE_VERSION = 3
 SOURCE_KEY = "falsify-source"
 VERDICT_COLOURS = {"PASS": "#2e7d32", "FAIL": "#c62828", "SUSPECT": "#ef6c00",
                    "INCONCLUSIVE": "#b08900", "ERROR": "#6a1b9a", "SKIPPED": "#8a8a8a"}
@@ -194,8 +196,9 @@ def curve_specs(view: ClaimView) -> list[tuple[str, PlotSpec]]:
 
 
 def interval_data(value: Any) -> dict[str, Any] | None:
-    """An attachment ``{"estimate": x, "ci": [lo, hi], "bound": b}`` (``unit`` and ``label``
-    optional) as plot data, or None when it has another shape or a non-finite number."""
+    """An attachment ``{"estimate": x, "ci": [lo, hi], "bound": b}`` (``unit``, ``label`` and
+    ``better``: ``"below"`` the bound, the default, or ``"above"`` it, optional) as plot data,
+    or None when it has another shape or a non-finite number."""
     if not isinstance(value, Mapping) or not isinstance(value.get("ci"), list):
         return None
     numbers = [_finite(value.get("estimate")), *map(_finite, value["ci"]),
@@ -203,7 +206,8 @@ def interval_data(value: Any) -> dict[str, Any] | None:
     if len(numbers) != 4 or any(v is None for v in numbers):
         return None
     return {"estimate": numbers[0], "ci": numbers[1:3], "bound": numbers[3],
-            "unit": str(value.get("unit", "")), "label": str(value.get("label", ""))}
+            "unit": str(value.get("unit", "")), "label": str(value.get("label", "")),
+            "above": value.get("better") == "above"}
 
 
 def interval_specs(view: ClaimView) -> list[tuple[str, PlotSpec]]:
@@ -220,8 +224,33 @@ def interval_specs(view: ClaimView) -> list[tuple[str, PlotSpec]]:
             plot = by_name.setdefault(name, {"x_label": f"{data['label']} ({data['unit']})",
                                              "rows": []})
             plot["rows"].append([rv.ref.id, rv.ref.id in controls, data["estimate"],
-                                 *data["ci"], data["bound"]])
+                                 *data["ci"], data["bound"], data["above"]])
     return [(name, PlotSpec("intervals", f"{view.id}: {name}", plot))
+            for name, plot in sorted(by_name.items())]
+
+
+def histogram_specs(view: ClaimView) -> list[tuple[str, PlotSpec]]:
+    """One histogram per attachment ``{"histogram": [values], "bound": b}`` (``unit``,
+    ``label`` optional): each subject's latest values, the bound dashed."""
+    by_name: dict[str, dict[str, Any]] = {}
+    controls = {ref.id for ref in view.claim.controls}
+    for rv in view.rows:
+        if rv.record is None:
+            continue
+        for name, value in sorted(rv.record.attachments.items()):
+            if not isinstance(value, Mapping) or not isinstance(value.get("histogram"), list):
+                continue
+            values = [v for v in map(_finite, value["histogram"]) if v is not None]
+            bound = _finite(value.get("bound"))
+            if not values:
+                continue
+            plot = by_name.setdefault(name, {
+                "x_label": f"{value.get('label', name)} ({value.get('unit', '')})",
+                "bounds": [], "series": []})
+            plot["series"].append([rv.ref.id, rv.ref.id in controls, values])
+            if bound is not None and bound not in plot["bounds"]:
+                plot["bounds"].append(bound)
+    return [(name, PlotSpec("histogram", f"{view.id}: {name}", plot))
             for name, plot in sorted(by_name.items())]
 
 
@@ -238,7 +267,7 @@ def area_plots(area: AreaView) -> dict[str, PlotSpec]:
         history = history_spec(view)
         if history is not None:
             out[f"{view.id}.history.png"] = history
-        for name, spec in (*curve_specs(view), *interval_specs(view)):
+        for name, spec in (*curve_specs(view), *interval_specs(view), *histogram_specs(view)):
             out[f"{view.id}.{_safe(name)}.png"] = spec
     out.update(live_plots(area.live))
     return out
@@ -345,8 +374,9 @@ def _draw_intervals(fig: Any, spec: PlotSpec) -> None:
     rows = spec.data["rows"]
     labels = [f"{r[0]} (control)" if r[1] else r[0] for r in rows]
     ax = _axes(fig, 1.0 + 0.35 * len(rows), left=0.3 + 0.065 * max(map(len, labels)), right=0.3)
-    for i, (_, control, est, lo, hi, bound) in enumerate(rows):
-        colour = VERDICT_COLOURS["FAIL" if hi >= bound else "PASS"]
+    for i, (_, control, est, lo, hi, bound, above) in enumerate(rows):
+        good, bad = (lo >= bound, hi < bound) if above else (hi < bound, lo >= bound)
+        colour = VERDICT_COLOURS["PASS" if good else "FAIL" if bad else "INCONCLUSIVE"]
         ax.errorbar([est], [i], xerr=[[est - lo], [hi - est]], fmt="x" if control else "o",
                     color=colour, capsize=3, ms=4, lw=1)
     bounds = sorted({r[5] for r in rows})
@@ -363,8 +393,25 @@ def _draw_intervals(fig: Any, spec: PlotSpec) -> None:
     ax.set_xlabel(f"{spec.data['x_label']}; dashed: the bound")
 
 
+def _draw_histogram(fig: Any, spec: PlotSpec) -> None:
+    import numpy as np
+
+    series = spec.data["series"]
+    ax = _axes(fig, 2.6, left=0.7, right=2.4)
+    values = [v for _, _, vs in series for v in vs]
+    edges = np.histogram_bin_edges(values + spec.data["bounds"], bins=30)
+    for i, (name, control, vs) in enumerate(series):
+        ax.hist(vs, bins=edges, histtype="step", lw=1.4, ls="--" if control else "-",
+                color=f"C{i}", label=f"{name} (control)" if control else name)
+    for bound in spec.data["bounds"]:
+        ax.axvline(bound, color="#444444", ls=":", lw=1)
+    ax.set_xlabel(f"{spec.data['x_label']}; dotted: the bound")
+    ax.set_ylabel("count")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
+
+
 _DRAW = {"timeline": _draw_timeline, "history": _draw_history, "curves": _draw_curves,
-         "intervals": _draw_intervals}
+         "intervals": _draw_intervals, "histogram": _draw_histogram}
 
 
 def draw(spec: PlotSpec) -> bytes:

@@ -249,7 +249,10 @@ GOOD_OPTION = {"path": st.just("p"), "backend": st.sampled_from(["torch", "mlx"]
                "parity": st.just("p.jsonl"), "cached": st.just("sampling:greedy"),
                "stateless": st.just("pkg.sampling:recompute"), "scale": st.just([1, 7]),
                "tuned": st.just("ft"), "baseline": st.just("base"),
-               "dimension": st.just("fluency"), "simulated": st.just("a rater model")}
+               "dimension": st.just("fluency"), "simulated": st.just("a rater model"),
+               "prompts": st.just("prompts.txt"), "think": st.just(["<t>", "</t>"]),
+               "max_new_tokens": st.integers(1, 512), "temperature": st.floats(0, 2),
+               "seed": st.integers(0, 9), "force_budget": st.integers(0, 99)}
 
 
 @st.composite
