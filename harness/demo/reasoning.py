@@ -167,9 +167,11 @@ def prompts_dir(builder: Builder, recipe: ReasoningRecipe = REASONING_RECIPE) ->
     return builder.artifact("reasoner-prompts", inputs, make)
 
 
-ARTIFACTS: dict[str, Callable[[Builder], Path]] = {"reasoner-unfixed": lambda b: reasoner_dir(b, "unfixed"),
-             "reasoner-fixed": lambda b: reasoner_dir(b, "fixed"),
-             "reasoner-prompts": prompts_dir}
+ARTIFACTS: dict[str, Callable[[Builder], Path]] = {
+    "reasoner-unfixed": lambda b: reasoner_dir(b, "unfixed"),
+    "reasoner-fixed": lambda b: reasoner_dir(b, "fixed"),
+    "reasoner-prompts": prompts_dir,
+}
 
 
 def _model(workspace: Any, subject_id: str, variant: str) -> SubjectSpec:
