@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.keywords import paired
 from harness.workspace import SubjectSpec, Workspace, WorkspaceError
 
 __all__ = ["ExportError", "LogitComparison", "OnnxExport", "OnnxRunner", "compare_logits",
@@ -97,7 +98,8 @@ class LogitComparison:
         return out
 
 
-def compare_logits(want: np.ndarray, got: np.ndarray, chosen: np.ndarray,
+@paired
+def compare_logits(*, want: np.ndarray, got: np.ndarray, chosen: np.ndarray,
                    tolerance: float) -> LogitComparison:
     """Compare logits [batch, positions, vocab] where the reference chose ``chosen`` [batch,
     positions]. Where the reference's top two logits are closer than twice ``tolerance``, an

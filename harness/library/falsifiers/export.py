@@ -57,8 +57,9 @@ def test_export_parity(evidence, subject, workspace):
     chosen = slice(PROMPT_TOKENS - 1, ids.shape[1] - 1)  # positions that chose a new token
     tolerance = evidence.claim.params_for(subject.id)["logit_tolerance"].value
     try:
-        cmp = compare_logits(reference.logits(ids)[:, chosen], runner.logits(ids)[:, chosen],
-                             ids[:, PROMPT_TOKENS:], tolerance)
+        cmp = compare_logits(want=reference.logits(ids)[:, chosen],
+                             got=runner.logits(ids)[:, chosen], chosen=ids[:, PROMPT_TOKENS:],
+                             tolerance=tolerance)
     except ExportError as exc:
         msg = f"{export.path}: {exc}: is this an export of {export.model_id}?"
         raise ValueError(msg) from None

@@ -29,7 +29,7 @@ LOGITS = arrays(np.float64, (2, 5, 7), elements=st.floats(-8, 8, allow_nan=False
        tolerance=st.floats(1e-3, 1.0))
 def test_moves_within_the_tolerance_flip_only_near_ties(want, noise, tolerance):
     got = want + noise * tolerance * 0.999
-    cmp = compare_logits(want, got, want.argmax(-1), tolerance)
+    cmp = compare_logits(want=want, got=got, chosen=want.argmax(-1), tolerance=tolerance)
     assert cmp.diff.max() <= tolerance
     assert not cmp.wrong.any()  # every flip is at a near tie
     assert np.array_equal(cmp.near_tie, cmp.margin < 2 * tolerance)
@@ -44,7 +44,7 @@ def test_a_flip_where_the_reference_was_decisive_is_a_mismatch(want, tolerance, 
     other = data.draw(st.integers(0, 6).filter(lambda v: v != chosen[b, p]))
     got = want.copy()
     got[b, p, other] = want[b, p].max() + 5.0  # a broken export: another token wins by far
-    cmp = compare_logits(want, got, chosen, tolerance)
+    cmp = compare_logits(want=want, got=got, chosen=chosen, tolerance=tolerance)
     assert cmp.flipped[b, p]
     assert cmp.wrong[b, p] == (cmp.margin[b, p] >= 2 * tolerance)
     assert cmp.diff.max() > tolerance  # and the logit bound catches it either way
@@ -52,7 +52,8 @@ def test_a_flip_where_the_reference_was_decisive_is_a_mismatch(want, tolerance, 
 
 def test_shapes_that_differ_are_an_error():
     with pytest.raises(ExportError, match="shape"):
-        compare_logits(np.zeros((1, 2, 3)), np.zeros((1, 2, 4)), np.zeros((1, 2), int), 0.1)
+        compare_logits(want=np.zeros((1, 2, 3)), got=np.zeros((1, 2, 4)),
+                       chosen=np.zeros((1, 2), int), tolerance=0.1)
 
 
 @pytest.fixture(scope="module")

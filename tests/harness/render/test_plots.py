@@ -80,3 +80,24 @@ def test_a_mark_is_drawn(tmp_path: Path) -> None:
     plain = {"x_label": "step", "y_label": "loss", "lines": [["r: loss", [1.0, 2.0], [4.0, 3.0]]]}
     marked = PlotSpec("curves", "T: stopped_run", {**plain, "marks": [[2.0, "r: stopped"]]})
     assert draw(marked) != draw(PlotSpec("curves", "T: stopped_run", plain))
+
+
+def test_interval_sides_and_histograms_draw() -> None:
+    from harness.render.plots import interval_data
+
+    below = interval_data({"estimate": 0.01, "ci": [0.0, 0.02], "bound": 0.05})
+    above = interval_data({"estimate": 2.0, "ci": [1.8, 2.3], "bound": 1.5, "better": "above"})
+    assert below is not None
+    assert above is not None
+    assert below["above"] is False
+    assert above["above"] is True
+    rows = [["fast", False, 2.0, 1.8, 2.3, 1.5, True], ["noisy", False, 1.5, 1.1, 1.9, 1.5, True],
+            ["rebuilt", True, 1.0, 0.9, 1.1, 1.5, True], ["kept", False, 0.01, 0.0, 0.02, 0.05,
+                                                           False]]
+    for spec in (PlotSpec("intervals", "speed", {"x_label": "ratio", "rows": rows}),
+                 PlotSpec("histogram", "thinking", {
+                     "x_label": "thinking tokens", "bounds": [48.0],
+                     "series": [["fixed", False, [6, 9, 30, 31]],
+                                ["unfixed", True, [8, 20, 120, 198]]]})):
+        png = draw(spec)
+        assert source_hash_of(png) == spec.source_hash
