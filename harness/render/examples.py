@@ -15,9 +15,10 @@ from markupsafe import Markup
 from harness.render.escape import md_code
 from harness.render.templating import md_table, safe
 
-__all__ = ["contamination_table"]
+__all__ = ["contamination_table", "simulated_lines"]
 
 TEXT_CHARS = 90
+SIMULATED_CHARS = 300
 
 
 def _clip(value: Any) -> str:
@@ -46,3 +47,15 @@ def contamination_table(rows: Any) -> Markup | None:
         return None
     return md_table(["subject", "eval row", "eval text", "training line", "training text",
                      "Jaccard"], lines)
+
+
+def simulated_lines(rows: Any) -> list[str]:
+    """One line per subject whose latest record says its data were simulated (an attachment
+    ``simulated``: how they were made), so simulated data are never read as measured ones."""
+    lines = []
+    for rv in rows:
+        how = None if rv.record is None else rv.record.attachments.get("simulated")
+        if isinstance(how, str) and how.strip():
+            text = " ".join(how.split())
+            lines.append(f"{md_code(rv.ref.id)}: {text[:SIMULATED_CHARS]}")
+    return lines

@@ -15,7 +15,7 @@ from markupsafe import Markup
 from harness.render import cells
 from harness.render.decisions import decisions_markdown
 from harness.render.escape import md_code, md_fence, md_text
-from harness.render.examples import contamination_table
+from harness.render.examples import contamination_table, simulated_lines
 from harness.render.family import families_markdown
 from harness.render.fmt import number, short_sha, stamp
 from harness.render.liveruns import live_commands, live_table
@@ -210,6 +210,7 @@ def _claim_context(c: ClaimView, newest: Any, plots: Mapping[str, PlotSpec]) -> 
         "provenance": cells.provenance_info(c),
         "reproduce": _reproduce(c), "mutation": _mutation_context(c),
         "seeds": seeds_table(c.rows), "contamination": contamination_table(c.rows),
+        "simulated": simulated_lines(c.rows),
     }
 
 

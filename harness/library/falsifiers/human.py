@@ -64,6 +64,7 @@ def test_human_prefers_tuned(evidence, subject, workspace):
         "y_label": f"{sheet.tuned} - {sheet.baseline} ({sheet.dimension}, Likert points)",
         "series": {"mean over raters": sorted(float(v) for v in d)}})
     if sheet.simulated is not None:
+        evidence.attach("simulated", sheet.simulated)  # shown above the evidence wherever read
         evidence.note(f"SIMULATED RATINGS, not human data: {sheet.simulated}")
     evidence.note(f"{sheet.path.name}: {sheet.tuned!r} against {sheet.baseline!r} on "
                   f"{sheet.dimension!r}, scale {sheet.scale[0]}..{sheet.scale[1]}")
