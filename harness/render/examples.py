@@ -12,7 +12,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from harness.render.escape import md_code
+from harness.render.escape import md_code, md_text
 from harness.render.templating import md_table, safe
 
 __all__ = ["contamination_table", "simulated_lines"]
@@ -49,13 +49,13 @@ def contamination_table(rows: Any) -> Markup | None:
                      "Jaccard"], lines)
 
 
-def simulated_lines(rows: Any) -> list[str]:
+def simulated_lines(rows: Any) -> list[Markup]:
     """One line per subject whose latest record says its data were simulated (an attachment
     ``simulated``: how they were made), so simulated data are never read as measured ones."""
     lines = []
     for rv in rows:
         how = None if rv.record is None else rv.record.attachments.get("simulated")
         if isinstance(how, str) and how.strip():
-            text = " ".join(how.split())
-            lines.append(f"{md_code(rv.ref.id)}: {text[:SIMULATED_CHARS]}")
+            text = " ".join(how.split())[:SIMULATED_CHARS]
+            lines.append(safe(f"{md_code(rv.ref.id)}: {md_text(text)}"))
     return lines

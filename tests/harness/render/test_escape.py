@@ -130,3 +130,21 @@ def test_fast_escapes_equal_one_translate_pass(text: str) -> None:
     assert latex(text) == text.translate(escape._LATEX_TABLE)
     reference = escape._md_leading(text.translate(escape._MD_TABLE).lstrip(" \t"))
     assert md_text(text) == reference
+
+
+def test_simulated_data_are_labelled_and_escaped() -> None:
+    from types import SimpleNamespace
+
+    from harness.render.examples import simulated_lines
+
+    def row(subject: str, attachments: dict[str, object] | None) -> SimpleNamespace:
+        record = None if attachments is None else SimpleNamespace(attachments=attachments)
+        return SimpleNamespace(ref=SimpleNamespace(id=subject), record=record)
+
+    lines = simulated_lines([row("sheet", {"simulated": "a *rater* model | v1"}),
+                             row("people", {}), row("missing", None),
+                             row("blank", {"simulated": "  "})])
+    assert len(lines) == 1
+    assert lines[0].startswith("`sheet`: ")
+    assert "\\*rater\\*" in lines[0]
+    assert "\\|" in lines[0]
