@@ -126,8 +126,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     contracts = _contracts(ws)
     report = _status_report(ws, args, None, contracts)
     decisions = statuses(contracts, report, _ledger(ws, args))
+    from harness.select import plan
+
+    rerun = plan(report)
     if args.json:
-        print(json.dumps({**report.to_json(), "decisions": [d.to_json() for d in decisions]},
+        print(json.dumps({**report.to_json(), "decisions": [d.to_json() for d in decisions],
+                          "stale_only": {"run": len(rerun.run),
+                                         "items": len(rerun.run) + len(rerun.keep)}},
                          indent=2, sort_keys=True))
         return EXIT_OK
     rows = [[r.claim, r.subject, "control→" + str(r.expect) if r.role == "control" else "",
@@ -141,6 +146,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"milestone {name}: {passed}/{total} claims at fresh PASS "
               f"({report.ship_percent(name):.0f} % shipped)")
     _print_drift(report.rows)
+    print(f"a stale-only run would execute {len(rerun.run)} of "
+          f"{len(rerun.run) + len(rerun.keep)} (claim, subject) item(s) "
+          f"(pytest falsifiers/ -m live --falsify-select=stale)")
     unchecked = sum(1 for r in report.rows if r.record is not None and r.unverifiable)
     if unchecked:
         print(f"UNVERIFIABLE: {unchecked} record(s) rest on inputs not here to hash; "

@@ -52,6 +52,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--subject", dest="falsify_subjects", action="append", default=None,
                     metavar="ID", help="run only claim-bound tests of this subject or control "
                                        "(repeatable)")
+    group.addoption("--falsify-select", dest="falsify_select", choices=("all", "stale"),
+                    default="all", help="stale: run only the (claim, subject) items whose "
+                    "latest evidence is missing, stale, ERROR or not the verdict it must be; "
+                    "the rest are deselected, each with its reason (harness/select.py)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -63,6 +67,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(_Collector(state), "falsify-collector")
     config.pluginmanager.register(
         LibraryCollection(state.falsifiers_dir, lambda: state.contracts), "falsify-library")
+    if config.option.falsify_select == "stale":
+        from harness.select import StaleSelection, StaleSelectionXdist
+
+        selection = StaleSelection(state)
+        config.pluginmanager.register(selection, "falsify-select")
+        if config.pluginmanager.hasplugin("xdist"):
+            config.pluginmanager.register(StaleSelectionXdist(selection), "falsify-select-xdist")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(), "falsify-xdist")
 

@@ -199,5 +199,16 @@ def pr_markdown(change: PrChange) -> str:
         dirty=change.gate.dirty_lines() if change.gate.dirty_policy == "warn" else [],
         falsifiers=_falsifiers_table(change), drift=_drift_table(change),
         decisions=decisions_summary_table(change.decisions),
-        flagged=sum(1 for d in change.decisions if d.flagged))
+        flagged=sum(1 for d in change.decisions if d.flagged), rerun=_rerun_text(change))
+
+
+def _rerun_text(change: PrChange) -> Markup:
+    """How much a stale-only run would execute after this change (harness.select)."""
+    from harness.select import plan
+
+    selection = plan(change.after)
+    total = len(selection.run) + len(selection.keep)
+    command = md_code("pytest falsifiers/ -m live --falsify-select=stale")
+    return safe(f"A stale-only run ({command}) would execute {len(selection.run)} of {total} "
+                f"(claim, subject) item(s).")
 

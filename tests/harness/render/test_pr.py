@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import git
@@ -83,6 +84,8 @@ def test_pr_markdown_and_exit_code(repo: tuple[Space, git.Repo], tmp_path: Path,
     assert "| `TOY-TEXT-NOT-TINY` | `short-lines` | PASS (STALE) |" in text
     assert "| `core` | 0 % (0/2) | 50 % (1/2) |" in text  # the toy control had no power
     assert "| `lm` | 0 % (0/1) | 100 % (1/1) |" in text
+    assert re.search(r"A stale-only run \(`pytest falsifiers/ -m live --falsify-select=stale`\) "
+                     r"would execute [1-9][0-9]* of [0-9]+ \(claim, subject\) item\(s\)\.", text)
 
 
 def test_step_summary_is_appended(repo: tuple[Space, git.Repo], tmp_path: Path,
