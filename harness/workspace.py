@@ -90,6 +90,7 @@ LOADERS: dict[str, str] = {
     "onnx-export": "harness.metrics.export:load_onnx_export",
     "rating-sheet": "harness.metrics.ratings:load_rating_sheet",
     "reasoner": "harness.metrics.reasoning:load_reasoner",
+    "openai-endpoint": "harness.models.served:load_openai_endpoint",
 }
 
 

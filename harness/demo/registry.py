@@ -56,6 +56,9 @@ DEMO_SUBJECTS: dict[str, str] = {
     "demo-thinking-fixed": "harness.demo.reasoning:demo_thinking_fixed",
     "demo-thinking-forced": "harness.demo.reasoning:demo_thinking_forced",
     "demo-thinking-unfixed": "harness.demo.reasoning:demo_thinking_unfixed",
+    # serving: the real mlx_lm.server on loopback, on the right folder and on another (serving.py)
+    "demo-served-mlx": "harness.demo.serving:demo_served_mlx",
+    "demo-served-other-checkpoint": "harness.demo.serving:demo_served_other_checkpoint",
     # lm: eval sets and (model, eval set) pairs
     "demo-eng-dev": "harness.demo.evalsets:demo_eng_dev",
     "demo-eng-4": "harness.demo.evalsets:demo_eng_4",

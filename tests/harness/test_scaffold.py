@@ -124,6 +124,6 @@ def test_the_demo_project_is_the_repositorys_own_contracts(tmp_path: Path) -> No
         assert (tmp_path / "contracts" / path.name).read_bytes() == path.read_bytes()
     ws = Workspace.discover(tmp_path)
     contracts = load_contracts(ws.contracts_dir)
-    assert len(contracts.claims) == 32
+    assert len(contracts.claims) == 33
     assert all(c.library for c in contracts.claims.values())
     assert find_orphans(contracts, ws.falsifiers_dir).problems == []
