@@ -68,7 +68,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(
         LibraryCollection(state.falsifiers_dir, lambda: state.contracts), "falsify-library")
     if config.option.falsify_select == "stale":
-        from harness.select import StaleSelection, StaleSelectionXdist
+        from harness.select_hooks import StaleSelection, StaleSelectionXdist
 
         selection = StaleSelection(state)
         config.pluginmanager.register(selection, "falsify-select")

@@ -8,10 +8,11 @@ that cannot be hashed here. Every other item is deselected with its reason, one 
 decision reads the ledger index and hashes inputs (cached locally, every byte re-read when
 ``CI=true``, as the gate does); it loads no model and imports no framework.
 
-Under pytest-xdist the controller decides once and hands the selection to the workers, so every
-worker collects the same items even while the first records of the run are being written. A
-run with nothing stale exits 0 (pytest would say 5, "no tests collected"): every item was
-checked, and the summary lists each with the record that stands for it.
+The pytest hooks are in :mod:`harness.select_hooks`: under pytest-xdist the controller decides
+once and hands the selection to the workers, so every worker collects the same items even while
+the first records of the run are being written. A run with nothing stale exits 0 (pytest would
+say 5, "no tests collected"): every item was checked, and the summary lists each with the
+record that stands for it. This module imports no pytest: ``falsify status`` counts with it.
 """
 
 from __future__ import annotations
@@ -21,17 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from harness.contracts import ContractSet, SubjectRef
+from harness.contracts import ContractSet
 from harness.status import Row, StatusReport
 
-__all__ = ["SELECT_CHOICES", "Selection", "StaleSelection", "StaleSelectionXdist",
-           "evidence_report", "plan", "rerun_reason"]
+__all__ = ["SELECT_CHOICES", "Item", "Selection", "evidence_report", "plan", "rerun_reason"]
 
 SELECT_CHOICES = ("all", "stale")
 Item = tuple[str, str]  # (claim, subject)
-_WORKER_KEY = "falsify_stale_items"
 
 
 def rerun_reason(row: Row) -> str | None:
@@ -97,78 +94,3 @@ def evidence_report(workspace: Any, contracts: ContractSet, ledger_dir: Path,
                               machine=machine_kind(env_info()))
     finally:
         hasher.save()
-
-
-def _item(node: pytest.Item) -> Item | None:
-    mark = node.get_closest_marker("claim")
-    if mark is None or not mark.args:
-        return None
-    callspec = getattr(node, "callspec", None)
-    ref = callspec.params.get("subject") if callspec is not None else None
-    subject = ref.id if isinstance(ref, SubjectRef) else mark.kwargs.get("subject")
-    return None if subject is None else (str(mark.args[0]), str(subject))
-
-
-class StaleSelection:
-    """pytest hooks of ``--falsify-select=stale``; ``state`` is the plugin's FalsifySession."""
-
-    def __init__(self, state: Any) -> None:
-        self.state = state
-        self.selection: Selection | None = None
-
-    def _active(self, config: pytest.Config) -> bool:
-        return getattr(config.option, "falsify_select", "all") == "stale"
-
-    def plan(self) -> Selection:
-        if self.selection is None:
-            state = self.state
-            report = evidence_report(state.workspace, state.contracts, state.ledger_dir)
-            self.selection = plan(report)
-        return self.selection
-
-    @pytest.hookimpl(trylast=True)
-    def pytest_collection_modifyitems(self, config: pytest.Config,
-                                      items: list[pytest.Item]) -> None:
-        if not self._active(config):
-            return
-        handed = getattr(config, "workerinput", {}).get(_WORKER_KEY)
-        wanted = ({tuple(i) for i in handed} if handed is not None else set(self.plan().run))
-        keep: list[pytest.Item] = []
-        drop: list[pytest.Item] = []
-        for node in items:
-            item = _item(node)
-            (drop if item is not None and item not in wanted else keep).append(node)
-        if drop:
-            config.hook.pytest_deselected(items=drop)
-            items[:] = keep
-
-    @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        """Nothing stale is a result, not "no tests collected": exit 0, and the summary says
-        what was checked (pytest's 5 stays for a selection with nothing in it at all)."""
-        chosen = self.selection
-        if (self._active(session.config) and chosen is not None and not chosen.run
-                and chosen.keep and exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED):
-            session.exitstatus = pytest.ExitCode.OK
-
-    @pytest.hookimpl
-    def pytest_terminal_summary(self, terminalreporter: Any, config: pytest.Config) -> None:
-        if not self._active(config) or self.selection is None:
-            return
-        terminalreporter.section("falsify: --falsify-select=stale")
-        for (claim, subject), why in sorted(self.selection.run.items()):
-            terminalreporter.write_line(f"run   {claim} {subject}: {why}")
-        for (claim, subject), why in sorted(self.selection.keep.items()):
-            terminalreporter.write_line(f"kept  {claim} {subject}: {why}")
-        terminalreporter.write_line(self.selection.summary())
-
-
-class StaleSelectionXdist:
-    """Under xdist, the controller decides once and hands the items to every worker."""
-
-    def __init__(self, selection: StaleSelection) -> None:
-        self.selection = selection
-
-    @pytest.hookimpl
-    def pytest_configure_node(self, node: Any) -> None:
-        node.workerinput[_WORKER_KEY] = sorted(self.selection.plan().run)
