@@ -533,6 +533,7 @@ _EXTENSIONS: dict[str, tuple[str, ...]] = {
     "harness.attest_cli": ("attest",),
     "harness.scaffold": ("init",),
     "harness.decide_cli": ("decide",),
+    "harness.cluster_cli": ("cluster",),
 }
 _CORE = ("status", "show", "verify", "gate", "contracts", "ledger", "amend", "demo")
 

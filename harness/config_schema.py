@@ -14,7 +14,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SCHEMA_PATH", "config_problems", "config_schema", "subject_kinds"]
+__all__ = ["COMMON_SUBJECT_KEYS", "SCHEMA_PATH", "config_problems", "config_schema",
+           "subject_kinds"]
 
 SCHEMA_PATH = Path(__file__).parent / "schema" / "workspace.schema.json"
 
@@ -25,12 +26,17 @@ def config_schema() -> dict[str, Any]:
     return data
 
 
+# Keys every subject kind allows, which no loader sees (Workspace strips them): `resources`, what
+# one cluster task of the subject needs (harness.cluster).
+COMMON_SUBJECT_KEYS = frozenset({"resources"})
+
+
 def subject_kinds() -> dict[str, frozenset[str]]:
-    """Each subject kind the schema knows, with the options it allows."""
+    """Each subject kind the schema knows, with the options its loader takes."""
     out = {}
     for rule in config_schema()["$defs"]["subject"]["allOf"]:
         kind = rule["if"]["properties"]["kind"]["const"]
-        out[kind] = frozenset(rule["then"]["properties"]) - {"kind"}
+        out[kind] = frozenset(rule["then"]["properties"]) - {"kind"} - COMMON_SUBJECT_KEYS
     return out
 
 

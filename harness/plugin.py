@@ -56,6 +56,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     default="all", help="stale: run only the (claim, subject) items whose "
                     "latest evidence is missing, stale, ERROR or not the verdict it must be; "
                     "the rest are deselected, each with its reason (harness/select.py)")
+    group.addoption("--falsify-items", dest="falsify_items", type=Path, default=None,
+                    metavar="FILE", help="write the collected claim-bound items as JSON "
+                    "(falsify cluster run plans its tasks from it)")
+    group.addoption("--falsify-lost", dest="falsify_lost", type=Path, default=None,
+                    metavar="FILE", help="JSON {nodeid: cause}: record these items ERROR with "
+                    "the cause, loading nothing (falsify cluster run, for items lost twice)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -74,6 +80,12 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(selection, "falsify-select")
         if config.pluginmanager.hasplugin("xdist"):
             config.pluginmanager.register(StaleSelectionXdist(selection), "falsify-select-xdist")
+    if config.option.falsify_items or config.option.falsify_lost:
+        from harness.cluster_hooks import ClusterHooks
+
+        config.pluginmanager.register(
+            ClusterHooks(config.option.falsify_items, config.option.falsify_lost),
+            "falsify-cluster")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(), "falsify-xdist")
 
@@ -394,6 +406,9 @@ def _decide(item: pytest.Item, ev: Evidence, call: pytest.CallInfo[None],
             f"control (controls: - subject: ID, expect: FAIL), so remove the xfail marker or "
             f"pytest.xfail() call")
     excinfo = call.excinfo
+    lost = getattr(excinfo.value, "falsify_reason", None) if excinfo is not None else None
+    if isinstance(lost, str):  # harness.cluster_hooks.ItemLost: judged ERROR with its cause
+        return judge_error(lost)
     if excinfo is not None and isinstance(excinfo.value, SubjectNotConfigured):
         skip = _session(item.config).skip_unconfigured and not ev.measurements
         return unconfigured_verdict(excinfo.value, ev.claim.id, skip=skip)

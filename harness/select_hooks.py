@@ -13,12 +13,13 @@ import pytest
 from harness.contracts import SubjectRef
 from harness.select import Item, Selection, evidence_report, plan
 
-__all__ = ["StaleSelection", "StaleSelectionXdist"]
+__all__ = ["StaleSelection", "StaleSelectionXdist", "claim_item"]
 
 _WORKER_KEY = "falsify_stale_items"
 
 
-def _item(node: pytest.Item) -> Item | None:
+def claim_item(node: pytest.Item) -> Item | None:
+    """The (claim, subject) a collected test measures; None for a test bound to no claim."""
     mark = node.get_closest_marker("claim")
     if mark is None or not mark.args:
         return None
@@ -55,7 +56,7 @@ class StaleSelection:
         keep: list[pytest.Item] = []
         drop: list[pytest.Item] = []
         for node in items:
-            item = _item(node)
+            item = claim_item(node)
             (drop if item is not None and item not in wanted else keep).append(node)
         if drop:
             config.hook.pytest_deselected(items=drop)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.config_schema import COMMON_SUBJECT_KEYS
+
 __all__ = [
     "LOADERS",
     "SubjectNotConfigured",
@@ -332,11 +334,19 @@ class Workspace:
         if not isinstance(data, dict) or "kind" not in data:
             msg = f"{where} needs a 'kind' (one of {', '.join(sorted(LOADERS))})"
             raise WorkspaceError(msg)
-        options = {k: v for k, v in data.items() if k != "kind"}
+        options = {k: v for k, v in data.items() if k != "kind" and k not in COMMON_SUBJECT_KEYS}
         for key in ("path", "a", "b"):
             if isinstance(options.get(key), str):
                 options[key] = str((self.root / options[key]).resolve())
         return SubjectSpec(subject_id, str(data["kind"]), options, "config")
+
+    def resources(self, subject_id: str) -> dict[str, float]:
+        """What one cluster task of the subject needs (``resources`` on its config table,
+        checked by the schema): cpus (default 1), gpus (default 0), memory_gb (default: none
+        reserved). A demo or unconfigured subject gets the defaults."""
+        table = self.config.get("subjects", {}).get(subject_id)
+        declared = table.get("resources", {}) if isinstance(table, dict) else {}
+        return {"cpus": 1.0, "gpus": 0.0, **{k: float(v) for k, v in declared.items()}}
 
     def imply_input(self, path: Path, *implied: Path) -> None:
         """Say that a loader found ``path`` through ``implied`` (a Hub ref naming a snapshot):

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.procs import preexec
 from harness.runs import bounded_http as bh
 from harness.workspace import SubjectSpec, Workspace, WorkspaceError
 
@@ -167,17 +168,6 @@ def _free_port() -> int:
         return port
 
 
-def _die_with_parent() -> None:  # pragma: no cover (runs in the child before exec)
-    """Linux: the server gets SIGTERM when the process that started it dies, even by SIGKILL."""
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
 class ServerProcess:
     """The real ``mlx_lm.server`` on 127.0.0.1 serving ``model``, until :meth:`close`."""
 
@@ -189,8 +179,7 @@ class ServerProcess:
                "127.0.0.1", "--port", str(self.port), "--log-level", "WARNING"]
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=self._log,
                                      stdin=subprocess.DEVNULL,
-                                     preexec_fn=_die_with_parent if sys.platform == "linux"
-                                     else None)
+                                     preexec_fn=preexec())
         atexit.register(self.close)
         client = ServedModel(self.url, timeout_s=5.0, retries=0)
         deadline = time.monotonic() + start_timeout_s
