@@ -38,7 +38,7 @@ from typing import Any
 
 from harness.procs import preexec
 from harness.runs import bounded_http as bh
-from harness.workspace import SubjectSpec, Workspace, WorkspaceError
+from harness.workspace import SubjectSpec, SubjectUnavailable, Workspace, WorkspaceError
 
 __all__ = ["Completion", "ServedError", "ServedModel", "ServerProcess", "load_openai_endpoint"]
 
@@ -47,6 +47,10 @@ MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 
 class ServedError(ValueError):
     """The server is down or did not answer as an OpenAI-compatible API does (ERROR)."""
+
+    def __init__(self, msg: str, status: int | None = None) -> None:
+        super().__init__(msg)
+        self.status = status  # the HTTP status when the server answered one, else None
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,7 @@ class ServedModel:
     retries: int = 2
     backoff_s: float = 0.25
     process: ServerProcess | None = field(default=None, repr=False)
+    _echo: str | None = field(default=None, repr=False)  # prompt_logprobs(), asked once
     backend = "openai-endpoint"
 
     def describe(self) -> str:
@@ -139,10 +144,50 @@ class ServedModel:
                           choice.get("finish_reason"),
                           counted if isinstance(counted, int) else None)
 
+    def prompt_logprobs(self) -> str | None:
+        """Whether the server scores a prompt: None when it returns prompt log-probabilities
+        (``echo`` with ``logprobs``, as vLLM's completions do), else what it answered instead.
+        Asked once, with a one-token prompt."""
+        if self._echo is None:
+            try:
+                answer = self._call("/completions", {
+                    "model": self.model, "prompt": "The", "max_tokens": 1, "temperature": 0,
+                    "echo": True, "logprobs": 1, "stream": False})
+            except ServedError as exc:  # refusing the request says no; a down server is ERROR
+                if exc.status is None or not 400 <= exc.status < 500:
+                    raise
+                self._echo = f"refused the request: {exc}"
+                return self._echo
+            try:
+                scored = answer["choices"][0]["logprobs"]["token_logprobs"]
+                ok = isinstance(scored, list) and len(scored) >= 2
+            except (KeyError, IndexError, TypeError):
+                ok = False
+            self._echo = "" if ok else f"answered {json.dumps(answer)[:160]}"
+        return self._echo or None
+
+    def _cannot_score(self, what: str) -> SubjectUnavailable:
+        """A scoring claim on a served model is SKIPPED with why, never approximated from the
+        generated tokens' logprobs."""
+        instead = self.prompt_logprobs()
+        if instead is not None:
+            why = (f"it returns no prompt log-probabilities (asked /completions with echo and "
+                   f"logprobs; it {instead})")
+        else:
+            why = ("it returns prompt log-probabilities, but falsify does not yet score through "
+                   "a server (the local tokenizer must be shown to match the server's first)")
+        return SubjectUnavailable(
+            f"{self.describe()} cannot give {what}: {why}; bind this claim to the local load of "
+            f"the same model (SERVED-MATCHES-LOCAL says which it is)")
+
     def logits(self, ids: Any) -> Any:
-        msg = (f"{self.describe()} returns no prompt log-probabilities (no echo with logprobs), "
-               f"so it cannot score a text; bind perplexity claims to the local model")
-        raise ServedError(msg)
+        raise self._cannot_score("logits")
+
+    def encode(self, text: str) -> list[int]:
+        raise self._cannot_score("a text's tokens (perplexity, NLL)")
+
+    def token_nll(self, ids: Any, mask: Any = None) -> Any:
+        raise self._cannot_score("token NLL (perplexity)")
 
     def close(self) -> None:
         if self.process is not None:
@@ -153,7 +198,7 @@ def _decode(url: str, answer: bh.HttpAnswer) -> Any:
     snippet = answer.body[:200].decode("utf-8", "replace")
     if answer.status != 200:
         msg = f"{url} answered HTTP {answer.status}: {snippet!r}"
-        raise ServedError(msg)
+        raise ServedError(msg, answer.status)
     try:
         return json.loads(answer.body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):

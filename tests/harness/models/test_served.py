@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from harness.models.served import ServedError, ServedModel, ServerProcess, load_openai_endpoint
-from harness.workspace import SubjectSpec, Workspace, WorkspaceError
+from harness.workspace import SubjectSpec, SubjectUnavailable, Workspace, WorkspaceError
 from tests.harness.runs.hostile import answer_head, hostile_server, read_request
 
 
@@ -36,8 +36,10 @@ def test_the_real_server_matches_the_local_load_and_stops(demo_dirs: dict[str, P
         logp = logits - (np.log(np.exp(logits - top).sum(-1, keepdims=True)) + top)
         local_lp = [logp[len(ids) - 1 + i, t] for i, t in enumerate(got.tokens)]
         assert np.allclose(got.logprobs, local_lp, atol=1e-4)
-        with pytest.raises(ServedError, match="no prompt log-probabilities"):
-            served.logits(np.asarray([ids]))
+        for score in (lambda: served.logits(np.asarray([ids])), lambda: served.encode(prompt),
+                      lambda: served.token_nll(np.asarray([ids]))):
+            with pytest.raises(SubjectUnavailable, match="returns no prompt log-probabilities"):
+                score()  # SKIPPED with why, never approximated
     finally:
         server.close()
     assert server.proc.poll() is not None  # stopped and reaped
@@ -121,3 +123,19 @@ def test_loader_options_are_checked(tmp_path: Path) -> None:
         with pytest.raises(WorkspaceError, match=message) as err:
             load_openai_endpoint(SubjectSpec("e", "openai-endpoint", options), ws)
         assert "[tool.falsify.subjects.e]" in str(err.value)
+
+
+@pytest.mark.parametrize(("answer", "says"), [
+    ({"choices": [{"text": "x", "logprobs": {"content": [{"id": 5, "logprob": -0.1}]}}]},
+     "returns no prompt log-probabilities"),
+    ({"choices": [{"text": "The x", "logprobs": {"token_logprobs": [None, -0.1]}}]},
+     "does not yet score through a server"),
+])
+def test_scoring_a_text_on_a_server_is_skipped_with_why(answer: Any, says: str) -> None:
+    """Perplexity needs prompt log-probabilities; without them the claim is SKIPPED with the
+    reason, never approximated from the generated tokens' logprobs."""
+    with hostile_server(_json(answer)) as url:
+        served = ServedModel(f"{url}/v1", retries=0)
+        with pytest.raises(SubjectUnavailable, match=says) as caught:
+            served.token_nll(np.zeros((1, 4), np.int64))
+        assert "bind this claim to the local load" in str(caught.value)
