@@ -53,7 +53,7 @@ __all__ = [
     "read_source_hash",
 ]
 
-STYLE_VERSION = 3
+STYLE_VERSION = 4
 SOURCE_KEY = "falsify-source"
 VERDICT_COLOURS = {"PASS": "#2e7d32", "FAIL": "#c62828", "SUSPECT": "#ef6c00",
                    "INCONCLUSIVE": "#b08900", "ERROR": "#6a1b9a", "SKIPPED": "#8a8a8a"}
@@ -322,6 +322,19 @@ def _axes(fig: Any, height: float, left: float, right: float = 1.9) -> Any:
     return fig.add_subplot()
 
 
+def _legend(ax: Any) -> None:
+    """The legend right of the axes; the figure widens (the axes keep their size in inches) when
+    a label is longer than the margin, so no label is clipped."""
+    fig = ax.figure
+    legend = ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
+    need = legend.get_window_extent(fig.canvas.get_renderer()).x1 / fig.dpi + 0.1
+    width, height = fig.get_size_inches()
+    if need > width:
+        box = ax.get_position()
+        fig.set_size_inches(need, height)
+        fig.subplots_adjust(left=box.x0 * width / need, right=box.x1 * width / need)
+
+
 def _draw_timeline(fig: Any, spec: PlotSpec) -> None:
     claims = spec.data["claims"]
     longest = max((len(c) for c in claims), default=8)
@@ -336,7 +349,7 @@ def _draw_timeline(fig: Any, spec: PlotSpec) -> None:
     ax.set_yticks(range(len(claims)), claims)
     ax.set_ylim(len(claims) - 0.5, -0.5)
     _time_axis(ax)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
+    _legend(ax)
 
 
 def _draw_history(fig: Any, spec: PlotSpec) -> None:
@@ -355,7 +368,7 @@ def _draw_history(fig: Any, spec: PlotSpec) -> None:
                             color=line[0].get_color(), alpha=0.15, lw=0)
     ax.set_ylabel(f"{spec.data['measure']} ({spec.data['unit']})")
     _time_axis(ax)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
+    _legend(ax)
 
 
 def _draw_curves(fig: Any, spec: PlotSpec) -> None:
@@ -367,7 +380,7 @@ def _draw_curves(fig: Any, spec: PlotSpec) -> None:
         ax.axvline(x, color=VERDICT_COLOURS["FAIL"], ls="--", lw=1, label=label)
     ax.set_xlabel(spec.data["x_label"])
     ax.set_ylabel(spec.data["y_label"])
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
+    _legend(ax)
 
 
 def _draw_intervals(fig: Any, spec: PlotSpec) -> None:
@@ -407,7 +420,7 @@ def _draw_histogram(fig: Any, spec: PlotSpec) -> None:
         ax.axvline(bound, color="#444444", ls=":", lw=1)
     ax.set_xlabel(f"{spec.data['x_label']}; dotted: the bound")
     ax.set_ylabel("count")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
+    _legend(ax)
 
 
 _DRAW = {"timeline": _draw_timeline, "history": _draw_history, "curves": _draw_curves,

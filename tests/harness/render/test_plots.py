@@ -101,3 +101,20 @@ def test_interval_sides_and_histograms_draw() -> None:
                                 ["unfixed", True, [8, 20, 120, 198]]]})):
         png = draw(spec)
         assert source_hash_of(png) == spec.source_hash
+
+
+def test_a_long_legend_label_widens_the_figure_rather_than_being_clipped() -> None:
+    import io
+
+    import matplotlib.image
+
+    def image(label: str):  # type: ignore[no-untyped-def]
+        spec = PlotSpec("curves", "T: per_layer", {"x_label": "layer", "y_label": "",
+                                                   "lines": [[label, [0.0, 1.0], [1.0, 2.0]]]})
+        return matplotlib.image.imread(io.BytesIO(draw(spec)))
+
+    short, long = image("s: y"), image("demo-torch-tied-embeddings-after-resize: per_layer_nll")
+    assert short.shape[1] == 640  # 8 inches at 80 dpi: short labels fit the margin
+    assert long.shape[1] > 640
+    ink = (long[:, :, :3].min(axis=2) < 0.9).any(axis=0)
+    assert not ink[-4:].any()  # nothing drawn up to the right edge: the label ends inside
