@@ -26,7 +26,7 @@ from typing import Any
 
 from harness.workspace import SubjectSpec, Workspace, WorkspaceError
 
-__all__ = ["Decoder", "as_decoder", "load_decoder"]
+__all__ = ["Decoder", "as_decoder", "load_decoder", "prompt_ids"]
 
 DecodeFn = Callable[[Sequence[int], int], list[int]]
 
@@ -128,3 +128,19 @@ def load_decoder(spec: SubjectSpec, workspace: Workspace) -> Decoder:
         sources.append(source)
     return Decoder(spec.id, model, cached, stateless, str(spec.options["cached"]),
                    stateless_name, tuple(dict.fromkeys(sources)))
+
+
+def prompt_ids(model: Any, texts: Sequence[str], count: int, length: int,
+               source: str = "the eval text") -> list[list[int]]:
+    """The first ``count`` texts at least ``length`` tokens long, as their first ``length`` ids
+    (the prompts of the decoding, export and parity claims); ValueError naming ``source`` when
+    there are too few, never fewer prompts than the claim's parameters say."""
+    prompts = []
+    for text in texts:
+        ids = list(model.encode(text))
+        if len(ids) >= length:
+            prompts.append(ids[:length])
+        if len(prompts) == count:
+            return prompts
+    msg = f"{source}: fewer than {count} lines of {length} tokens to prompt with"
+    raise ValueError(msg)

@@ -21,31 +21,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.ledger import verify
+from tests.harness.toyspace import CONTRACT as TOY
 from tests.harness.toyspace import write_toyspace
 
 ray_cluster_utils = pytest.importorskip("ray.cluster_utils")
 FALSIFY = str(Path(sys.executable).with_name("falsify"))  # the console script a user runs
 
-CONTRACT = """\
-area: toy
-title: Toy claims
-claims:
-  - id: TOY-TEXT-NOT-TINY
-    title: The text file's lines are short
-    statement: The mean line of the subject's text file is within the budget.
-    milestones: [core]
-    measures:
-      n_lines: {unit: count}
-      mean_line_bytes: {unit: bytes}
-    params:
-      max_line_bytes: 80 bytes
-    predicate: mean_line_bytes <= max_line_bytes
-    subjects: [short-lines, held, crash]
-    controls:
-      - subject: long-lines
-        expect: FAIL
-        why: lines of 200 bytes break the budget
-"""
+CONTRACT = TOY.replace("[short-lines, few-lines]", "[short-lines, held, crash]")
 
 FALSIFIER = '''\
 import os, signal, time

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from harness.demo.evalsets import ENG_DEV
+from harness.metrics.decoding import prompt_ids
 from harness.metrics.export import ExportError, OnnxExport, compare_logits
 
 pytestmark = pytest.mark.live
@@ -31,18 +32,6 @@ def _subject(workspace: Any, subject_id: str) -> OnnxExport:
     return export
 
 
-def _prompts(model: Any) -> list[list[int]]:
-    prompts = []
-    for text in ENG_DEV.read_text("utf-8").splitlines():
-        ids = list(model.encode(text))
-        if len(ids) >= PROMPT_TOKENS:
-            prompts.append(ids[:PROMPT_TOKENS])
-        if len(prompts) == PROMPTS:
-            return prompts
-    msg = f"{ENG_DEV}: fewer than {PROMPTS} lines of {PROMPT_TOKENS} tokens"
-    raise ValueError(msg)
-
-
 @pytest.mark.claim("EXPORT-PARITY")
 def test_export_parity(evidence, subject, workspace):
     """Reference greedy continuations, scored by the reference and by the export."""
@@ -53,7 +42,8 @@ def test_export_parity(evidence, subject, workspace):
     evidence.input(ENG_DEV)
     runner = export.runner()
     ids = np.asarray([p + reference.generate_greedy(p, NEW_TOKENS)
-                      for p in _prompts(reference)], dtype=np.int64)
+                      for p in prompt_ids(reference, ENG_DEV.read_text("utf-8").splitlines(),
+                                         PROMPTS, PROMPT_TOKENS, str(ENG_DEV))], dtype=np.int64)
     chosen = slice(PROMPT_TOKENS - 1, ids.shape[1] - 1)  # positions that chose a new token
     tolerance = evidence.claim.params_for(subject.id)["logit_tolerance"].value
     try:

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from harness.bisect.layers import compare_layers
+from harness.metrics.decoding import prompt_ids
 from harness.metrics.lm import evalset_nll
 
 pytestmark = pytest.mark.live
@@ -23,18 +24,6 @@ pytestmark = pytest.mark.live
 PROMPTS = 4  # prompts from the eval text
 PROMPT_TOKENS = 16
 NEW_TOKENS = 32  # greedy tokens generated after each prompt
-
-
-def _prompts(model: Any, texts: list[str]) -> list[list[int]]:
-    prompts = []
-    for text in texts:
-        ids = model.encode(text)
-        if len(ids) >= PROMPT_TOKENS:
-            prompts.append(ids[:PROMPT_TOKENS])
-        if len(prompts) == PROMPTS:
-            return prompts
-    msg = f"the eval text has fewer than {PROMPTS} lines of {PROMPT_TOKENS} tokens"
-    raise ValueError(msg)
 
 
 def _texts(pair: Any) -> list[str]:
@@ -71,7 +60,7 @@ def test_forward_parity(evidence, subject, workspace):
     evidence.input(model.path)
     evidence.input(reference.path)
     sequences = [p + reference.generate_greedy(p, NEW_TOKENS)
-                 for p in _prompts(reference, _texts(pair))]
+                 for p in prompt_ids(reference, _texts(pair), PROMPTS, PROMPT_TOKENS)]
     ids = np.asarray(sequences, dtype=np.int64)
     got, want = model.logits(ids), reference.logits(ids)
     generated = slice(PROMPT_TOKENS - 1, ids.shape[1] - 1)  # positions that chose a new token
@@ -97,7 +86,7 @@ def test_kv_cache_parity(evidence, subject, workspace):
     model = workspace.resolve(subject.id)
     evidence.input(model.path)
     mismatches, differing, total = 0, 0, 0
-    for prompt in _prompts(model, _texts(model)):
+    for prompt in prompt_ids(model, _texts(model), PROMPTS, PROMPT_TOKENS):
         cached = model.generate_greedy(prompt, NEW_TOKENS, use_cache=True)
         stateless = model.generate_greedy(prompt, NEW_TOKENS, use_cache=False)
         wrong = sum(a != b for a, b in zip(cached, stateless, strict=True))

@@ -11,22 +11,10 @@ from __future__ import annotations
 import pytest
 
 from harness.demo.evalsets import ENG_DEV
-from harness.metrics.decoding import as_decoder
+from harness.metrics.decoding import as_decoder, prompt_ids
 from harness.metrics.speed import interleaved, ratio_ci
 
 pytestmark = pytest.mark.live
-
-
-def _prompts(model, count: int, length: int) -> list[list[int]]:
-    prompts = []
-    for text in ENG_DEV.read_text("utf-8").splitlines():
-        ids = list(model.encode(text))
-        if len(ids) >= length:
-            prompts.append(ids[:length])
-        if len(prompts) == count:
-            return prompts
-    msg = f"{ENG_DEV}: fewer than {count} lines of {length} tokens to prompt with"
-    raise ValueError(msg)
 
 
 @pytest.mark.claim("KV-CACHE-SPEEDUP")
@@ -41,7 +29,8 @@ def test_kv_cache_speedup(evidence, subject, workspace):
     params = evidence.claim.params_for(subject.id)
     repeats = int(params["timed_repeats"].value)
     new = int(params["generate_tokens"].value)
-    prompts = _prompts(model, repeats, int(params["prompt_tokens"].value))
+    prompts = prompt_ids(model, ENG_DEV.read_text("utf-8").splitlines(), repeats,
+                         int(params["prompt_tokens"].value), str(ENG_DEV))
     timings = interleaved(lambda i: decoder.stateless(prompts[i], new),
                           lambda i: decoder.cached(prompts[i], new), repeats=repeats)
     low, high = ratio_ci(timings, confidence=evidence.claim.statistics.confidence,
