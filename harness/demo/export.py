@@ -23,7 +23,7 @@ from harness.workspace import SubjectSpec
 __all__ = ["demo_onnx", "demo_onnx_int8", "demo_onnx_int8_bad_scale", "export_logits",
            "quantize_int8", "scale_last_layer"]
 
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2  # 2: node metadata (stack traces with paths) stripped
 BAD_SCALE_FACTOR = 2.0
 
 
@@ -56,6 +56,20 @@ def export_logits(source: Path, out_file: Path, max_seq: int = 4 * lm.RECIPE.con
         torch.onnx.export(Logits(), (example,), str(out_file), input_names=["input_ids"],
                           output_names=["logits"], dynamic_shapes={"input_ids": {0: batch, 1: seq}},
                           dynamo=True, external_data=False)
+    _strip_node_metadata(out_file)
+
+
+def _strip_node_metadata(path: Path) -> None:
+    """Drop what the exporter writes about where it ran: each node's metadata holds the Python
+    stack trace (absolute paths, source line numbers), so the same graph from another checkout
+    or another edit of this file would have other bytes, and `falsify verify --inputs --rebuild`
+    could never reproduce the recorded hash."""
+    import onnx
+
+    model = onnx.load(str(path))
+    for node in model.graph.node:
+        del node.metadata_props[:]
+    onnx.save(model, str(path))
 
 
 def quantize_int8(source: Path, out_file: Path) -> None:

@@ -132,3 +132,18 @@ def test_loader_errors_name_the_table(exported, tmp_path):
         with pytest.raises(WorkspaceError, match=message) as err:
             load_onnx_export(SubjectSpec("e", "onnx-export", options), ws)
         assert "[tool.falsify.subjects.e]" in str(err.value)
+
+
+def test_the_export_bytes_do_not_depend_on_where_it_ran(exported, tmp_path):
+    """A rebuild in another checkout must hash the same (falsify verify --inputs --rebuild):
+    the exporter's per-node stack traces (absolute paths, line numbers) are stripped."""
+    import shutil
+
+    root, path = exported
+    data = path.read_bytes()
+    assert b"stack_trace" not in data
+    assert str(Path(__file__).resolve().parents[3]).encode() not in data
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(root / "model", moved)
+    export_logits(moved, tmp_path / "again.onnx", max_seq=64)
+    assert (tmp_path / "again.onnx").read_bytes() == data
