@@ -226,7 +226,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from harness.ledger import verify
-    from harness.signing_cli import verify_signatures
+    from harness.signing_cli import signed_lines, verify_signatures
 
     ws = _workspace(args)
     if args.attestation:
@@ -240,7 +240,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     contracts = _contracts(ws)
     known = set(contracts.claims) | set(contracts.decisions)  # decision records: their ids
     folder = _ledger_dir(ws, args)
-    problems = verify(folder, known) + verify_signatures(ws, args, folder)
+    problems = (verify(folder, known, vouched=signed_lines(ws, args, folder))
+                + verify_signatures(ws, args, folder))
     for p in problems:
         print(str(p))
     if problems:

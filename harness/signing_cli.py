@@ -77,6 +77,16 @@ def verify_signatures(ws: Any, args: argparse.Namespace, folder: Path) -> list[P
     return tampered
 
 
+def signed_lines(ws: Any, args: argparse.Namespace, folder: Path) -> dict[str, int] | None:
+    """For ``falsify verify``: per segment, the first lines a trusted key's valid signature
+    covers, which verify parses and chains rather than re-derives (harness.ledger.verify);
+    None with ``--deep``: every line checked in full."""
+    if getattr(args, "deep", False):
+        return None
+    trusts = _trusts(ws, folder, trusted_keys(ws, args))
+    return {name: t.signed for name, t in trusts.items() if not t.tampered}
+
+
 def _trusts(ws: Any, folder: Path, trusted: dict[str, PublicKey]) -> Any:
     """Each segment's signature trust, remembered under its segment key (a warm gate re-reads
     no segment; harness.ledger.signed_reads)."""
@@ -201,6 +211,10 @@ def add_parsers(sub: Any) -> None:
     """``falsify keys new|list``, and the signature options of verify and gate."""
     for name in ("verify", "gate"):
         signature_options(sub.choices[name])
+    sub.choices["verify"].add_argument(
+        "--deep", action="store_true",
+        help="re-derive every record's schema, hash and canonical form, also where a trusted "
+        "signature already covers its bytes (slow: about 0.6 ms a record)")
     keys = sub.add_parser("keys", help="signing keys: make one, list the trusted ones")
     ksub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
     new = ksub.add_parser("new", help="make an Ed25519 key: private key to your key folder, "

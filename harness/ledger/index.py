@@ -30,6 +30,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from harness.atomic import write_atomic
 from harness.ledger.segment import (
     LedgerError,
@@ -39,7 +41,14 @@ from harness.ledger.segment import (
     verify_hint,
 )
 from harness.ledger.trust import LedgerTampered, fingerprint
-from harness.ledger.verify import LIVE_TAIL, Chain, Found, SegmentCheck, check_segment
+from harness.ledger.verify import (
+    LIVE_TAIL,
+    Chain,
+    Found,
+    SegmentCheck,
+    check_segment,
+    vouched_lines,
+)
 from harness.records import (
     RECORD_SCHEMA_VERSION,
     RecordFormatError,
@@ -47,7 +56,8 @@ from harness.records import (
     migrate,
 )
 
-__all__ = ["CODED", "RAW", "SegmentIndex", "Summary", "check_tail", "load_index", "parse_line"]
+__all__ = ["CODED", "RAW", "SegmentIndex", "Summary", "check_tail", "is_cached", "load_index",
+           "parse_line"]
 
 _FORMAT = 1
 # Dictionary-coded columns (few distinct values) and raw ones (one value per record).
@@ -226,19 +236,23 @@ class SegmentIndex:
             length=v("length", row))
 
     def add(self, data: dict[str, Any], offset: int, length: int, line: int) -> None:
+        # The hot loop of a cold read (a million records): one dict lookup per coded value.
         try:
             amends = data["amends"]
             coded = (data["kind"], data["claim"], data["subject"], data["verdict"],
                      data["claim_sha256"], data["role"], data.get("expect"),
                      data.get("hypothesis"),
-                     tuple((i["path"], i["kind"], i["sha256"]) for i in data["inputs"]),
+                     tuple([(i["path"], i["kind"], i["sha256"]) for i in data["inputs"]]),
                      _code_key(data.get("provenance")))
-            codes = [self.code(value) for value in coded]
+            get = self._codes.get
+            codes = [get(value) for value in coded]
             raw = (data["id"], data["created"], amends["record"] if amends else None, offset,
                    length)
         except (KeyError, TypeError, AttributeError) as exc:
             problem = f"record lacks a well-formed field ({exc!r})"
             raise LedgerError(verify_hint(self.path, line, problem)) from None
+        if None in codes:
+            codes = [self.code(value) for value in coded]
         for column, value in zip(self._columns, (*codes, *raw), strict=True):
             column.append(value)
 
@@ -285,15 +299,19 @@ def _read_cached(index_dir: Path | None, segment: Path) -> SegmentIndex | None:
     if index_dir is None:
         return None
     try:
-        data = json.loads(_cache_file(index_dir, segment).read_bytes())
+        data = orjson.loads(_cache_file(index_dir, segment).read_bytes())
         return SegmentIndex.from_json(segment, data)
     except (OSError, ValueError, KeyError, TypeError):
         return None  # a cache, not evidence: rebuilt from the segment
 
 
 def _save(index_dir: Path, index: SegmentIndex) -> None:
-    text = json.dumps(index.to_json(), separators=(",", ":"), ensure_ascii=False)
-    write_atomic(_cache_file(index_dir, index.path), text.encode("utf-8"))
+    write_atomic(_cache_file(index_dir, index.path), orjson.dumps(index.to_json()))
+
+
+def is_cached(index_dir: Path | None, segment: Path) -> bool:
+    """Whether the segment has a saved index (of any key): cheap, no read."""
+    return index_dir is not None and _cache_file(index_dir, segment).exists()
 
 
 def load_index(segment: Path, index_dir: Path | None, key: str, data: bytes | None = None,
@@ -310,7 +328,8 @@ def load_index(segment: Path, index_dir: Path | None, key: str, data: bytes | No
     if (cached is not None and cached.checks == tag and len(data) >= cached.size
             and hashlib.sha256(data[:cached.size]).hexdigest() == cached.prefix_sha256):
         index = cached
-    result = check_segment(segment, data, index.chain, checks)
+    result = check_segment(segment, data, index.chain, checks,
+                           vouched_lines(segment, data, checks))
     problems = [p for p in result.problems if p.message != LIVE_TAIL]
     if problems:
         raise LedgerTampered(problems)

@@ -93,6 +93,11 @@ class PublicKey:
     def fingerprint(self) -> str:
         return fingerprint(self.key)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Picklable (the raw 32 bytes), for the processes of :mod:`harness.ledger.pool`."""
+        raw = self.key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        return _public_from_raw, (self.name, raw, self.source)
+
     def verify(self, signature: bytes, message: bytes) -> bool:
         try:
             self.key.verify(signature, message)
@@ -119,6 +124,10 @@ class Signer:
 
     def sign(self, message: bytes) -> bytes:
         return self.private.sign(message)
+
+
+def _public_from_raw(name: str, raw: bytes, source: Path | None) -> PublicKey:
+    return PublicKey(name, Ed25519PublicKey.from_public_bytes(raw), source)
 
 
 def new_signer(name: str) -> Signer:

@@ -25,8 +25,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from harness.ledger.index import SegmentIndex, Summary, load_index, parse_line
+from harness.ledger.index import SegmentIndex, Summary, is_cached, load_index, parse_line
 from harness.ledger.latest import latest
+from harness.ledger.pool import map_segments
 from harness.ledger.segment import LedgerError, segment_paths, split_lines, verify_hint
 from harness.ledger.trust import LedgerTampered, VerifiedCache, fingerprint, segment_key
 from harness.ledger.verify import Ref, SegmentCheck, cross_checks
@@ -103,7 +104,10 @@ class Ledger:
 
     def _check_all(self, keys: dict[str, str]) -> None:
         problems: list[Problem] = []
+        failed = self._build_cold(keys, problems)
         for path in self.segments():
+            if path in failed:
+                continue
             try:
                 self._load(path, keys[path.name])
             except LedgerTampered as exc:
@@ -117,6 +121,23 @@ class Ledger:
             problems = cross_checks(refs)
         if problems:
             raise LedgerTampered(problems)
+
+    def _build_cold(self, keys: dict[str, str], problems: list[Problem]) -> set[Path]:
+        """Check and index the segments with no saved index on every core (a fresh checkout's
+        first read); a tampered one's problems go to ``problems``, and it is returned."""
+        cold = [p for p in self.segments()
+                if p not in self._loaded and not is_cached(self.index_dir, p)]
+        calls = [(p, self.index_dir, keys[p.name], self.checks) for p in cold]
+        sizes = [len(self._read.get(p.name, b"")) or _size(p) for p in cold]
+        failed: set[Path] = set()
+        for path, built in zip(cold, map_segments(_build, calls, sizes), strict=True):
+            if isinstance(built, SegmentIndex):
+                self._loaded[path] = built
+                self._read.pop(path.name, None)
+            else:
+                problems.extend(built)
+                failed.add(path)
+        return failed
 
     def _load(self, path: Path, key: str) -> SegmentIndex:
         if path not in self._loaded:
@@ -216,6 +237,22 @@ class Ledger:
         from harness.ledger.verify import verify
 
         return verify(self.ledger_dir, known_claims, checks=self.checks)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _build(path: Path, index_dir: Path | None, key: str,
+           checks: Sequence[SegmentCheck]) -> SegmentIndex | list[Problem]:
+    """One segment checked and indexed (in a pool process): its index, or its problems."""
+    try:
+        return load_index(path, index_dir, key, None, checks)
+    except LedgerTampered as exc:
+        return list(exc.problems)
 
 
 def _record(data: dict[str, Any], path: Path, line: int) -> Record:

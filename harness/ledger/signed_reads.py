@@ -35,6 +35,27 @@ class SignatureCheck:
 
     def __init__(self, trusted: dict[str, PublicKey]) -> None:
         self.trusted = trusted
+        self._last: tuple[Path, int, SegmentTrust] | None = None
+
+    def __getstate__(self) -> dict[str, object]:
+        return {"trusted": self.trusted}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.trusted = state["trusted"]  # type: ignore[assignment]
+        self._last = None
+
+    def _trust(self, path: Path, data: bytes) -> SegmentTrust:
+        last = self._last
+        if last is not None and last[0] == path and last[1] == len(data):
+            return last[2]
+        found = segment_trust(path, self.trusted, data)
+        self._last = (path, len(data), found)
+        return found
+
+    def vouched(self, path: Path, data: bytes) -> int:
+        """The first lines of ``data`` that a trusted key's valid signature covers."""
+        found = self._trust(path, data)
+        return 0 if found.tampered else found.signed
 
     def fingerprint(self) -> str:
         return "signatures:v1:" + ",".join(sorted(self.trusted))
@@ -43,7 +64,8 @@ class SignatureCheck:
         return [sig_path(path)]
 
     def check(self, path: Path, data: bytes, chain: Chain) -> list[Problem]:
-        found = segment_trust(path, self.trusted)
+        found = self._trust(path, data)
+        self._last = None
         return list(found.problems) if found.tampered else []
 
 

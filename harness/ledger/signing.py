@@ -207,9 +207,11 @@ def _open(path: Path, n: int, trusted: dict[str, PublicKey]) -> tuple[Head, Publ
     return head, opened.signer
 
 
-def segment_trust(path: Path, trusted: dict[str, PublicKey]) -> SegmentTrust:
-    """Check one segment's signature against ``trusted`` (fingerprint -> key)."""
-    data = path.read_bytes()
+def segment_trust(path: Path, trusted: dict[str, PublicKey],
+                  data: bytes | None = None) -> SegmentTrust:
+    """Check one segment's signature against ``trusted`` (fingerprint -> key); ``data``: its
+    bytes when already read."""
+    data = path.read_bytes() if data is None else data
     lines, offsets, _ = split_lines(data)
     n = len(lines)
     if not sig_path(path).exists():

@@ -32,6 +32,7 @@ takes longer than that per record, so in practice its last record), which ``veri
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 import tempfile
@@ -44,6 +45,7 @@ from types import TracebackType
 from typing import Literal
 
 from harness.ledger.keys import Signer, default_signer
+from harness.ledger.schema import record_schema
 from harness.ledger.segment import (
     SEGMENT_SUFFIX,
     LedgerError,
@@ -151,12 +153,20 @@ class LedgerWriter:
     def _encode(self, record: Record) -> tuple[Record, bytes]:
         try:
             sealed = record.sealed(self._prev)
-            return sealed, sealed.to_line().encode("utf-8")
+            line = sealed.to_line()
         except ValueError as exc:
             msg = (f"record {record.id} ({record.claim} on {record.subject}) cannot be written: "
                    f"{exc}; a non-finite number belongs in a Measurement (recorded as "
                    f"'nonfinite'), never as a raw float in provenance, timing or attachments")
             raise LedgerError(msg) from None
+        # Readers trust a signed line without re-deriving it (harness.ledger.verify), so no
+        # line that is not schema-valid is ever written, signed or not.
+        errors = record_schema().errors(json.loads(line))
+        if errors:
+            msg = (f"record {record.id} ({record.claim} on {record.subject}) is not valid against "
+                   f"the record schema, so it is not written: {'; '.join(errors[:3])}")
+            raise LedgerError(msg)
+        return sealed, line.encode("utf-8")
 
     def _open(self) -> int:
         self.ledger_dir.mkdir(parents=True, exist_ok=True)

@@ -15,9 +15,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from harness.ledger.keys import Signer
+from harness.ledger.signing import Head, write_signature
 from harness.records import RECORD_SCHEMA_VERSION, canonical_json, sha256_text
 
-__all__ = ["write_synthetic_ledger"]
+__all__ = ["synthetic_contracts", "write_synthetic_ledger"]
 
 _START = datetime(2026, 1, 1, tzinfo=UTC)
 _VERDICTS = ("PASS",) * 14 + ("FAIL", "FAIL", "SUSPECT", "INCONCLUSIVE", "ERROR", "SKIPPED")
@@ -103,11 +105,13 @@ class _Synth:
 
 def write_synthetic_ledger(ledger_dir: Path, n_records: int = 100_000, *, seed: int = 0,
                            per_segment: int = 500, n_claims: int = 60, n_subjects: int = 8,
-                           start: datetime = _START) -> list[Path]:
+                           start: datetime = _START,
+                           signer: Signer | None = None) -> list[Path]:
     """Write ``n_records`` sealed records into new segments under ``ledger_dir``; their paths.
 
     Records are 37 s apart from ``start``; a later ``start`` and another ``seed`` add sessions
-    to an existing synthetic ledger.
+    to an existing synthetic ledger. With ``signer``, each segment gets its ``.sig`` over all
+    its records, as a writer holding that key leaves it.
     """
     synth = _Synth(seed, n_claims, n_subjects)
     ledger_dir.mkdir(parents=True, exist_ok=True)
@@ -123,6 +127,34 @@ def write_synthetic_ledger(ledger_dir: Path, n_records: int = 100_000, *, seed: 
             body = synth.body(i, when, session, prev)
             prev = sha256_text(canonical_json(body))
             lines.append(canonical_json({**body, "hash": prev}))
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        data = ("\n".join(lines) + "\n").encode("utf-8")
+        path.write_bytes(data)
+        if signer is not None:
+            head = Head(path.name, len(lines), len(data), hashlib.sha256(data).hexdigest(),
+                        str(prev), session, "main")
+            write_signature(path, head, signer)
         paths.append(path)
     return paths
+
+
+def synthetic_contracts(n_claims: int = 60, n_subjects: int = 8) -> str:
+    """A contracts file (YAML) for the synthetic ledger's claims: ``SYN-LM-000`` on
+    ``model-1`` ... with ``model-0`` as the control, as ``write_synthetic_ledger`` records them."""
+    subjects = ", ".join(f"model-{j}" for j in range(1, n_subjects))
+    claims = [f"""\
+  - id: SYN-LM-{i:03d}
+    title: Synthetic claim {i}
+    statement: Held-out loss below uniform on model set {i}.
+    milestones: [m{i % 5}]
+    max_age: 3650d
+    measures:
+      val_nll: {{unit: nats}}
+      vocab_size: {{unit: count}}
+      n_tokens: {{unit: count}}
+      bits_per_byte: {{unit: bits/byte}}
+    predicate: val_nll < ln(vocab_size)
+    subjects: [{subjects}]
+    controls:
+      - subject: model-0
+""" for i in range(n_claims)]
+    return "claims:\n" + "".join(claims)

@@ -20,32 +20,11 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.ledger.synth import write_synthetic_ledger
+from harness.ledger.synth import synthetic_contracts, write_synthetic_ledger
 
 pytestmark = pytest.mark.bench
 
 N_CLAIMS, N_SUBJECTS, N_RECORDS = 60, 8, 100_000
-
-
-def _contracts(n_claims: int, n_subjects: int) -> str:
-    subjects = ", ".join(f"model-{j}" for j in range(1, n_subjects))
-    claims = [f"""\
-  - id: SYN-LM-{i:03d}
-    title: Synthetic claim {i}
-    statement: Held-out loss below uniform on model set {i}.
-    milestones: [m{i % 5}]
-    max_age: 3650d
-    measures:
-      val_nll: {{unit: nats}}
-      vocab_size: {{unit: count}}
-      n_tokens: {{unit: count}}
-      bits_per_byte: {{unit: bits/byte}}
-    predicate: val_nll < ln(vocab_size)
-    subjects: [{subjects}]
-    controls:
-      - subject: model-0
-""" for i in range(n_claims)]
-    return "claims:\n" + "".join(claims)
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +32,7 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("big")
     (root / "contracts").mkdir()
     (root / "pyproject.toml").write_text('[project]\nname = "big"\nversion = "0"\n')
-    (root / "contracts" / "syn.yaml").write_text(_contracts(N_CLAIMS, N_SUBJECTS))
+    (root / "contracts" / "syn.yaml").write_text(synthetic_contracts(N_CLAIMS, N_SUBJECTS))
     write_synthetic_ledger(root / "evidence" / "ledger", N_RECORDS, n_claims=N_CLAIMS,
                            n_subjects=N_SUBJECTS)
     return root

@@ -10,7 +10,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from harness.ledger import SCHEMA_PATH, LedgerWriter, Problem, verify
+from harness.ledger import SCHEMA_PATH, LedgerError, LedgerWriter, Problem, verify
 from harness.records import Measurement, Record, Status
 from tests.harness.ledger_factory import make_record
 
@@ -138,17 +138,36 @@ def test_amendments_must_name_a_record_of_the_same_claim(tmp_path: Path) -> None
     assert "but is itself about D/m" in problems[1].message
 
 
+def forge(folder: Path, record: Record) -> Record:
+    """A sealed line another tool wrote (the writer refuses a record that breaks the schema)."""
+    sealed = record.sealed(None)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "20260101T000000000000Z-forged-main.jsonl").write_text(sealed.to_line(),
+                                                                     encoding="utf-8")
+    return sealed
+
+
 def test_schema_violations_are_reported(tmp_path: Path) -> None:
     """A sealed record that breaks the schema (CONFIRMED on a claim record) is caught."""
-    _, (rec,) = write(tmp_path, replace(make_record(), verdict=Status.CONFIRMED))
+    rec = forge(tmp_path, replace(make_record(), verdict=Status.CONFIRMED))
     (problem,) = verify(tmp_path)
     assert problem.message.startswith("schema: $.verdict")
     assert problem.record_id == rec.id
 
 
+def test_writer_refuses_a_record_that_breaks_the_schema(tmp_path: Path) -> None:
+    """What a signature vouches for is schema-valid: the writer writes nothing else."""
+    with LedgerWriter(tmp_path, "s") as writer:
+        with pytest.raises(LedgerError, match=r"not valid against the record schema.*verdict"):
+            writer.append(replace(make_record(), verdict=Status.CONFIRMED))
+        writer.append(make_record())
+    assert verify(tmp_path) == []
+    assert len(writer.path.read_bytes().splitlines()) == 1  # type: ignore[union-attr]
+
+
 def test_newer_schema_version_is_reported(tmp_path: Path) -> None:
     """A record of a newer schema: 'unable to read record schema version N'."""
-    write(tmp_path, replace(make_record(), schema=7))
+    forge(tmp_path, replace(make_record(), schema=7))
     (problem,) = verify(tmp_path)
     assert problem.message.startswith("unable to read record schema version 7")
     assert problem.fix == "upgrade falsify to a release that reads it"
