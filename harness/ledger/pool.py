@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
 
-__all__ = ["PARALLEL_BYTES", "map_segments", "workers"]
+__all__ = ["PARALLEL_BYTES", "file_sizes", "map_segments", "workers"]
 
 T = TypeVar("T")
 PARALLEL_BYTES = 64 * 1024 * 1024
@@ -38,6 +38,17 @@ def workers() -> int:
             msg = f"FALSIFY_WORKERS={raw!r} is not a whole number; set it to 1 or more, or unset it"
             raise ValueError(msg) from None
     return max(1, len(os.sched_getaffinity(0)))
+
+
+def file_sizes(paths: Sequence[os.PathLike[str]]) -> list[int]:
+    """Each file's size in bytes (0 when it cannot be read): the work ``map_segments`` weighs."""
+    sizes = []
+    for path in paths:
+        try:
+            sizes.append(os.stat(path).st_size)
+        except OSError:
+            sizes.append(0)
+    return sizes
 
 
 def _single_threaded() -> bool:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from harness.ledger.index import SegmentIndex, Summary, is_cached, load_index, parse_line
 from harness.ledger.latest import latest
-from harness.ledger.pool import map_segments
+from harness.ledger.pool import file_sizes, map_segments
 from harness.ledger.segment import LedgerError, segment_paths, split_lines, verify_hint
 from harness.ledger.trust import LedgerTampered, VerifiedCache, fingerprint, segment_key
 from harness.ledger.verify import Ref, SegmentCheck, cross_checks
@@ -128,7 +128,7 @@ class Ledger:
         cold = [p for p in self.segments()
                 if p not in self._loaded and not is_cached(self.index_dir, p)]
         calls = [(p, self.index_dir, keys[p.name], self.checks) for p in cold]
-        sizes = [len(self._read.get(p.name, b"")) or _size(p) for p in cold]
+        sizes = file_sizes(cold)
         failed: set[Path] = set()
         for path, built in zip(cold, map_segments(_build, calls, sizes), strict=True):
             if isinstance(built, SegmentIndex):
@@ -237,13 +237,6 @@ class Ledger:
         from harness.ledger.verify import verify
 
         return verify(self.ledger_dir, known_claims, checks=self.checks)
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
 
 
 def _build(path: Path, index_dir: Path | None, key: str,

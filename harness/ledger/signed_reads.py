@@ -19,6 +19,7 @@ from pathlib import Path
 
 from harness.atomic import save_cache
 from harness.ledger.keys import PublicKey
+from harness.ledger.pool import file_sizes, map_segments
 from harness.ledger.problem import Problem
 from harness.ledger.segment import segment_paths
 from harness.ledger.signing import SegmentTrust, segment_trust, sig_path
@@ -102,9 +103,10 @@ def cached_trust(ledger_dir: Path, trusted: dict[str, PublicKey],
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             saved = {}  # a cache, not evidence: every signature is checked again
     found: dict[str, SegmentTrust] = {}
-    keep: dict[str, list[object]] = {}
+    keys: dict[str, str] = {}
+    unknown: list[Path] = []
     for path in segment_paths(Path(ledger_dir)):
-        key = segment_key(path, [check])[0]
+        key = keys[path.name] = segment_key(path, [check])[0]
         old = saved.get(path.name)
         trust = None
         if isinstance(old, list) and len(old) == 2 and old[0] == key:
@@ -113,9 +115,14 @@ def cached_trust(ledger_dir: Path, trusted: dict[str, PublicKey],
             except (KeyError, TypeError, ValueError, IndexError):
                 trust = None
         if trust is None:
-            trust = segment_trust(path, trusted)
-        found[path.name] = trust
-        keep[path.name] = [key, _to_json(trust)]
+            unknown.append(path)
+        else:
+            found[path.name] = trust
+    checked = map_segments(segment_trust, [(p, trusted) for p in unknown],
+                           file_sizes(unknown))
+    found.update({p.name: t for p, t in zip(unknown, checked, strict=True)})
+    found = {name: found[name] for name in keys}  # segment order
+    keep = {name: [keys[name], _to_json(t)] for name, t in found.items()}
     if cache is not None and keep != saved:
         save_cache(cache, json.dumps({"format": _FORMAT, "trusted": check.fingerprint(),
                                       "segments": keep}, sort_keys=True).encode())

@@ -30,6 +30,7 @@ from typing import Any, Protocol
 import orjson
 
 from harness.ledger.keys import PublicKey
+from harness.ledger.pool import file_sizes, map_segments
 from harness.ledger.problem import Problem
 from harness.ledger.schema import SCHEMA_PATH, record_schema
 from harness.ledger.segment import body_hash, is_live, line_hash_ok, segment_paths, split_lines
@@ -115,30 +116,18 @@ def verify(ledger_dir: Path, known_claims: set[str] | None = None,
     docstring); None checks every line in full. Segments are checked on every core
     (:mod:`harness.ledger.pool`).
     """
-    from harness.ledger.pool import map_segments
-
     paths = segment_paths(Path(ledger_dir))
     vouched = vouched or {}
     calls = [(path, tuple(checks), vouched.get(path.name, 0)) for path in paths]
     problems: list[Problem] = []
     refs: list[Ref] = []
-    for found, found_refs in map_segments(_verify_segment, calls, _sizes(paths)):
+    for found, found_refs in map_segments(_verify_segment, calls, file_sizes(paths)):
         problems.extend(found)
         refs.extend(found_refs)
     problems.extend(cross_checks(refs, known_claims))
     if trusted_keys is not None:
         problems.extend(check_signatures(Path(ledger_dir), trusted_keys, require=require_signed))
     return sorted(problems, key=lambda p: (str(p.path), p.line or 0))
-
-
-def _sizes(paths: Sequence[Path]) -> list[int]:
-    sizes = []
-    for path in paths:
-        try:
-            sizes.append(path.stat().st_size)
-        except OSError:
-            sizes.append(0)
-    return sizes
 
 
 def _verify_segment(path: Path, checks: Sequence[SegmentCheck],
