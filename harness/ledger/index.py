@@ -30,7 +30,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-import orjson
+import msgspec
 
 from harness.atomic import write_atomic
 from harness.ledger.segment import (
@@ -299,14 +299,14 @@ def _read_cached(index_dir: Path | None, segment: Path) -> SegmentIndex | None:
     if index_dir is None:
         return None
     try:
-        data = orjson.loads(_cache_file(index_dir, segment).read_bytes())
+        data = msgspec.json.decode(_cache_file(index_dir, segment).read_bytes())
         return SegmentIndex.from_json(segment, data)
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, msgspec.DecodeError):
         return None  # a cache, not evidence: rebuilt from the segment
 
 
 def _save(index_dir: Path, index: SegmentIndex) -> None:
-    write_atomic(_cache_file(index_dir, index.path), orjson.dumps(index.to_json()))
+    write_atomic(_cache_file(index_dir, index.path), msgspec.json.encode(index.to_json()))
 
 
 def is_cached(index_dir: Path | None, segment: Path) -> bool:

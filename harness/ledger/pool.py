@@ -18,6 +18,7 @@ import contextlib
 import gc
 import multiprocessing
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
@@ -69,8 +70,18 @@ def map_segments(fn: Callable[..., T], calls: Sequence[tuple[Any, ...]],
             return [fn(*call) for call in calls]
         context = multiprocessing.get_context("fork")
         chunk = max(1, len(calls) // (n * 8))
-        with ProcessPoolExecutor(n, mp_context=context) as pool:
-            return list(pool.map(fn, *zip(*calls, strict=True), chunksize=chunk))
+        try:
+            with ProcessPoolExecutor(n, mp_context=context) as pool:
+                return list(pool.map(fn, *zip(*calls, strict=True), chunksize=chunk))
+        finally:
+            _await_single_thread()
+
+
+def _await_single_thread(limit_s: float = 2.0) -> None:
+    """Wait (briefly) for the pool's helper threads to end, so that the next map may fork."""
+    deadline = time.monotonic() + limit_s
+    while not _single_threaded() and time.monotonic() < deadline:
+        time.sleep(0.005)
 
 
 @contextlib.contextmanager

@@ -13,9 +13,12 @@ Signed lines. A line inside the head of a segment signed by a trusted key (``vou
 byte-for-byte line that key's writer wrote: the signature's sha256 covers it. The writer seals
 every record (hash, canonical form, chain) and refuses one that is not schema-valid
 (``LedgerWriter``), so re-deriving those for each signed line would re-check what the signature
-already proves, at 0.6 ms a record (10 minutes for a million). Such lines are parsed (orjson),
+already proves, at 0.6 ms a record (10 minutes for a million). Such lines are parsed (msgspec),
 read for the index and chain-linked; ``deep`` (``falsify verify --deep``) checks them like any
 other. Unsigned segments and tails always get every check.
+
+Such a line's ``Found.data`` is its projection (``harness.ledger.projection``): the fields the
+index, the chain and the checks across segments read, not the whole record.
 """
 
 from __future__ import annotations
@@ -27,11 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import orjson
-
 from harness.ledger.keys import PublicKey
 from harness.ledger.pool import file_sizes, map_segments
 from harness.ledger.problem import Problem
+from harness.ledger.projection import project
 from harness.ledger.schema import SCHEMA_PATH, record_schema
 from harness.ledger.segment import body_hash, is_live, line_hash_ok, segment_paths, split_lines
 from harness.ledger.signing import check_signatures
@@ -218,14 +220,10 @@ def _check_line(path: Path, n: int, raw: bytes,
 
 def _signed_line(path: Path, n: int, raw: bytes,
                  out: list[Problem]) -> tuple[dict[str, Any], bool] | None:
-    """A line a trusted signature covers: its record, parsed, when it is one this falsify
-    reads (a foreign tool's number that orjson refuses falls back to the full check)."""
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return _check_line(path, n, raw, out)
-    version = data.get("schema") if isinstance(data, dict) else None
-    if not isinstance(version, int) or version > RECORD_SCHEMA_VERSION:
+    """A line a trusted signature covers: its projection (the fields readers use) when it is a
+    record of this schema version, else the full check."""
+    data = project(raw)
+    if data is None or data["schema"] != RECORD_SCHEMA_VERSION:
         return _check_line(path, n, raw, out)
     return data, True
 

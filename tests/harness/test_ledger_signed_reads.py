@@ -235,3 +235,47 @@ def test_falsify_workers_must_be_a_number(monkeypatch: pytest.MonkeyPatch) -> No
         workers()
     monkeypatch.setenv("FALSIFY_WORKERS", "0")
     assert workers() == 1
+
+
+_TEXT = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=12)
+_JSONISH = st.recursive(st.none() | st.booleans() | st.integers(-2**60, 2**60) | _TEXT,
+                        lambda inner: st.lists(inner, max_size=3)
+                        | st.dictionaries(_TEXT | st.sampled_from(("claim", "id", "hash")),
+                                          inner, max_size=3), max_leaves=8)
+_CODE = {"falsifier": [{"path": "falsifiers/test_lm.py", "sha256": "a" * 64}],
+         "harness": {"version": "0.9", "sha256": "b" * 64}}
+
+
+@settings(max_examples=150, deadline=None)
+@given(claim=_TEXT, subject=_TEXT, hypothesis=st.none() | _TEXT, amends=st.none() | _TEXT,
+       path=_TEXT, attachments=st.dictionaries(_TEXT, _JSONISH, max_size=3),
+       code=st.booleans(), kind=st.sampled_from(("claim", "hypothesis", "amendment")))
+def test_projection_is_the_record_restricted_to_its_fields(
+        claim: str, subject: str, hypothesis: str | None, amends: str | None, path: str,
+        attachments: dict[str, Any], code: bool, kind: str) -> None:
+    """For any record the writer can write (any text in its strings, any attachments, a
+    record that nests keys named like top-level ones), the projection of its line is the
+    parsed record restricted to the projection's fields: the fast path indexes what the full
+    check would."""
+    from harness.ledger.projection import project
+    from tests.harness.ledger_factory import PROVENANCE
+
+    record = make_record(claim, subject, kind=kind, hypothesis=hypothesis, amends=amends,
+                         attachments=attachments,
+                         inputs=({"path": path, "kind": "file", "sha256": "c" * 64,
+                                  "bytes": 3},))
+    if code:
+        record = replace(record, provenance={**PROVENANCE, "code": _CODE})
+    line = record.sealed("d" * 64).to_line().encode()
+    full = json.loads(line)
+    projected = project(line)
+    assert projected is not None
+    for key, value in projected.items():
+        if key == "inputs":
+            assert value == [{k: i[k] for k in ("path", "kind", "sha256")} for i in full[key]]
+        elif key == "provenance":
+            assert value == ({"code": full[key]["code"]} if code else {})
+        elif key == "amends":
+            assert value == (None if amends is None else {"record": amends})
+        else:
+            assert value == full[key], key
