@@ -256,6 +256,8 @@ def _check_hash(path: Path, n: int, rid: str | None, raw: bytes,
 def _check_chain(path: Path, n: int, data: dict[str, Any], prev: str | None,
                  prev_intact: bool) -> list[Problem]:
     rid, named = data.get("id"), data.get("prev")
+    if (n == 1 and named is None) or (n > 1 and prev_intact and named == prev):
+        return []  # the hot path of a million lines: no message to format
     fix = _FIX_EDITED.format(path=path)
     if n == 1:
         if named is None:
