@@ -28,9 +28,13 @@ repeat across servers, versions or batch sizes, so ``temperature`` must be 0 (a 
 otherwise). ``force_budget`` on a server is the same decode-side fix, done through the API: the
 local rule (the end marker replaces the first token past the budget inside a span) is applied
 to the greedy tokens the server returned; at that point they are cut, the end marker appended,
-and generation resumes from the prompt plus those ids as text. The resume is faithful only
-if that text re-tokenizes to exactly those ids, so it is checked at every resume, and a
-tokenizer that does not round-trip is an ERROR naming the prompt, never an approximate span.
+and generation resumes from the prompt plus those ids as text. Inside a span a request asks
+for at most the budget's remaining tokens plus the one the rule may replace, so a runaway is
+not generated past its cut (a request that ends there resumes the same way). A resume is
+faithful only if its text re-tokenizes to exactly those ids, so that is checked at every
+resume, and a tokenizer that does not round-trip is an ERROR naming the prompt, never an
+approximate span. Greedy decoding makes the resumed generation the one the local decoder
+would make, up to the server's numerics (SERVED-MATCHES-LOCAL bounds those).
 """
 
 from __future__ import annotations
@@ -106,11 +110,12 @@ class Reasoner:
     temperature: float
     seed: int
     force_budget: int | None
-    local: Any = None  # whose tokenizer names the ids: the torch model, or the endpoint's reference
+    reference: Any = None  # a served model's reference: the local model it serves
 
     @property
-    def tokens(self) -> Any:
-        return self.model if self.local is None else self.local
+    def local_model(self) -> Any:
+        """The local model whose tokenizer names the ids: ``model``, or its reference."""
+        return self.model if self.reference is None else self.reference
 
     @property
     def served(self) -> bool:
@@ -119,21 +124,22 @@ class Reasoner:
     def inputs(self) -> list[Path]:
         """What the evidence declares: the local folder, and the folder a demo server serves."""
         process = getattr(self.model, "process", None)
-        return [self.tokens.path, *([process.model] if process is not None else [])]
+        return [self.local_model.path, *([process.model] if process is not None else [])]
 
     def describe(self) -> str:
         if self.served:
-            return f"{self.model.describe()} (ids read with {self.tokens.path.name}'s tokenizer)"
+            name = self.local_model.path.name
+            return f"{self.model.describe()} (ids read with {name}'s tokenizer)"
         return str(self.model.path.name)
 
     def _ids(self) -> tuple[int, int]:
-        tok = self.tokens.tokenizer
+        local = self.local_model
         ids = []
         for marker in self.think:
-            encoded = tok.encode(marker, add_special_tokens=False)
+            encoded = local.tokenizer.encode(marker, add_special_tokens=False)
             if len(encoded) != 1:
                 msg = (f"subject {self.id!r}: think marker {marker!r} is {len(encoded)} tokens "
-                       f"of {self.tokens.path}'s tokenizer; name markers that are one token each")
+                       f"of {local.path}'s tokenizer; name markers that are one token each")
                 raise WorkspaceError(msg)
             ids.append(int(encoded[0]))
         return ids[0], ids[1]
@@ -154,10 +160,10 @@ class Reasoner:
         """Generate for every prompt, live, and measure each thinking span."""
 
         start, end = self._ids()
-        eos = self.tokens.eos_id
+        eos = self.local_model.eos_id
         out = []
         for line, text in self.lines():
-            prompt = list(self.tokens.encode(text))
+            prompt = list(self.local_model.encode(text))
             if self.served:
                 generated, forced = self._generate_served(text, prompt, line, start, end, eos)
             else:
@@ -228,14 +234,14 @@ class Reasoner:
         return generated, forced
 
     def _resume(self, prompt: list[int], generated: list[int], line: int) -> str:
-        """The text to resume from after a forced end marker: the reference's decoding of the
-        ids so far, which must re-tokenize to exactly those ids (else the resume would
-        condition the server on other tokens than the span counted)."""
+        """The text to resume from (after a forced end marker, or a request cut at the budget):
+        the reference's decoding of the ids so far, which must re-tokenize to exactly those
+        ids (else the server would resume from other tokens than the span counted)."""
         ids = [*prompt, *generated]
-        text = str(self.tokens.decode(ids))
-        if list(self.tokens.encode(text)) != ids:
+        text = str(self.local_model.decode(ids))
+        if list(self.local_model.encode(text)) != ids:
             msg = (f"subject {self.id!r}, {self.prompts}:{line}: force_budget through a server "
-                   f"resumes from text, but {self.tokens.path.name}'s tokenizer does not read "
+                   f"resumes from text, but {self.local_model.path.name}'s tokenizer does not read "
                    f"its own decoding of the forced span back to the same ids; drop "
                    f"force_budget from this served reasoner, or bind the claim to a reasoner "
                    f"over the local model")
@@ -246,7 +252,7 @@ class Reasoner:
         if counted is not None and counted != want:
             msg = (f"subject {self.id!r}: {self.model.describe()} read {self.prompts}:{line} "
                    f"(with what was generated so far) as {counted} tokens, its reference "
-                   f"{self.tokens.path.name} as {want}: the server does not use the "
+                   f"{self.local_model.path.name} as {want}: the server does not use the "
                    f"reference's tokenizer; set reference on the endpoint subject to the model "
                    f"it serves (SERVED-MATCHES-LOCAL checks it)")
             raise WorkspaceError(msg)

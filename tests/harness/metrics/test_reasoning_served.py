@@ -160,6 +160,6 @@ def test_served_config_mistakes_are_named(ws, options, message):
 
 def test_a_down_server_is_an_error_naming_the_url(ws):
     reasoner = _reasoner(ws)
-    assert reasoner.tokens.path.name.startswith("reasoner-fixed")
+    assert reasoner.local_model.path.name.startswith("reasoner-fixed")
     with pytest.raises(ServedError, match=r"no answer after 1 attempt.*start the server"):
         reasoner.spans()
