@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from harness.demo.build import Builder
 from harness.demo.reasoning import END, SERVED_NEW_TOKENS, THINK, prompts_dir, reasoner_dir
 from harness.ledger import Ledger
-from harness.metrics.reasoning import Span, load_reasoner
+from harness.metrics.reasoning import Span, _force_at, load_reasoner, think_span
 from harness.models.served import ServedError
 from harness.workspace import SubjectSpec, Workspace, WorkspaceError
 
@@ -163,3 +165,25 @@ def test_a_down_server_is_an_error_naming_the_url(ws):
     assert reasoner.local_model.path.name.startswith("reasoner-fixed")
     with pytest.raises(ServedError, match=r"no answer after 1 attempt.*start the server"):
         reasoner.spans()
+
+
+START, STOP, EOS = 100, 101, 1
+
+
+@given(tokens=st.lists(st.sampled_from([2, 3, START, STOP, EOS]), max_size=60),
+       budget=st.integers(0, 12), in_prompt=st.booleans())
+def test_the_force_rule_over_served_tokens_bounds_the_span(tokens, budget, in_prompt):
+    """Cutting a server's tokens where the rule says and closing the span there gives a span
+    within budget, and the cut is the first place the local decoder would have forced."""
+    prompt = [START] if in_prompt else []
+    cut, inside, thinking = _force_at(tokens, in_prompt, 0, START, STOP, EOS, budget)
+    if cut is None:
+        generated = tokens
+    else:
+        assert (inside, thinking) == (True, budget)
+        assert tokens[cut] != STOP
+        generated = [*tokens[:cut], STOP]
+    count, how, _ = think_span(prompt, generated, START, STOP, EOS)
+    assert count <= budget
+    if cut is not None:
+        assert (count, how) == (budget, "closed")
