@@ -175,6 +175,8 @@ START, STOP, EOS = 100, 101, 1
 def test_the_force_rule_over_served_tokens_bounds_the_span(tokens, budget, in_prompt):
     """Cutting a server's tokens where the rule says and closing the span there gives a span
     within budget, and the cut is the first place the local decoder would have forced."""
+    if EOS in tokens:  # a server stops at end-of-sequence
+        tokens = tokens[:tokens.index(EOS) + 1]
     prompt = [START] if in_prompt else []
     cut, inside, thinking = _force_at(tokens, in_prompt, 0, START, STOP, EOS, budget)
     if cut is None:
@@ -185,5 +187,5 @@ def test_the_force_rule_over_served_tokens_bounds_the_span(tokens, budget, in_pr
         generated = [*tokens[:cut], STOP]
     count, how, _ = think_span(prompt, generated, START, STOP, EOS)
     assert count <= budget
-    if cut is not None:
-        assert (count, how) == (budget, "closed")
+    if cut is not None:  # the cut closes the first span, or a later one (the local decoder
+        assert how == "closed"  # counts thinking across spans, and so does the rule here)
