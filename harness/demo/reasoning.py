@@ -11,6 +11,13 @@ and 20 s on two CPU cores) and saved by ``save_pretrained`` with their tokenizer
 
 ``prompts.txt`` holds 48 held-out questions, each opening its thinking span (``... = ? <think>``)
 as a chat template does.
+
+The served reasoners put the same models behind the real ``mlx_lm.server`` (each converted by
+mlx_lm.convert, float32, and served on loopback by its ``openai-endpoint`` subject), decoded
+greedily, as a served reasoner must be. They generate at most 240 tokens: greedy decoding of the
+unfixed model loops on "wait check again" for 221 tokens before it closes its span, and the
+room to close and answer makes its control FAIL on the budget rather than go INCONCLUSIVE on a
+missing answer.
 """
 
 from __future__ import annotations
@@ -25,8 +32,10 @@ import numpy as np
 from harness.demo.build import Builder, library_versions
 from harness.workspace import SubjectSpec
 
-__all__ = ["REASONING_RECIPE", "demo_reasoner_fixed", "demo_reasoner_unfixed",
-           "demo_thinking_fixed", "demo_thinking_forced", "demo_thinking_unfixed"]
+__all__ = ["REASONING_RECIPE", "demo_reasoner_fixed", "demo_reasoner_served_fixed",
+           "demo_reasoner_served_unfixed", "demo_reasoner_unfixed", "demo_thinking_fixed",
+           "demo_thinking_forced", "demo_thinking_served", "demo_thinking_served_forced",
+           "demo_thinking_served_unfixed", "demo_thinking_unfixed"]
 
 REASONING_VERSION = 1
 THINK, END = "<think>", "</think>"
@@ -36,6 +45,7 @@ SPECIALS = ("<unk>", "</s>", "<pad>", THINK, END, "Q:", "A:", "+", "=", "?")
 VOCAB = (*SPECIALS, *[str(d) for d in range(10)], *WORDS, "10", "11", "12", "13", "14", "15",
          "16", "17", "18")
 PROMPTS = 48
+SERVED_NEW_TOKENS = 240  # under the models' 256 positions with the 7-token prompt
 
 
 @dataclass(frozen=True)
@@ -153,6 +163,18 @@ def reasoner_dir(builder: Builder, variant: str,
                             lambda out: _train(out, recipe, variant == "fixed", builder.progress))
 
 
+def reasoner_mlx_dir(builder: Builder, variant: str,
+                     recipe: ReasoningRecipe = REASONING_RECIPE) -> Path:
+    """The reasoning model converted by mlx_lm.convert (float32), as mlx_lm.server loads it."""
+    from harness.demo import lm
+
+    source = reasoner_dir(builder, variant, recipe)
+    inputs = {"version": REASONING_VERSION, "source": source.name,
+              "libraries": library_versions(*lm.MLX_LIBS)}
+    return builder.artifact(f"reasoner-{variant}-mlx", inputs,
+                            lambda out: lm._convert(source, out, False, lm.RECIPE))
+
+
 def prompts_dir(builder: Builder, recipe: ReasoningRecipe = REASONING_RECIPE) -> Path:
     """prompts.txt: held-out questions (another seed), each opening its thinking span."""
     inputs = {"version": REASONING_VERSION, "prompts": PROMPTS, "seed": recipe.seed + 1}
@@ -171,6 +193,8 @@ ARTIFACTS: dict[str, Callable[[Builder], Path]] = {
     "reasoner-unfixed": lambda b: reasoner_dir(b, "unfixed"),
     "reasoner-fixed": lambda b: reasoner_dir(b, "fixed"),
     "reasoner-prompts": prompts_dir,
+    "reasoner-unfixed-mlx": lambda b: reasoner_mlx_dir(b, "unfixed"),
+    "reasoner-fixed-mlx": lambda b: reasoner_mlx_dir(b, "fixed"),
 }
 
 
@@ -210,3 +234,41 @@ def demo_thinking_forced(workspace: Any) -> SubjectSpec:
 def demo_thinking_unfixed(workspace: Any) -> SubjectSpec:
     """Control: the unfixed model decoded without a budget."""
     return _thinking(workspace, "demo-thinking-unfixed", "demo-reasoner-unfixed")
+
+
+def _endpoint(workspace: Any, subject_id: str, variant: str) -> SubjectSpec:
+    folder = reasoner_mlx_dir(Builder.for_workspace(workspace), variant)
+    return SubjectSpec(subject_id, "openai-endpoint",
+                       {"serve": str(folder), "reference": f"demo-reasoner-{variant}"},
+                       source="demo")
+
+
+def demo_reasoner_served_fixed(workspace: Any) -> SubjectSpec:
+    """The fixed reasoning model behind the real mlx_lm.server on loopback."""
+    return _endpoint(workspace, "demo-reasoner-served-fixed", "fixed")
+
+
+def demo_reasoner_served_unfixed(workspace: Any) -> SubjectSpec:
+    """The unfixed reasoning model behind the real mlx_lm.server on loopback."""
+    return _endpoint(workspace, "demo-reasoner-served-unfixed", "unfixed")
+
+
+def _served(workspace: Any, subject_id: str, model: str, **options: Any) -> SubjectSpec:
+    return _thinking(workspace, subject_id, model, temperature=0,
+                     max_new_tokens=SERVED_NEW_TOKENS, **options)
+
+
+def demo_thinking_served(workspace: Any) -> SubjectSpec:
+    """The fixed model's thinking, generated greedily by mlx_lm.server."""
+    return _served(workspace, "demo-thinking-served", "demo-reasoner-served-fixed")
+
+
+def demo_thinking_served_forced(workspace: Any) -> SubjectSpec:
+    """The unfixed model served greedily with a thinking budget, forced through the API."""
+    return _served(workspace, "demo-thinking-served-forced", "demo-reasoner-served-unfixed",
+                   force_budget=48)
+
+
+def demo_thinking_served_unfixed(workspace: Any) -> SubjectSpec:
+    """Control: the unfixed model served greedily without a budget."""
+    return _served(workspace, "demo-thinking-served-unfixed", "demo-reasoner-served-unfixed")

@@ -56,6 +56,12 @@ DEMO_SUBJECTS: dict[str, str] = {
     "demo-thinking-fixed": "harness.demo.reasoning:demo_thinking_fixed",
     "demo-thinking-forced": "harness.demo.reasoning:demo_thinking_forced",
     "demo-thinking-unfixed": "harness.demo.reasoning:demo_thinking_unfixed",
+    # ... and the same models behind the real mlx_lm.server, decoded greedily
+    "demo-reasoner-served-fixed": "harness.demo.reasoning:demo_reasoner_served_fixed",
+    "demo-reasoner-served-unfixed": "harness.demo.reasoning:demo_reasoner_served_unfixed",
+    "demo-thinking-served": "harness.demo.reasoning:demo_thinking_served",
+    "demo-thinking-served-forced": "harness.demo.reasoning:demo_thinking_served_forced",
+    "demo-thinking-served-unfixed": "harness.demo.reasoning:demo_thinking_served_unfixed",
     # serving: the real mlx_lm.server on loopback, on the right folder and on another (serving.py)
     "demo-served-mlx": "harness.demo.serving:demo_served_mlx",
     "demo-served-other-checkpoint": "harness.demo.serving:demo_served_other_checkpoint",

@@ -217,6 +217,7 @@ class ServerProcess:
     """The real ``mlx_lm.server`` on 127.0.0.1 serving ``model``, until :meth:`close`."""
 
     def __init__(self, model: Path, *, start_timeout_s: float = 90.0) -> None:
+        self.model = model  # the folder it serves
         self._log = tempfile.TemporaryFile(mode="w+", encoding="utf-8")  # noqa: SIM115
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}/v1"

@@ -25,7 +25,8 @@ def _subject(workspace: Any, subject_id: str) -> Reasoner:
 def test_reasoning_within_budget(evidence, subject, workspace):
     """Every prompt generated live; each thinking span measured; the distribution attached."""
     reasoner = _subject(workspace, subject.id)
-    evidence.input(reasoner.model.path)
+    for path in reasoner.inputs():
+        evidence.input(path)
     evidence.input(reasoner.prompts)
     spans = reasoner.spans()
     budget = evidence.claim.params_for(subject.id)["budget"].value
@@ -53,4 +54,4 @@ def test_reasoning_within_budget(evidence, subject, workspace):
                f"{reasoner.max_new_tokens} new tokens")
     if reasoner.force_budget is not None:
         setting += f", {reasoner.think[1]} forced after {reasoner.force_budget} thinking tokens"
-    evidence.note(f"{reasoner.model.path.name} on {n} prompts: {setting}")
+    evidence.note(f"{reasoner.describe()} on {n} prompts: {setting}")
