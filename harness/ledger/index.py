@@ -236,7 +236,14 @@ class SegmentIndex:
             length=v("length", row))
 
     def add(self, data: dict[str, Any], offset: int, length: int, line: int) -> None:
-        # The hot loop of a cold read (a million records): one dict lookup per coded value.
+        for column, value in zip(self._columns, self._row(data, offset, length, line),
+                                 strict=True):
+            column.append(value)
+
+    def _row(self, data: dict[str, Any], offset: int, length: int,
+             line: int) -> tuple[Any, ...]:
+        """One record's column values. The hot loop of a cold read (a million records): one
+        dict lookup per coded value, and rows transposed into the columns in C (add_found)."""
         try:
             amends = data["amends"]
             coded = (data["kind"], data["claim"], data["subject"], data["verdict"],
@@ -253,13 +260,16 @@ class SegmentIndex:
             raise LedgerError(verify_hint(self.path, line, problem)) from None
         if None in codes:
             codes = [self.code(value) for value in coded]
-        for column, value in zip(self._columns, (*codes, *raw), strict=True):
-            column.append(value)
+        return (*codes, *raw)
 
     def add_found(self, found: list[Found]) -> None:
         """Index records that passed the checks (migrated to this schema version first)."""
-        for f in found:
-            self.add(_migrated(f.data, self.path, f.line), f.offset, f.length, f.line)
+        path = self.path
+        rows = [self._row(_migrated(f.data, path, f.line), f.offset, f.length, f.line)
+                for f in found]
+        if rows:
+            for column, values in zip(self._columns, zip(*rows, strict=True), strict=True):
+                column.extend(values)
 
     def to_json(self) -> dict[str, Any]:
         c = self.chain

@@ -189,7 +189,9 @@ def append_garbage(seg: Path, a: int, b: int) -> None:
 
 
 def copy_segment(seg: Path, a: int, b: int) -> None:
-    shutil.copy2(seg, seg.with_name(f"29991231T000000000000Z-copy{a % 7}-main.jsonl"))
+    copy = seg.with_name(f"29991231T000000000000Z-copy{a % 7}-main.jsonl")
+    if copy != seg:  # a copy chosen to copy onto itself changes nothing
+        shutil.copy2(seg, copy)
 
 
 def remove_segment(seg: Path, a: int, b: int) -> None:
