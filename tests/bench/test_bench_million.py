@@ -10,7 +10,7 @@ and the ratio to each peer. The issue's targets are printed beside the figures, 
 
 ``FALSIFY_BENCH_RECORDS`` (default 1,000,000) sizes the ledger; ``FALSIFY_BENCH_DIR`` keeps the
 generated workspace between runs (it takes about 90 s to write). ``falsify verify --deep`` runs
-at 200,000 records or fewer, or with ``FALSIFY_BENCH_DEEP=1`` (about five minutes a million).
+at 200,000 records or fewer, or with ``FALSIFY_BENCH_DEEP=1`` (about 100 s a million).
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ def test_million_record_ledger(benchmark: pytest.FixtureRequest, million: Path,
         rows[name] = (statistics.median(r[0] for r in runs), max(r[1] for r in runs))
     record("falsify verify (cold cache)", _falsify(million, tmp_path / "cold", "verify"), {0})
     record("falsify verify (warm cache)", _falsify(million, cache, "verify"), {0})
-    if N <= 200_000 or os.environ.get("FALSIFY_BENCH_DEEP"):  # 0.6 ms a record, 2 cores
+    if N <= 200_000 or os.environ.get("FALSIFY_BENCH_DEEP"):  # ~0.1 ms a record here
         record("falsify verify --deep (cold cache)",
                _falsify(million, tmp_path / "deep", "verify", "--deep"), {0})
     record("first falsify render (every plot drawn)", _falsify(million, cache, "render"), {0})
