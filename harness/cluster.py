@@ -95,8 +95,7 @@ def collect(root: Path, pytest_args: Sequence[str]) -> list[dict[str, str]]:
         out = Path(tmp) / "items.json"
         cmd = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
                f"--falsify-items={out}", *pytest_args]
-        done = subprocess.run(cmd, cwd=root, capture_output=True, text=True, check=False,
-                              env={**os.environ, **_pytest_env()})
+        done = subprocess.run(cmd, cwd=root, capture_output=True, text=True, check=False)
         if done.returncode not in (0, 5) or not out.exists():
             tail = (done.stdout + done.stderr)[-_TAIL:]
             msg = (f"collecting the items in {root} failed (pytest exit {done.returncode}); "
@@ -313,5 +312,4 @@ def _record_lost(root: Path, ledger_dir: Path, extra: list[str], lost: dict[str,
         causes.write_text(json.dumps(lost), "utf-8")
         cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
                f"--ledger={ledger_dir}", f"--falsify-lost={causes}", *extra, *lost]
-        subprocess.run(cmd, cwd=root, capture_output=True, text=True, check=False,
-                       env={**os.environ, **_pytest_env()})
+        subprocess.run(cmd, cwd=root, capture_output=True, text=True, check=False)
