@@ -36,7 +36,7 @@ class SignatureCheck:
 
     def __init__(self, trusted: dict[str, PublicKey]) -> None:
         self.trusted = trusted
-        self._last: tuple[Path, int, SegmentTrust] | None = None
+        self._last: tuple[Path, bytes, SegmentTrust] | None = None
 
     def __getstate__(self) -> dict[str, object]:
         return {"trusted": self.trusted}
@@ -46,11 +46,11 @@ class SignatureCheck:
         self._last = None
 
     def _trust(self, path: Path, data: bytes) -> SegmentTrust:
-        last = self._last
-        if last is not None and last[0] == path and last[1] == len(data):
+        last = self._last  # the same bytes object of the same read, never an equal-sized one
+        if last is not None and last[0] == path and last[1] is data:
             return last[2]
         found = segment_trust(path, self.trusted, data)
-        self._last = (path, len(data), found)
+        self._last = (path, data, found)
         return found
 
     def vouched(self, path: Path, data: bytes) -> int:

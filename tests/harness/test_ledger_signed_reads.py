@@ -33,6 +33,7 @@ from harness.ledger.segment import segment_paths
 from harness.ledger.signed_reads import SignatureCheck
 from harness.ledger.signing import Head, segment_trust, write_signature
 from harness.ledger.synth import synthetic_contracts, write_synthetic_ledger
+from harness.ledger.verify import Chain
 from harness.records import Status
 from tests.harness.ledger_factory import make_record
 
@@ -283,3 +284,19 @@ def test_projection_is_the_record_restricted_to_its_fields(
             assert value == (None if amends is None else {"record": amends})
         else:
             assert value == full[key], key
+
+
+def test_a_signature_answer_is_reused_only_for_the_same_bytes(tmp_path: Path) -> None:
+    """vouched() then check() of one read share one signature check; a second read of a
+    segment rewritten to the same size in between is checked afresh, even if check() was
+    never reached for the first."""
+    (path, *_) = signed_ledger(tmp_path)
+    check = SignatureCheck(TRUSTED)
+    first = path.read_bytes()
+    assert check.vouched(path, first) == 20  # and no check(): as if the read had raised
+    edited = first.replace(b'"PASS"', b'"FAIL"', 1)
+    assert len(edited) == len(first)
+    path.write_bytes(edited)
+    second = path.read_bytes()
+    assert check.vouched(path, second) == 0
+    assert check.check(path, second, Chain())
