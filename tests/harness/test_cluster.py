@@ -47,9 +47,12 @@ def test_text(evidence, subject, workspace):
         (root / "started").mkdir(exist_ok=True)
         node = os.environ.get("FALSIFY_CLUSTER_NODE", "local")
         (root / "started" / node).write_text("")
+        # The go file is per node: a worker process can outlive its killed raylet for a
+        # moment, and a shared go file let it finish there (and report) before it died.
         deadline = time.monotonic() + 90
-        while not (root / "go").exists() and time.monotonic() < deadline:
+        while not (root / "go" / node).exists() and time.monotonic() < deadline:
             time.sleep(0.2)
+        assert (root / "go" / node).exists(), f"no go for {node}: this node should be dead"
     if subject.id == "crash" and "FALSIFY_CLUSTER_NODE" in os.environ:
         os.kill(os.getpid(), signal.SIGKILL)  # as the OOM killer would
     path = root / "data" / f"{subject.id}.txt"
@@ -100,7 +103,9 @@ def test_a_killed_node_is_retried_a_killed_item_is_error_and_verdicts_match_loca
     first = next(started.iterdir()).name
     victim = next(w for w in workers if w.node_id == first)
     c.remove_node(victim, allow_graceful=False)
-    (root / "go").write_text("")
+    survivor = next(w for w in workers if w is not victim)
+    (root / "go").mkdir()
+    (root / "go" / survivor.node_id).write_text("")
     out, _ = driver.communicate(timeout=240)
     assert driver.returncode == 1, out  # the crash item is ERROR: a red run, as pytest's
 
@@ -122,6 +127,7 @@ def test_a_killed_node_is_retried_a_killed_item_is_error_and_verdicts_match_loca
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
     local = tmp_path / "local"
+    (root / "go" / "local").write_text("")
     subprocess.run([sys.executable, "-m", "pytest", "falsifiers", "-m", "live", "-q",
                     "-p", "no:cacheprovider", f"--ledger={local}", "--subject", "short-lines",
                     "--subject", "held", "--subject", "long-lines"],
