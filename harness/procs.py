@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from typing import Any
 
-__all__ = ["die_with_parent", "preexec"]
+__all__ = ["die_with_parent", "preexec", "serve_announced"]
 
 
 def die_with_parent() -> None:  # pragma: no cover (runs in the child before exec)
@@ -23,3 +24,16 @@ def die_with_parent() -> None:  # pragma: no cover (runs in the child before exe
 def preexec() -> Callable[[], None] | None:
     """The ``preexec_fn`` for such a child here: ``die_with_parent`` on Linux, else None."""
     return die_with_parent if sys.platform == "linux" else None
+
+
+def serve_announced(server: Any) -> int:
+    """Print the port ``server`` (a bound ``http.server``) listens on as stdout's first line, for
+    the launcher to read, then serve until interrupted; the socket is closed after."""
+    print(server.server_address[1], flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0

@@ -159,11 +159,12 @@ def build_demo(workspace: Any, rebuild: bool = False, progress: bool = True) -> 
     """Build (or reuse) every demo artifact; return {artifact name: folder}."""
     from tqdm import tqdm
 
-    from harness.demo import export, finetune, lm, moe, ratings, reasoning, tokparity
+    from harness.demo import export, finetune, lm, moe, ratings, reasoning, repairer, tokparity
 
     builder = Builder.for_workspace(workspace, rebuild, progress)
     steps = {**lm.ARTIFACTS, **finetune.ARTIFACTS, **moe.ARTIFACTS, **tokparity.ARTIFACTS,
-             **export.ARTIFACTS, **ratings.ARTIFACTS, **reasoning.ARTIFACTS}
+             **export.ARTIFACTS, **ratings.ARTIFACTS, **reasoning.ARTIFACTS,
+             **repairer.ARTIFACTS}
     out: dict[str, Path] = {}
     with tqdm(total=len(steps), desc="demo build", disable=not progress, unit="artifact") as bar:
         for name, step in steps.items():

@@ -493,10 +493,10 @@ def demo_pair_tampered_edits(ws: Workspace) -> SubjectSpec:
                  RunSpec("latn", "trajectory"), tamper=True)
 
 
-def _gate(ws: Workspace, sid: str, policy: str) -> SubjectSpec:
+def _gate(ws: Workspace, sid: str, policy: str, **options: str) -> SubjectSpec:
     root = demo_root(ws)
     return spec(sid, "gate-endpoint", path=build_bundle(root, RunSpec("nqo", "trajectory")),
-                lexicon=lexicon_file(root), policy=policy)
+                lexicon=lexicon_file(root), policy=policy, **options)
 
 
 def demo_gate_lexicon(ws: Workspace) -> SubjectSpec:
@@ -505,6 +505,19 @@ def demo_gate_lexicon(ws: Workspace) -> SubjectSpec:
 
 def demo_gate_accept_all(ws: Workspace) -> SubjectSpec:
     return _gate(ws, "demo-gate-accept-all", "accept-all")
+
+
+# The repairs proposed by a served model (harness/demo/repairer.py behind mlx_lm.server).
+def demo_gate_model(ws: Workspace) -> SubjectSpec:
+    return _gate(ws, "demo-gate-model", "model-lexicon", proposer="demo-repairer-served")
+
+
+def demo_gate_model_near(ws: Workspace) -> SubjectSpec:
+    return _gate(ws, "demo-gate-model-near", "model-near", proposer="demo-repairer-served")
+
+
+def demo_gate_model_all(ws: Workspace) -> SubjectSpec:
+    return _gate(ws, "demo-gate-model-all", "model-all", proposer="demo-repairer-served")
 
 
 # --- seed groups (harness/groups.py): one configuration, three seeds ---------------------------

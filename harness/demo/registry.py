@@ -65,6 +65,11 @@ DEMO_SUBJECTS: dict[str, str] = {
     # serving: the real mlx_lm.server on loopback, on the right folder and on another (serving.py)
     "demo-served-mlx": "harness.demo.serving:demo_served_mlx",
     "demo-served-other-checkpoint": "harness.demo.serving:demo_served_other_checkpoint",
+    # ... and the demo scoring server, which echoes prompt log-probabilities (perplexity)
+    "demo-served-scoring": "harness.demo.serving:demo_served_scoring",
+    "demo-served-scoring-other": "harness.demo.serving:demo_served_scoring_other",
+    "demo-served-eng-dev": "harness.demo.serving:demo_served_eng_dev",
+    "demo-served-other-eng-dev": "harness.demo.serving:demo_served_other_eng_dev",
     # lm: eval sets and (model, eval set) pairs
     "demo-eng-dev": "harness.demo.evalsets:demo_eng_dev",
     "demo-eng-4": "harness.demo.evalsets:demo_eng_4",
@@ -122,6 +127,11 @@ DEMO_SUBJECTS: dict[str, str] = {
     # agp: the demo repair gate, a real process on loopback
     "demo-gate-lexicon": "harness.demo.bundles:demo_gate_lexicon",
     "demo-gate-accept-all": "harness.demo.bundles:demo_gate_accept_all",
+    # ... and the gate whose repairs a served model proposes (repairer.py, mlx_lm.server)
+    "demo-repairer-served": "harness.demo.repairer:demo_repairer_served",
+    "demo-gate-model": "harness.demo.bundles:demo_gate_model",
+    "demo-gate-model-near": "harness.demo.bundles:demo_gate_model_near",
+    "demo-gate-model-all": "harness.demo.bundles:demo_gate_model_all",
     # bisect: one faulty subject per hypothesis, parity controls (harness/demo/faults.py)
     "demo-fault-transposed": "harness.demo.faults:demo_fault_transposed",
     "demo-fault-eps": "harness.demo.faults:demo_fault_eps",

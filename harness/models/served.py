@@ -11,14 +11,20 @@ A subject of kind ``openai-endpoint``::
                                        # a bearer token, and never written anywhere
     timeout_s = 30                     # per request (connect, send, answer), and
     retries = 2                        # retries on refused or reset connections, with backoff
+    tokenizer = "path/to/folder"       # optional: the tokenizer it serves with, for scoring
+                                       # (default: the reference subject's folder)
 
-A demo subject may instead name ``serve`` (an MLX model folder): the loader starts the real
-``mlx_lm.server`` on a free loopback port and stops it when the process ends.
+A demo subject may instead name ``serve`` (a model folder): the loader starts a real server on a
+free loopback port (``server = "mlx_lm"``, the default, runs ``mlx_lm.server``; ``"scoring"``
+runs :mod:`harness.demo.scoring_server`) and stops it when the process ends.
 
 Generation is greedy (``temperature: 0``) with ``logprobs: true``: the server returns each
-generated token's id and log-probability. Servers that do not echo prompt log-probabilities
-cannot score a text, so perplexity claims against them are SKIPPED with that reason, never
-approximated. A server that is down, or answers anything but the protocol's JSON, is a
+generated token's id and log-probability. Scoring a text (perplexity, NLL) needs the server to
+echo prompt log-probabilities (``echo`` with ``logprobs``, as vLLM does) and a local copy of the
+tokenizer it serves with: each row is sent as text, and the server must count exactly the
+row's tokens (``usage.prompt_tokens``), or the record is an ERROR saying so. A server that does
+not echo cannot score, so those claims are SKIPPED with that reason, never approximated from the
+generated tokens. A server that is down, or answers anything but the protocol's JSON, is a
 :class:`ServedError`: an ERROR naming the url, what came back and the fix.
 """
 
@@ -32,15 +38,20 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from harness.models.base import check_mask, special_ids
 from harness.procs import preexec
 from harness.runs import bounded_http as bh
 from harness.workspace import SubjectSpec, SubjectUnavailable, Workspace, WorkspaceError
 
-__all__ = ["Completion", "ServedError", "ServedModel", "ServerProcess", "load_openai_endpoint"]
+__all__ = ["SERVERS", "Completion", "ServedError", "ServedModel", "ServerProcess", "echoed_scores",
+           "load_openai_endpoint"]
 
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 
@@ -72,7 +83,10 @@ class ServedModel:
     retries: int = 2
     backoff_s: float = 0.25
     process: ServerProcess | None = field(default=None, repr=False)
+    # where the tokenizer it serves with lives: asked on the first scoring call
+    tokenizer_source: Callable[[], Path] | None = field(default=None, repr=False)
     _echo: str | None = field(default=None, repr=False)  # prompt_logprobs(), asked once
+    _local: _LocalTokenizer | None = field(default=None, repr=False)
     backend = "openai-endpoint"
 
     def describe(self) -> str:
@@ -174,24 +188,122 @@ class ServedModel:
             why = (f"it returns no prompt log-probabilities (asked /completions with echo and "
                    f"logprobs; it {instead})")
         else:
-            why = ("it returns prompt log-probabilities, but falsify does not yet score through "
-                   "a server (the local tokenizer must be shown to match the server's first)")
+            why = ("it returns prompt log-probabilities, but scoring needs a local copy of the "
+                   "tokenizer it serves with: set reference = \"<the local model subject>\" or "
+                   "tokenizer = \"<folder>\"")
         return SubjectUnavailable(
             f"{self.describe()} cannot give {what}: {why}; bind this claim to the local load of "
             f"the same model (SERVED-MATCHES-LOCAL says which it is)")
+
+    def _scoring(self, what: str) -> _LocalTokenizer:
+        """The local tokenizer to score through the server with, or SKIPPED with why."""
+        if self._local is None:
+            if self.prompt_logprobs() is not None or self.tokenizer_source is None:
+                raise self._cannot_score(what)
+            self._local = _LocalTokenizer(self.tokenizer_source())
+        return self._local
+
+    @property
+    def path(self) -> Path:
+        """The folder of the tokenizer the server scores with (declare it as an input)."""
+        return self._scoring("a text's tokens (perplexity, NLL)").path
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self._scoring("a text's tokens (perplexity, NLL)").config
+
+    @property
+    def eos_id(self) -> int | None:
+        return self._scoring("a text's tokens (perplexity, NLL)").eos_id
+
+    @property
+    def bos_id(self) -> int | None:
+        return self._scoring("a text's tokens (perplexity, NLL)").bos_id
 
     def logits(self, ids: Any) -> Any:
         raise self._cannot_score("logits")
 
     def encode(self, text: str) -> list[int]:
-        raise self._cannot_score("a text's tokens (perplexity, NLL)")
+        return self._scoring("a text's tokens (perplexity, NLL)").encode(text)
 
     def token_nll(self, ids: Any, mask: Any = None) -> Any:
-        raise self._cannot_score("token NLL (perplexity)")
+        """NLL [B, T-1] of each row's tokens after the first, from the server's echoed prompt
+        log-probabilities; each row goes as its text, one request a row."""
+        local = self._scoring("token NLL (perplexity)")
+        arr = np.asarray(ids)
+        keep = check_mask(mask, arr.shape)
+        lengths = (np.asarray(mask).astype(bool).sum(1) if mask is not None
+                   else np.full(arr.shape[0], arr.shape[1]))
+        out = np.zeros(keep.shape, dtype=np.float64)
+        for b, n in enumerate(lengths.tolist()):
+            if n >= 2:
+                out[b, :n - 1] = -self._echo_scores(local, [int(i) for i in arr[b, :n]])
+        return out
+
+    def _echo_scores(self, local: _LocalTokenizer, row: list[int]) -> np.ndarray:
+        """log p(row[t] | row[:t]) for t >= 1, as the server echoes them."""
+        text, n = local.decode(row), len(row)
+        answer = self._call("/completions", {
+            "model": self.model, "prompt": text, "max_tokens": 1, "temperature": 0,
+            "echo": True, "logprobs": 1, "stream": False})
+        return echoed_scores(f"{self.url}/completions", answer, n, f"{local.path}", text)
 
     def close(self) -> None:
         if self.process is not None:
             self.process.close()
+
+
+def echoed_scores(where: str, answer: Any, n: int, tokenizer: str, text: str) -> np.ndarray:
+    """log p(token t | tokens before it), t = 1 .. n-1, from an answer to an echo request for a
+    prompt the local ``tokenizer`` encodes into ``n`` tokens; a ServedError for anything else."""
+    try:
+        scores = answer["choices"][0]["logprobs"]["token_logprobs"]
+        counted = answer["usage"]["prompt_tokens"]
+    except (KeyError, IndexError, TypeError):
+        msg = (f"{where} answered an echo request without choices[0].logprobs.token_logprobs "
+               f"and usage.prompt_tokens: {json.dumps(answer)[:200]}")
+        raise ServedError(msg) from None
+    if counted != n or isinstance(counted, bool):
+        msg = (f"{where} parsed a prompt into {counted!r} tokens where the local tokenizer "
+               f"({tokenizer}) gives {n} ({text[:60]!r}): the server tokenizes otherwise "
+               f"(another tokenizer, an added BOS token, or a window whose text re-tokenizes "
+               f"differently), so its scores would be for other tokens; point tokenizer at the "
+               f"folder the server was started on")
+        raise ServedError(msg)
+    got = scores[1:n] if isinstance(scores, list) and len(scores) >= n else None
+    if got is None or not all(isinstance(x, int | float) and not isinstance(x, bool)
+                              for x in got):
+        msg = (f"{where} echoed {json.dumps(scores)[:120]} as token_logprobs for a prompt of "
+               f"{n} tokens: it needs a number at every position after the first")
+        raise ServedError(msg)
+    return np.asarray(got, dtype=np.float64)
+
+
+class _LocalTokenizer:
+    """The tokenizer a server serves with, loaded here from its folder (no weights)."""
+
+    def __init__(self, folder: Path) -> None:
+        from transformers import AutoTokenizer
+
+        self.path = folder
+        self.config: dict[str, Any]
+        try:
+            self.config = json.loads((folder / "config.json").read_text("utf-8"))
+            self.tokenizer = AutoTokenizer.from_pretrained(folder)
+        except (OSError, ValueError) as exc:
+            msg = (f"{folder}: cannot load the tokenizer a served model is scored with ({exc}); "
+                   f"point tokenizer (or reference) at the folder the server was started on")
+            raise ServedError(msg) from None
+        self.eos_id, self.bos_id = special_ids(self.tokenizer, self.config)
+
+    def encode(self, text: str) -> list[int]:
+        ids: list[int] = self.tokenizer.encode(text, add_special_tokens=False)
+        return ids
+
+    def decode(self, ids: list[int]) -> str:
+        text = self.tokenizer.decode(ids, skip_special_tokens=False,
+                                     clean_up_tokenization_spaces=False)
+        return str(text)
 
 
 def _decode(url: str, answer: bh.HttpAnswer) -> Any:
@@ -213,16 +325,26 @@ def _free_port() -> int:
         return port
 
 
-class ServerProcess:
-    """The real ``mlx_lm.server`` on 127.0.0.1 serving ``model``, until :meth:`close`."""
+SERVERS = ("mlx_lm", "scoring")
 
-    def __init__(self, model: Path, *, start_timeout_s: float = 90.0) -> None:
+
+class ServerProcess:
+    """A real server on 127.0.0.1 serving ``model`` until :meth:`close`: ``mlx_lm.server``, or
+    (``server="scoring"``) the demo's scoring server, which echoes prompt log-probabilities."""
+
+    def __init__(self, model: Path, *, server: str = "mlx_lm",
+                 start_timeout_s: float = 90.0) -> None:
         self.model = model  # the folder it serves
+        self.server = server
         self._log = tempfile.TemporaryFile(mode="w+", encoding="utf-8")  # noqa: SIM115
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}/v1"
-        cmd = [sys.executable, "-m", "mlx_lm.server", "--model", str(model), "--host",
-               "127.0.0.1", "--port", str(self.port), "--log-level", "WARNING"]
+        if server == "scoring":
+            cmd = [sys.executable, "-m", "harness.demo.scoring_server", "--model", str(model),
+                   "--port", str(self.port)]
+        else:
+            cmd = [sys.executable, "-m", "mlx_lm.server", "--model", str(model), "--host",
+                   "127.0.0.1", "--port", str(self.port), "--log-level", "WARNING"]
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=self._log,
                                      stdin=subprocess.DEVNULL,
                                      preexec_fn=preexec())
@@ -245,7 +367,8 @@ class ServerProcess:
         self._log.close()
         state = ("exited with status " + str(self.proc.returncode)
                  if self.proc.returncode is not None else "did not answer in time")
-        msg = f"mlx_lm.server on port {self.port} {state}; its output:\n{tail or '(empty)'}"
+        name = "mlx_lm.server" if self.server == "mlx_lm" else "the demo scoring server"
+        msg = f"{name} on port {self.port} {state}; its output:\n{tail or '(empty)'}"
         raise ServedError(msg)
 
     def close(self, keep_log: bool = False) -> None:
@@ -275,16 +398,19 @@ def load_openai_endpoint(spec: SubjectSpec, workspace: Workspace) -> ServedModel
     """Workspace loader for ``kind = "openai-endpoint"``: ``url`` (or, in the demo, ``serve``)."""
     where = spec.where(workspace)
     opts = spec.options
-    for key in ("url", "model", "reference", "api_key_env", "serve"):
+    for key in ("url", "model", "reference", "api_key_env", "serve", "server", "tokenizer"):
         if key in opts and (not isinstance(opts[key], str) or not opts[key]):
             msg = f"{where}: {key} must be a non-empty string, got {opts[key]!r}"
             raise WorkspaceError(msg)
     if ("url" in opts) == ("serve" in opts):
         msg = f"{where}: an openai-endpoint needs url = \"http://host:port/v1\""
         raise WorkspaceError(msg)
+    if opts.get("server", "mlx_lm") not in SERVERS:
+        msg = f"{where}: server must be one of {', '.join(SERVERS)}, got {opts['server']!r}"
+        raise WorkspaceError(msg)
     process = None
     if "serve" in opts:
-        process = ServerProcess(Path(opts["serve"]))
+        process = ServerProcess(Path(opts["serve"]), server=opts.get("server", "mlx_lm"))
         url = process.url
     else:
         url = opts["url"]
@@ -295,4 +421,19 @@ def load_openai_endpoint(spec: SubjectSpec, workspace: Workspace) -> ServedModel
                        opts.get("api_key_env"),
                        _number(where, "timeout_s", opts.get("timeout_s"), 30.0, 0.1),
                        int(_number(where, "retries", opts.get("retries"), 2, 0)),
-                       process=process)
+                       process=process, tokenizer_source=_tokenizer_source(spec, workspace))
+
+
+def _tokenizer_source(spec: SubjectSpec, workspace: Workspace) -> Callable[[], Path] | None:
+    """Where the served tokenizer is: ``tokenizer``, else the reference subject's folder."""
+    if "tokenizer" in spec.options:
+        return lambda: spec.path("tokenizer")
+    reference = spec.options.get("reference")
+    if reference is None:
+        return None
+
+    def folder() -> Path:
+        from harness.models.load import model_folder
+
+        return model_folder(workspace.spec(str(reference)), workspace)
+    return folder

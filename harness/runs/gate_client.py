@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import IO, Any, NoReturn
 
 from harness.runs import bounded_http as bh
-from harness.workspace import SubjectSpec, SubjectUnavailable, Workspace
+from harness.workspace import SubjectSpec, SubjectUnavailable, Workspace, WorkspaceError
 
 __all__ = [
     "MAX_RESPONSE_BYTES",
@@ -249,14 +249,15 @@ def _first_line(stream: IO[str], timeout_s: float) -> str | None:
 class GateProcess:
     """A demo gate running as a child process on 127.0.0.1 (an ephemeral port)."""
 
-    def __init__(self, lexicon: Path, policy: str, *, start_timeout_s: float = 30.0) -> None:
+    def __init__(self, lexicon: Path, policy: str, *, start_timeout_s: float = 30.0,
+                 proposer: Sequence[str] = ()) -> None:
         # the gate's stderr, read back only if it fails to start; closed in close()
         self._log = tempfile.TemporaryFile(mode="w+", encoding="utf-8")  # noqa: SIM115
         root = str(Path(__file__).resolve().parents[2])
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             p for p in (root, os.environ.get("PYTHONPATH", "")) if p)}
         cmd = [sys.executable, "-m", "harness.runs.gate_server", "--port", "0",
-               "--lexicon", str(lexicon), "--policy", policy, "--exit-with-parent"]
+               "--lexicon", str(lexicon), "--policy", policy, "--exit-with-parent", *proposer]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._log,
                                      stdin=subprocess.DEVNULL, text=True, env=env)
         atexit.register(self.close)
@@ -337,7 +338,9 @@ def load_gate_endpoint(spec: SubjectSpec, workspace: Workspace) -> GateEndpoint:
     """Workspace loader for kind ``gate-endpoint``.
 
     Options: ``path`` (the run bundle whose rows go through the gate) and either ``url`` (a gate
-    already running) or ``lexicon`` and ``policy`` (launch the demo gate on loopback)."""
+    already running) or ``lexicon`` and ``policy`` (launch the demo gate on loopback), with
+    ``proposer`` (an ``openai-endpoint`` subject whose model proposes the repairs) for the
+    ``model-*`` policies."""
     inputs = spec.path()
     opts = spec.options
     if "url" in opts:
@@ -346,6 +349,25 @@ def load_gate_endpoint(spec: SubjectSpec, workspace: Workspace) -> GateEndpoint:
                             max_response_bytes=int(opts.get("max_response_bytes",
                                                             MAX_RESPONSE_BYTES)))
         return GateEndpoint(client.url, client, inputs, None, client.health())
-    process = GateProcess(spec.path("lexicon"), str(opts.get("policy", "lexicon")))
-    client = GateClient(process.url)
+    process = GateProcess(spec.path("lexicon"), str(opts.get("policy", "lexicon")),
+                          proposer=_proposer_args(spec, workspace))
+    # a model gate asks its proposer about every ill-formed word of a 200-row batch
+    client = GateClient(process.url, timeout_s=600.0 if "proposer" in opts else 10.0)
     return GateEndpoint(process.url, client, inputs, process, client.health())
+
+
+def _proposer_args(spec: SubjectSpec, workspace: Workspace) -> list[str]:
+    """The demo gate's --proposer arguments for the ``proposer`` subject (none without one)."""
+    from harness.models.served import ServedModel
+
+    name = spec.options.get("proposer")
+    if name is None:
+        return []
+    served = workspace.resolve(str(name))
+    if not isinstance(served, ServedModel):
+        msg = (f"{spec.where(workspace)}: proposer {name!r} must be an openai-endpoint subject "
+               f"(the model that proposes repairs), not a {type(served).__name__}")
+        raise WorkspaceError(msg)
+    args = ["--proposer", served.url, "--proposer-model", served.model,
+            "--proposer-timeout-s", str(served.timeout_s)]
+    return args + (["--proposer-key-env", served.api_key_env] if served.api_key_env else [])

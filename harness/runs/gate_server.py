@@ -32,6 +32,18 @@ Policies decide which proposals are accepted:
 * ``lexicon``: accept only when at least one word was repaired, every repaired word is in the
   lexicon, and no ill-formed word remains anywhere in the proposal;
 * ``accept-all``: accept every proposal (the negative control: a gate that checks nothing).
+
+With ``--proposer URL`` (an OpenAI-compatible API base, e.g. the real ``mlx_lm.server``) the
+repairs come from a model instead: for every ill-formed word that has a lexicon word one edit
+away, the gate asks ``POST URL/completions`` for a greedy completion of ``<word>=`` and takes its
+first word as the model's spelling (answers are cached per word; each request has a total
+deadline and a size cap; a proposer that fails makes the gate answer 502). The model policies:
+
+* ``model-lexicon``: keep a spelling only when it is the word's one lexicon neighbour (a
+  one-character substitution); accept when at least one word was repaired;
+* ``model-near``: keep any spelling that is a lexicon word one substitution away (a plausible
+  check that is too weak: a control);
+* ``model-all``: keep every spelling and accept every line (the control that checks nothing).
 """
 
 from __future__ import annotations
@@ -47,7 +59,7 @@ import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -55,12 +67,17 @@ from typing import Any
 
 from rapidfuzz.distance import Levenshtein
 
+from harness.procs import serve_announced
+from harness.runs import bounded_http as bh
 from harness.runs.bounded_http import DeadlineReader
 
-__all__ = ["MAX_BODY_BYTES", "MAX_CONNECTIONS", "MAX_ROWS", "POLICIES", "REQUEST_DEADLINE_S",
-           "Lexicon", "Proposal", "main", "make_server", "propose"]
+__all__ = ["MAX_BODY_BYTES", "MAX_CONNECTIONS", "MAX_ROWS", "MODEL_POLICIES", "POLICIES",
+           "REQUEST_DEADLINE_S", "Lexicon", "ModelProposer", "Proposal", "ProposerError", "main",
+           "make_server", "propose"]
 
-POLICIES = ("lexicon", "accept-all")
+MODEL_POLICIES = ("model-lexicon", "model-near", "model-all")
+POLICIES = ("lexicon", "accept-all", *MODEL_POLICIES)
+PROPOSER_MAX_BYTES = 1024 * 1024
 MAX_ROWS = 1000
 MAX_BODY_BYTES = 16 * 1024 * 1024
 REQUEST_DEADLINE_S = 10.0
@@ -125,8 +142,98 @@ class Lexicon:
         return near[0] if len(near) == 1 and len(near[0]) == len(word) else word
 
 
-def propose(lexicon: Lexicon, text: str, policy: str) -> Proposal:
-    """Repair ``text`` word by word and decide acceptance under ``policy``."""
+class ProposerError(RuntimeError):
+    """The proposer model could not be asked, or answered outside the protocol (HTTP 502)."""
+
+
+class ModelProposer:
+    """A model's spelling of a word from an OpenAI-compatible ``/completions``, cached per word."""
+
+    def __init__(self, url: str, model: str = "default_model", key_env: str | None = None,
+                 timeout_s: float = 60.0) -> None:
+        self.url = url.rstrip("/") + "/completions"
+        self.model, self.key_env, self.timeout_s = model, key_env, timeout_s
+        self._seen: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def describe(self) -> str:
+        return f"{self.url} (model {self.model!r})"
+
+    def __call__(self, word: str) -> str:
+        with self._lock:
+            if word in self._seen:
+                return self._seen[word]
+        headers = {"Content-Type": "application/json"}
+        if self.key_env:
+            headers["Authorization"] = f"Bearer {os.environ.get(self.key_env, '')}"
+        body = json.dumps({"model": self.model, "prompt": f"{word}=", "temperature": 0,
+                           "max_tokens": len(word) + 4, "stream": False}).encode()
+        try:
+            answer = bh.request(self.url, "POST", body, headers,
+                                bh.HttpLimits(self.timeout_s, PROPOSER_MAX_BYTES))
+        except bh.HttpFailure as exc:
+            msg = f"proposer {self.describe()}: {exc.what}"
+            raise ProposerError(msg) from None
+        try:
+            if answer.status != 200:
+                raise ValueError(f"HTTP {answer.status}")
+            text = json.loads(answer.body.decode("utf-8"))["choices"][0]["text"]
+            if not isinstance(text, str):
+                raise TypeError("choices[0].text is not a string")
+        except (ValueError, KeyError, IndexError, TypeError, UnicodeDecodeError) as exc:
+            msg = f"proposer {self.describe()} answered {answer.body[:120]!r} ({exc})"
+            raise ProposerError(msg) from None
+        spelling = text.split()[0] if text.split() else ""
+        with self._lock:
+            self._seen[word] = spelling
+        return spelling
+
+    @property
+    def asked(self) -> int:
+        return len(self._seen)
+
+
+def _keep(lexicon: Lexicon, word: str, spelling: str, policy: str) -> bool:
+    """Whether ``policy`` keeps the model's ``spelling`` of the ill-formed ``word``."""
+    if spelling.split() != [spelling]:
+        return False  # empty, or more than one word: never a word's spelling
+    if policy == "model-all":
+        return True
+    one_sub = (spelling in lexicon.words and len(spelling) == len(word)
+               and Levenshtein.distance(word, spelling) == 1)
+    return one_sub and (policy == "model-near" or lexicon.neighbours(word) == [spelling])
+
+
+def _propose_by_model(lexicon: Lexicon, text: str, policy: str,
+                      spell: Callable[[str], str]) -> Proposal:
+    words = text.split()
+    fixed = list(words)
+    for i, word in enumerate(words):
+        if lexicon.well_formed(word) or not lexicon.neighbours(word):
+            continue  # only ill-formed words with a lexicon word one edit away are asked about
+        spelling = spell(word)
+        if _keep(lexicon, word, spelling, policy):
+            fixed[i] = spelling
+    repaired = sum(a != b for a, b in zip(words, fixed, strict=True))
+    proposal = " ".join(fixed)
+    if policy == "model-all":
+        return Proposal(proposal, True, repaired, "model-all: the model's spellings, unchecked")
+    if repaired == 0:
+        return Proposal(proposal, False, 0, "no spelling of the model passed the check")
+    why = ("the word's one lexicon neighbour" if policy == "model-lexicon"
+           else "a lexicon word one substitution away")
+    return Proposal(proposal, True, repaired, f"every kept spelling is {why}")
+
+
+def propose(lexicon: Lexicon, text: str, policy: str,
+            spell: Callable[[str], str] | None = None) -> Proposal:
+    """Repair ``text`` word by word and decide acceptance under ``policy`` (``spell``: the
+    model's spelling of a word, required by the model policies)."""
+    if policy in MODEL_POLICIES:
+        if spell is None:
+            msg = f"policy {policy!r} needs a proposer model (--proposer URL)"
+            raise ValueError(msg)
+        return _propose_by_model(lexicon, text, policy, spell)
     words = text.split()
     fixed = [lexicon.repair(w) for w in words]
     repaired = sum(a != b for a, b in zip(words, fixed, strict=True))
@@ -199,8 +306,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, {"error": f"no such path {self.path}; try GET /health"})
             return
         lex = self.server.lexicon
-        self._send(200, {"status": "ok", "policy": self.server.policy,
-                         "lexicon_words": len(lex.words), "lexicon_sha256": lex.sha256})
+        health: dict[str, Any] = {"status": "ok", "policy": self.server.policy,
+                                  "lexicon_words": len(lex.words), "lexicon_sha256": lex.sha256}
+        if self.server.proposer is not None:
+            health["proposer"] = self.server.proposer.describe()
+        self._send(200, health)
 
     def _length(self) -> int | None:
         """The body's length, or None after answering 400, 411 or 413."""
@@ -255,10 +365,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(400, {"error": f"{type(exc).__name__}: {exc}"[:300]})
             return
         results = []
-        for fid, text in rows:
-            p = propose(self.server.lexicon, text, self.server.policy)
-            results.append({"feat_id": fid, "proposal": p.proposal, "accepted": p.accepted,
-                            "repaired_words": p.repaired_words, "reason": p.reason})
+        try:
+            for fid, text in rows:
+                p = propose(self.server.lexicon, text, self.server.policy, self.server.proposer)
+                results.append({"feat_id": fid, "proposal": p.proposal, "accepted": p.accepted,
+                                "repaired_words": p.repaired_words, "reason": p.reason})
+        except ProposerError as exc:
+            self._send(502, {"error": str(exc)[:300]})
+            return
         self._send(200, {"results": results})
 
 
@@ -267,9 +381,11 @@ class _GateServer(ThreadingHTTPServer):
     request_queue_size = 128  # the listen backlog: a burst of clients waits, not SYN-retries
 
     def __init__(self, port: int, lexicon: Lexicon, policy: str, *, request_deadline_s: float,
-                 max_body_bytes: int, max_connections: int) -> None:
+                 max_body_bytes: int, max_connections: int,
+                 proposer: ModelProposer | None = None) -> None:
         self.lexicon = lexicon
         self.policy = policy
+        self.proposer = proposer
         self.request_deadline_s = request_deadline_s
         self.max_body_bytes = max_body_bytes
         self.slots = threading.BoundedSemaphore(max_connections)
@@ -303,13 +419,20 @@ def _refuse_busy(sock: socket.socket) -> None:
 def make_server(lexicon: Lexicon, policy: str, port: int = 0, *,
                 request_deadline_s: float = REQUEST_DEADLINE_S,
                 max_body_bytes: int = MAX_BODY_BYTES,
-                max_connections: int = MAX_CONNECTIONS) -> ThreadingHTTPServer:
+                max_connections: int = MAX_CONNECTIONS,
+                proposer: ModelProposer | None = None) -> ThreadingHTTPServer:
     """A gate bound to 127.0.0.1:``port`` (0: an ephemeral port), not yet serving."""
     if policy not in POLICIES:
         msg = f"unknown gate policy {policy!r}; choose one of {', '.join(POLICIES)}"
         raise ValueError(msg)
+    if (policy in MODEL_POLICIES) != (proposer is not None):
+        msg = (f"policy {policy!r} needs a proposer model (--proposer URL)"
+               if proposer is None else f"policy {policy!r} takes no proposer; use one of "
+                                        f"{', '.join(MODEL_POLICIES)}")
+        raise ValueError(msg)
     return _GateServer(port, lexicon, policy, request_deadline_s=request_deadline_s,
-                       max_body_bytes=max_body_bytes, max_connections=max_connections)
+                       max_body_bytes=max_body_bytes, max_connections=max_connections,
+                       proposer=proposer)
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -335,23 +458,26 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="connections served at once; more get 503")
     parser.add_argument("--exit-with-parent", action="store_true",
                         help="exit when the launching process dies")
+    parser.add_argument("--proposer", help="an OpenAI-compatible API base whose model proposes "
+                                           "the repairs (the model-* policies)")
+    parser.add_argument("--proposer-model", default="default_model")
+    parser.add_argument("--proposer-key-env", help="the variable holding the proposer's API key")
+    parser.add_argument("--proposer-timeout-s", type=float, default=60.0)
     args = parser.parse_args(argv)
+    if (args.policy in MODEL_POLICIES) != (args.proposer is not None):
+        parser.error(f"policy {args.policy} {'needs' if args.proposer is None else 'takes no'} "
+                     f"--proposer")
+    proposer = (ModelProposer(args.proposer, args.proposer_model, args.proposer_key_env,
+                              args.proposer_timeout_s) if args.proposer else None)
     if not args.lexicon.is_file():
         parser.error(f"lexicon {args.lexicon} does not exist; build it with the demo "
                      f"(harness.demo.bundles) or pass a file of one word per line")
     if args.exit_with_parent:
         _exit_with_parent(os.getppid())
-    server = make_server(Lexicon.from_file(args.lexicon), args.policy, args.port,
-                         request_deadline_s=args.request_deadline_s,
-                         max_body_bytes=args.max_body_bytes, max_connections=args.max_connections)
-    print(server.server_address[1], flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0
+    return serve_announced(make_server(
+        Lexicon.from_file(args.lexicon), args.policy, args.port,
+        request_deadline_s=args.request_deadline_s, max_body_bytes=args.max_body_bytes,
+        max_connections=args.max_connections, proposer=proposer))
 
 
 if __name__ == "__main__":

@@ -253,7 +253,8 @@ GOOD_OPTION = {"path": st.just("p"), "backend": st.sampled_from(["torch", "mlx"]
                "prompts": st.just("prompts.txt"), "think": st.just(["<t>", "</t>"]),
                "max_new_tokens": st.integers(1, 512), "temperature": st.floats(0, 2),
                "seed": st.integers(0, 9), "force_budget": st.integers(0, 99),
-               "api_key_env": st.just("MY_KEY"), "serve": st.just("mlx-folder")}
+               "api_key_env": st.just("MY_KEY"), "serve": st.just("mlx-folder"),
+               "server": st.sampled_from(["mlx_lm", "scoring"])}
 
 
 @st.composite

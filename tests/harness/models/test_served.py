@@ -129,7 +129,7 @@ def test_loader_options_are_checked(tmp_path: Path) -> None:
     ({"choices": [{"text": "x", "logprobs": {"content": [{"id": 5, "logprob": -0.1}]}}]},
      "returns no prompt log-probabilities"),
     ({"choices": [{"text": "The x", "logprobs": {"token_logprobs": [None, -0.1]}}]},
-     "does not yet score through a server"),
+     "scoring needs a local copy of the tokenizer"),
 ])
 def test_scoring_a_text_on_a_server_is_skipped_with_why(answer: Any, says: str) -> None:
     """Perplexity needs prompt log-probabilities; without them the claim is SKIPPED with the

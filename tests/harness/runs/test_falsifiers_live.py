@@ -27,6 +27,14 @@ def workspace(root: Path, area: str, subjects: dict[str, dict[str, str]]) -> Non
     (root / "pyproject.toml").write_text("\n".join(lines) + "\n")
 
 
+def agp_subjects() -> list[str]:
+    """Every subject and control contracts/agp.yaml binds (each needs a table in the toy)."""
+    from harness.safeyaml import load_yaml
+
+    use = load_yaml(REPO / "contracts" / "agp.yaml")["uses"][0]
+    return [*use["subjects"], *(c["subject"] for c in use["controls"])]
+
+
 def dead_url() -> str:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -36,9 +44,10 @@ def dead_url() -> str:
 def test_gate_down_is_skipped_with_the_reason(pytester: pytest.Pytester) -> None:
     bundle = make_bundle(pytester.path / "runs" / "nqo")
     gate = {"kind": "gate-endpoint", "url": dead_url(), "path": str(bundle), "retries": 1}
-    workspace(pytester.path, "agp", {"demo-gate-lexicon": gate, "demo-gate-accept-all": gate})
+    subjects = agp_subjects()
+    workspace(pytester.path, "agp", dict.fromkeys(subjects, gate))
     result = pytester.runpytest("falsifiers", "-m", "live", "-rs", "--no-record")
-    result.assert_outcomes(skipped=2)
+    result.assert_outcomes(skipped=len(subjects))
     result.stdout.fnmatch_lines(["*demo-gate-lexicon is not available*did not answer /health*"])
 
 

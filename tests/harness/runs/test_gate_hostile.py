@@ -165,20 +165,22 @@ def test_memory_stays_bounded_on_a_300_mb_answer() -> None:
 
 def _workspace(root: Path, url: str) -> None:
     from tests.harness.runs.kit import make_bundle
-    from tests.harness.runs.test_falsifiers_live import workspace
+    from tests.harness.runs.test_falsifiers_live import agp_subjects, workspace
 
     bundle = make_bundle(root / "runs" / "nqo")
     gate = {"kind": "gate-endpoint", "url": url, "path": str(bundle), "retries": 0,
             "timeout_s": 1.0}
-    workspace(root, "agp", {"demo-gate-lexicon": gate, "demo-gate-accept-all": gate})
+    workspace(root, "agp", dict.fromkeys(agp_subjects(), gate))
 
 
 def test_a_slow_drip_gate_is_an_error_verdict_in_the_falsifier(
         pytester: pytest.Pytester) -> None:
+    from tests.harness.runs.test_falsifiers_live import agp_subjects
+
     with hostile_server(slow_body) as url:
         _workspace(pytester.path, url)
         result = pytester.runpytest("falsifiers", "-m", "live", "-p", "no:randomly")
-    result.assert_outcomes(errors=2)
+    result.assert_outcomes(errors=len(agp_subjects()))
     result.stdout.fnmatch_lines(["*AGP-ACCEPTED-WORSE-ZERO*demo-gate-lexicon*ERROR*"])
     segments = list((pytester.path / "evidence" / "ledger").glob("*.jsonl"))
     records = [json.loads(line) for seg in segments for line in seg.read_text().splitlines()]
