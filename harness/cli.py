@@ -324,78 +324,6 @@ def cmd_contracts_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_ledger_merge(args: argparse.Namespace) -> int:
-    from harness.ledger import LedgerError, merge
-    from harness.ledger.paths import LedgerPathError, ledger_path
-
-    ws = _workspace(args)
-    try:
-        source = ledger_path(Path(args.source), ws.root, named_by="the merge source").folder
-        report = merge(source, ws.ledger_dir)
-    except (LedgerPathError, LedgerError) as exc:
-        raise UsageFailure(str(exc)) from None
-    print(report)
-    return EXIT_OK
-
-
-def cmd_ledger_repair(args: argparse.Namespace) -> int:
-    from harness.ledger import LedgerError, repair_torn_tail
-
-    try:
-        done = repair_torn_tail(Path(args.segment))
-    except (LedgerError, OSError) as exc:
-        raise UsageFailure(str(exc)) from None
-    if done.action == "moved":
-        print(f"{done.segment}:{done.line}: torn line moved to {done.moved_to}; "
-              f"every complete record is intact")
-    elif done.action == "newline":
-        print(f"{done.segment}:{done.line}: the last record lacked only its newline; added")
-    else:
-        print(f"{done.segment}: no torn line; nothing to do")
-    return EXIT_OK
-
-
-def cmd_amend(args: argparse.Namespace) -> int:
-    """Append a correction naming the record it amends and why; never edits the record."""
-    import uuid
-    from dataclasses import replace
-
-    from harness.evidence import new_id, utc_now
-    from harness.ledger import LedgerError, LedgerWriter
-    from harness.provenance import collect
-    from harness.records import Status
-
-    ws = _workspace(args)
-    verdict = Status.parse(args.verdict)
-    if verdict not in (Status.FAIL, Status.SUSPECT, Status.INCONCLUSIVE, Status.ERROR):
-        raise UsageFailure("an amendment may set FAIL, SUSPECT, INCONCLUSIVE or ERROR; only a "
-                           "falsifier run can record a PASS")
-    ledger = _ledger(ws, args)
-    try:
-        original = ledger.get(args.record)
-    except (KeyError, LedgerError) as exc:
-        _refuse_or_usage(exc)
-        raise UsageFailure(f"no record {args.record!r} in {ledger.ledger_dir}: {exc}") from None
-    session = uuid.uuid4().hex
-    amendment = replace(
-        original, id=new_id(), kind="amendment", verdict=verdict,
-        reasons=(f"amended by hand: {args.why}", *original.reasons),
-        amends={"record": original.id, "why": args.why}, created=utc_now(), session=session,
-        node_id="falsify amend", timing={}, prev=None, hash="",
-        # the evidence is still the original's, made by the original's code
-        provenance={**collect(ws.root), **({"code": original.code} if original.code else {})})
-    writer = LedgerWriter(ledger.ledger_dir, session, "amend")
-    try:
-        sealed = writer.append(amendment)
-    except LedgerError as exc:
-        raise UsageFailure(str(exc)) from None
-    finally:
-        writer.close()
-    print(f"record {sealed.id} amends {original.id} ({original.claim} on {original.subject}): "
-          f"{original.verdict} → {verdict}: {args.why}")
-    return EXIT_OK
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
     from harness.demo.build import build_demo
 
@@ -489,23 +417,6 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     check = csub.add_parser("check", help="schema-check contracts and find orphans both ways")
     _add_common(check, ledger=False)
     check.set_defaults(func=cmd_contracts_check)
-    ledger = sub.add_parser("ledger", help="ledger tools")
-    lsub = ledger.add_subparsers(dest="ledger_command", required=True, metavar="ACTION")
-    merge = lsub.add_parser("merge", help="copy another ledger's segments into this one")
-    merge.add_argument("source", help="ledger folder to merge from")
-    _add_common(merge, ledger=False)
-    merge.set_defaults(func=cmd_ledger_merge)
-    repair = lsub.add_parser("repair", help="move a torn last line (a writer killed mid-append) "
-                             "aside into SEGMENT.torn; every complete record stays")
-    repair.add_argument("segment", help="the segment file that verify reported")
-    repair.set_defaults(func=cmd_ledger_repair)
-    amend = sub.add_parser("amend", help="append a correction naming the record it amends")
-    amend.add_argument("record", help="id of the record to amend (see falsify show CLAIM)")
-    amend.add_argument("--why", required=True, help="why the record no longer stands")
-    amend.add_argument("--verdict", default="ERROR",
-                       help="the corrected verdict: FAIL, SUSPECT, INCONCLUSIVE or ERROR")
-    _add_common(amend)
-    amend.set_defaults(func=cmd_amend)
     demo = sub.add_parser("demo", help="build (or rebuild) the embedded demo workspace; "
                           "`demo live` trains its Trainer runs with their claims checked live")
     demo.add_argument("action", nargs="?", choices=("build", "live"), default="build",
@@ -535,8 +446,9 @@ _EXTENSIONS: dict[str, tuple[str, ...]] = {
     "harness.scaffold": ("init",),
     "harness.decide_cli": ("decide",),
     "harness.cluster_cli": ("cluster",),
+    "harness.ledger_cli": ("ledger", "amend"),
 }
-_CORE = ("status", "show", "verify", "gate", "contracts", "ledger", "amend", "demo")
+_CORE = ("status", "show", "verify", "gate", "contracts", "demo")
 
 
 def _extensions(command: str | None) -> list[Callable[[Any], None]]:
